@@ -1,0 +1,276 @@
+// Package aks is aksbot's domain: the AKS operations a chat command asks for, the plan the bot
+// makes for one, and the job that carries it out. It has no dependencies on Slack, Azure or
+// storage; the packages around it (commands, azure, store, jobs, slack, console) speak in its types.
+package aks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// OpKind names a mutating operation. The values are stable: they are stored in jobs, written in
+// the audit trail and used in policy files.
+type OpKind string
+
+const (
+	OpClusterCreate  OpKind = "cluster.create"
+	OpClusterDelete  OpKind = "cluster.delete"
+	OpClusterUpgrade OpKind = "cluster.upgrade" // control plane (and pools unless ControlPlaneOnly)
+	OpClusterStart   OpKind = "cluster.start"
+	OpClusterStop    OpKind = "cluster.stop"
+	OpPoolAdd        OpKind = "nodepool.add"
+	OpPoolScale      OpKind = "nodepool.scale" // also `/aks scale`; Target.Pool may be empty there
+	OpPoolAutoscale  OpKind = "nodepool.update"
+	OpPoolDelete     OpKind = "nodepool.delete"
+	OpPoolUpgrade    OpKind = "nodepool.upgrade"
+)
+
+// OpKinds lists every operation kind, in the order help and policy listings show them.
+var OpKinds = []OpKind{
+	OpClusterCreate, OpClusterDelete, OpClusterUpgrade, OpClusterStart, OpClusterStop,
+	OpPoolAdd, OpPoolScale, OpPoolAutoscale, OpPoolDelete, OpPoolUpgrade,
+}
+
+// Valid reports whether k is a known operation kind.
+func (k OpKind) Valid() bool {
+	for _, known := range OpKinds {
+		if k == known {
+			return true
+		}
+	}
+	return false
+}
+
+// OnPool reports whether the operation acts on one node pool rather than the whole cluster.
+func (k OpKind) OnPool() bool { return strings.HasPrefix(string(k), "nodepool.") }
+
+// Target names the resource an operation acts on. Pool is empty for cluster operations.
+type Target struct {
+	ResourceGroup string `json:"resourceGroup"`
+	Cluster       string `json:"cluster"`
+	Pool          string `json:"pool,omitempty"`
+}
+
+// ClusterKey identifies the cluster for serialisation: AKS allows one mutating operation at a
+// time per cluster and its pools, and Azure resource names are case-insensitive.
+func (t Target) ClusterKey() string {
+	return strings.ToLower(t.ResourceGroup) + "/" + strings.ToLower(t.Cluster)
+}
+
+func (t Target) String() string {
+	s := t.ResourceGroup + "/" + t.Cluster
+	if t.Pool != "" {
+		s += "/" + t.Pool
+	}
+	return s
+}
+
+// Autoscaler is the cluster autoscaler's setting for a pool.
+type Autoscaler struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// Operation is one mutating request, as parsed and validated from a command. Fields that do not
+// apply to Kind are zero. Counts are pointers where "not given" differs from zero.
+type Operation struct {
+	Kind   OpKind `json:"kind"`
+	Target Target `json:"target"`
+
+	Location          string            `json:"location,omitempty"`          // create
+	NodeCount         *int              `json:"nodeCount,omitempty"`         // create, scale, nodepool add/scale
+	VMSize            string            `json:"vmSize,omitempty"`            // create, nodepool add
+	KubernetesVersion string            `json:"kubernetesVersion,omitempty"` // create, upgrade, nodepool upgrade
+	ControlPlaneOnly  bool              `json:"controlPlaneOnly,omitempty"`  // upgrade
+	NodeImageOnly     bool              `json:"nodeImageOnly,omitempty"`     // nodepool upgrade
+	Autoscaler        *Autoscaler       `json:"autoscaler,omitempty"`        // create, nodepool add/update: enable or update
+	DisableAutoscaler bool              `json:"disableAutoscaler,omitempty"` // nodepool update
+	Mode              string            `json:"mode,omitempty"`              // nodepool add: System|User
+	OSType            string            `json:"osType,omitempty"`            // nodepool add: Linux|Windows
+	Zones             []string          `json:"zones,omitempty"`             // create, nodepool add
+	Tags              map[string]string `json:"tags,omitempty"`              // create
+	Labels            map[string]string `json:"labels,omitempty"`            // nodepool add
+	Taints            []string          `json:"taints,omitempty"`            // nodepool add: key=value:Effect
+}
+
+// Describe says in plain words what the operation asks for, without the current state
+// (Plan.Summary says "from -> to"). Example: "scale pool np2 of rg-aks/demo to 3 nodes".
+func (op Operation) Describe() string {
+	t := op.Target
+	cluster := t.ResourceGroup + "/" + t.Cluster
+	switch op.Kind {
+	case OpClusterCreate:
+		s := fmt.Sprintf("create cluster %s in %s", cluster, op.Location)
+		if op.NodeCount != nil {
+			s += fmt.Sprintf(" with %d nodes", *op.NodeCount)
+		}
+		return s
+	case OpClusterDelete:
+		return "delete cluster " + cluster
+	case OpClusterUpgrade:
+		if op.ControlPlaneOnly {
+			return fmt.Sprintf("upgrade the control plane of %s to Kubernetes %s", cluster, op.KubernetesVersion)
+		}
+		return fmt.Sprintf("upgrade %s (control plane and node pools) to Kubernetes %s", cluster, op.KubernetesVersion)
+	case OpClusterStart:
+		return "start cluster " + cluster
+	case OpClusterStop:
+		return "stop cluster " + cluster
+	case OpPoolAdd:
+		s := fmt.Sprintf("add pool %s to %s", t.Pool, cluster)
+		if op.NodeCount != nil {
+			s += fmt.Sprintf(" with %d nodes", *op.NodeCount)
+		}
+		return s
+	case OpPoolScale:
+		pool := t.Pool
+		if pool == "" {
+			pool = "(the only pool)"
+		}
+		if op.NodeCount == nil {
+			return fmt.Sprintf("scale pool %s of %s", pool, cluster)
+		}
+		return fmt.Sprintf("scale pool %s of %s to %d nodes", pool, cluster, *op.NodeCount)
+	case OpPoolAutoscale:
+		if op.DisableAutoscaler {
+			return fmt.Sprintf("disable the autoscaler on pool %s of %s", t.Pool, cluster)
+		}
+		if op.Autoscaler != nil {
+			return fmt.Sprintf("autoscale pool %s of %s between %d and %d nodes", t.Pool, cluster, op.Autoscaler.Min, op.Autoscaler.Max)
+		}
+		return fmt.Sprintf("update pool %s of %s", t.Pool, cluster)
+	case OpPoolDelete:
+		return fmt.Sprintf("delete pool %s of %s", t.Pool, cluster)
+	case OpPoolUpgrade:
+		if op.NodeImageOnly {
+			return fmt.Sprintf("upgrade the node image of pool %s of %s", t.Pool, cluster)
+		}
+		return fmt.Sprintf("upgrade pool %s of %s to Kubernetes %s", t.Pool, cluster, op.KubernetesVersion)
+	}
+	return string(op.Kind) + " " + t.String()
+}
+
+// Change is one "from -> to" line of a plan, such as pool np2's node count going from 1 to 3.
+type Change struct {
+	What string `json:"what"` // "np2 nodes", "Kubernetes version", "np2 autoscaler max"
+	From string `json:"from"` // "" when the thing does not exist yet
+	To   string `json:"to"`   // "" when the thing goes away
+}
+
+func (c Change) String() string {
+	from, to := c.From, c.To
+	if from == "" {
+		from = "none"
+	}
+	if to == "" {
+		to = "none"
+	}
+	return fmt.Sprintf("%s: %s -> %s", c.What, from, to)
+}
+
+// Plan is what the bot will do for an operation, worked out from Azure's current state when the
+// job is made. Approvals are given to a plan.
+type Plan struct {
+	Summary string   `json:"summary"` // one line: "np2: 1 -> 3 nodes"
+	Changes []Change `json:"changes,omitempty"`
+	// ScaleUp: the plan adds capacity (more nodes, a higher autoscaler max, a new pool or cluster
+	// with nodes). Policy uses it to decide on approval.
+	ScaleUp bool `json:"scaleUp,omitempty"`
+	// Pool resolved for the operation (for `/aks scale` without --nodepool-name).
+	Pool string `json:"pool,omitempty"`
+	// Node counts before and after, for node-count changes (scale, add, create); -1 when unknown.
+	FromNodes int `json:"fromNodes"`
+	ToNodes   int `json:"toNodes"`
+	// ETag of the resource the plan was made from (empty for creates): a stale plan is detected by it.
+	ETag string `json:"etag,omitempty"`
+	// VMSize of the pool concerned, for the approval message.
+	VMSize string `json:"vmSize,omitempty"`
+}
+
+// Cluster is the read view of a managed cluster.
+type Cluster struct {
+	Name              string            `json:"name"`
+	ResourceGroup     string            `json:"resourceGroup"`
+	Location          string            `json:"location"`
+	KubernetesVersion string            `json:"kubernetesVersion"`
+	FQDN              string            `json:"fqdn,omitempty"`
+	Tier              string            `json:"tier,omitempty"`       // Free|Standard|Premium
+	PowerState        string            `json:"powerState,omitempty"` // Running|Stopped
+	ProvisioningState string            `json:"provisioningState"`
+	ETag              string            `json:"etag,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty"`
+	Pools             []Pool            `json:"pools,omitempty"`
+}
+
+// NodeCount is the sum of the pools' node counts.
+func (c Cluster) NodeCount() int {
+	n := 0
+	for _, p := range c.Pools {
+		n += p.Count
+	}
+	return n
+}
+
+// Pool returns the named pool (case-insensitive) and whether it exists.
+func (c Cluster) Pool(name string) (Pool, bool) {
+	for _, p := range c.Pools {
+		if strings.EqualFold(p.Name, name) {
+			return p, true
+		}
+	}
+	return Pool{}, false
+}
+
+// Pool is the read view of a node pool (an ARM agent pool).
+type Pool struct {
+	Name                string            `json:"name"`
+	Mode                string            `json:"mode"` // System|User
+	Count               int               `json:"count"`
+	VMSize              string            `json:"vmSize"`
+	OSType              string            `json:"osType"`
+	OrchestratorVersion string            `json:"orchestratorVersion,omitempty"`
+	NodeImageVersion    string            `json:"nodeImageVersion,omitempty"`
+	Autoscaling         bool              `json:"autoscaling"`
+	MinCount            int               `json:"minCount,omitempty"`
+	MaxCount            int               `json:"maxCount,omitempty"`
+	ProvisioningState   string            `json:"provisioningState"`
+	PowerState          string            `json:"powerState,omitempty"`
+	Zones               []string          `json:"zones,omitempty"`
+	Labels              map[string]string `json:"labels,omitempty"`
+	Taints              []string          `json:"taints,omitempty"`
+	ETag                string            `json:"etag,omitempty"`
+}
+
+// KubernetesVersion is one version offered in a location.
+type KubernetesVersion struct {
+	Version    string   `json:"version"`
+	Preview    bool     `json:"preview,omitempty"`
+	IsDefault  bool     `json:"isDefault,omitempty"`
+	UpgradesTo []string `json:"upgradesTo,omitempty"`
+}
+
+// Upgrades is a cluster's upgrade profile.
+type Upgrades struct {
+	ControlPlaneVersion string        `json:"controlPlaneVersion"`
+	ControlPlane        []string      `json:"controlPlane"` // versions the control plane can go to
+	Pools               []PoolUpgrade `json:"pools,omitempty"`
+}
+
+// PoolUpgrade is one pool's upgrade profile.
+type PoolUpgrade struct {
+	Pool            string   `json:"pool"`
+	Version         string   `json:"version"`
+	Upgrades        []string `json:"upgrades"`
+	LatestNodeImage string   `json:"latestNodeImage,omitempty"`
+}
+
+// SortedKeys returns m's keys in order, for stable rendering of tags and labels.
+func SortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,117 @@
+package aks
+
+import "time"
+
+// JobState is where a job is in its life. Final states never change again.
+type JobState string
+
+const (
+	StateAwaitingApproval JobState = "awaiting_approval"
+	StateQueued           JobState = "queued"  // approved (or needing none), waiting for its cluster
+	StateRunning          JobState = "running" // the bot has started (or is about to start) the Azure operation
+	StateSucceeded        JobState = "succeeded"
+	StateFailed           JobState = "failed"
+	StateDenied           JobState = "denied"
+	StateCancelled        JobState = "cancelled"
+	StateExpired          JobState = "expired"
+)
+
+// Final reports whether the state is an end state.
+func (s JobState) Final() bool {
+	switch s {
+	case StateSucceeded, StateFailed, StateDenied, StateCancelled, StateExpired:
+		return true
+	}
+	return false
+}
+
+// Words says the state for people: "awaiting approval", "succeeded".
+func (s JobState) Words() string {
+	switch s {
+	case StateAwaitingApproval:
+		return "awaiting approval"
+	case "":
+		return "new"
+	}
+	return string(s)
+}
+
+// User is a chat user: a Slack user ID (or a console user name) and a display name.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// Decision is one approver's answer.
+type Decision struct {
+	By      User      `json:"by"`
+	At      time.Time `json:"at"`
+	Approve bool      `json:"approve"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// Job is one mutating operation carried out for a chat user. It is stored before anything is
+// sent to Azure, and every change to it is a compare-and-swap on Version.
+type Job struct {
+	ID        string    `json:"id"`      // short decimal sequence: what users type in `/aks job ID`
+	Version   int64     `json:"version"` // bumped by the store on every update
+	State     JobState  `json:"state"`
+	Op        Operation `json:"op"`
+	Plan      Plan      `json:"plan"`
+	Requester User      `json:"requester"`
+	Channel   string    `json:"channel"` // where it was asked for; its messages go there
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	NeedsApproval bool       `json:"needsApproval"`
+	Decisions     []Decision `json:"decisions,omitempty"`
+
+	// Azure side. Sent is set (and stored) just before the Begin call, so that after a crash the
+	// engine knows the request may have reached Azure; ResumeToken is stored right after it.
+	Sent              bool      `json:"sent,omitempty"`
+	ResumeToken       string    `json:"resumeToken,omitempty"`
+	ProvisioningState string    `json:"provisioningState,omitempty"` // last seen in Azure
+	StartedAt         time.Time `json:"startedAt,omitempty"`
+	FinishedAt        time.Time `json:"finishedAt,omitempty"`
+	Error             *JobError `json:"error,omitempty"`
+
+	// FinalReported is set once the reporter has delivered the final state: the end of a job is
+	// reported exactly once, also across restarts.
+	FinalReported bool `json:"finalReported,omitempty"`
+}
+
+// JobError is why a job failed: Azure's code and message, and what the user can do next.
+type JobError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// EventKind names what happened to a job.
+type EventKind string
+
+const (
+	EventCreated   EventKind = "created"  // stored; awaiting approval or queued
+	EventApproved  EventKind = "approved" // one approval (the job may still need more)
+	EventDenied    EventKind = "denied"
+	EventCancelled EventKind = "cancelled"
+	EventExpired   EventKind = "expired"
+	EventStarted   EventKind = "started"  // the Azure operation was accepted (resume token stored)
+	EventProgress  EventKind = "progress" // a status refresh: provisioning state and elapsed time
+	EventResumed   EventKind = "resumed"  // picked up again after a restart
+	EventSucceeded EventKind = "succeeded"
+	EventFailed    EventKind = "failed"
+)
+
+// Event is one stored change of a job, with who caused it and when. Message is the plain-words
+// line the thread shows for it.
+type Event struct {
+	JobID   string    `json:"jobId"`
+	Seq     int64     `json:"seq"` // per job, from 1, assigned by the store
+	At      time.Time `json:"at"`
+	Kind    EventKind `json:"kind"`
+	Actor   User      `json:"actor,omitempty"` // empty for the bot itself
+	From    JobState  `json:"from,omitempty"`
+	To      JobState  `json:"to,omitempty"`
+	Message string    `json:"message"`
+}
