@@ -1,0 +1,38 @@
+// Package chatops turns what people type or click in a chat (Slack or the console) into answers
+// and jobs. Transports call Service; it knows nothing about Slack.
+package chatops
+
+import (
+	"context"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// Request is one `/aks ...` command as typed by a user in a channel.
+type Request struct {
+	User    aks.User
+	Channel string // Slack channel ID, or the console's channel name
+	Text    string // what follows "/aks", e.g. "nodepool scale demo np2 --node-count 3"
+}
+
+// Reply is the answer for the person who typed the command (Slack: ephemeral). Text uses Slack
+// mrkdwn (*bold*, `code`, ```blocks```), which reads fine as plain text in a terminal.
+type Reply struct {
+	Text string
+	// JobID is set when the command made a job; its messages follow in the channel and thread.
+	JobID string
+	// Error is true when Text explains why the command was refused.
+	Error bool
+}
+
+// Handler is what a chat transport calls. Implementations must be safe for concurrent use and
+// never panic on any input.
+type Handler interface {
+	// Command answers one slash command. It may take seconds (it reads Azure): transports ack
+	// first and call it outside their event loop.
+	Command(ctx context.Context, req Request) Reply
+	// Decide records an approver's click (approve or deny) on a job. The user is the one who
+	// clicked, as the transport authenticated them (Slack: the payload's user ID, never a value
+	// carried in the button). The reply goes to the clicker only when Error is set or Text is not empty.
+	Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) Reply
+}

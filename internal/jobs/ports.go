@@ -1,0 +1,96 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// Store keeps jobs, their events and the chat transport's message references. It is kept
+// narrow on purpose so that a replicated backend can sit beside the bbolt one.
+type Store interface {
+	// CreateJob assigns job.ID (a short decimal sequence), sets Version to 1 and stores the job
+	// together with its first event, in one transaction. It returns the stored job.
+	CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.Job, error)
+	// UpdateJob stores job if the stored version still equals job.Version (else ErrConflict),
+	// bumps Version, and appends ev (if not nil) in the same transaction. It returns the stored job.
+	UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error)
+	// Job returns one job, or an error matching ErrNotFound.
+	Job(ctx context.Context, id string) (aks.Job, error)
+	// Jobs returns the jobs the filter selects, oldest first.
+	Jobs(ctx context.Context, f Filter) ([]aks.Job, error)
+	// Events returns a job's events in order.
+	Events(ctx context.Context, jobID string) ([]aks.Event, error)
+	// SetRef stores a transport's reference for a job (for Slack: "parent" -> message ts).
+	SetRef(ctx context.Context, jobID, name, value string) error
+	// Refs returns all references stored for a job.
+	Refs(ctx context.Context, jobID string) (map[string]string, error)
+}
+
+// Filter selects jobs. The zero Filter selects all jobs.
+type Filter struct {
+	States     []aks.JobState // any of these; empty = any state
+	ClusterKey string         // aks.Target.ClusterKey(); empty = any cluster
+	Requester  string         // user ID; empty = anyone
+	Limit      int            // the newest Limit matching jobs (still returned oldest first); 0 = no limit
+}
+
+var (
+	// ErrNotFound: no job with that ID.
+	ErrNotFound = errors.New("job not found")
+	// ErrConflict: the job changed since it was read (compare-and-swap failed).
+	ErrConflict = errors.New("job changed concurrently")
+)
+
+// Cloud is what the engine needs from Azure: read the current state to make a plan, send a
+// mutation, and follow a long-running operation, also after a restart.
+type Cloud interface {
+	// Plan reads the target's current state, checks that the operation is possible now (the pool
+	// exists, the version is an allowed upgrade, the last system pool is not deleted, ...), fills
+	// defaults (the pool of `/aks scale`), and returns the plan. Errors are *aks.Error for users.
+	Plan(ctx context.Context, op aks.Operation) (aks.Plan, error)
+	// Begin sends the mutation (GET, change, PUT with If-Match for updates) and returns the
+	// operation to follow. An error from Azure is an *aks.AzureError (wrapped).
+	Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (Operation, error)
+	// Resume rebuilds an operation from its resume token; it sends nothing.
+	Resume(ctx context.Context, op aks.Operation, token string) (Operation, error)
+	// ProvisioningState returns the provisioning state of the operation's target resource
+	// (the pool for pool operations, else the cluster); "NotFound" when it does not exist.
+	ProvisioningState(ctx context.Context, t aks.Target) (string, error)
+}
+
+// Operation is one long-running Azure operation.
+type Operation interface {
+	// ResumeToken returns the token to store. Call it before polling.
+	ResumeToken() (string, error)
+	// Poll sends one status request. It returns whether the operation has ended and how long the
+	// service asked the caller to wait before the next poll (0 if it did not say).
+	Poll(ctx context.Context) (done bool, retryAfter time.Duration, err error)
+	// Result returns nil when the ended operation succeeded, or an error wrapping
+	// *aks.AzureError saying why it failed.
+	Result(ctx context.Context) error
+}
+
+// Reporter tells people what happened to a job. Slack and the console implement it. The engine
+// calls it after the event is stored; an error means the report was not delivered and the engine
+// will report again (for the final event: at the next start, until delivered).
+type Reporter interface {
+	Report(ctx context.Context, job aks.Job, ev aks.Event) error
+}
+
+// Policy decides who may do what. The engine asks it again at each step, so a policy change
+// takes effect for waiting jobs too.
+type Policy interface {
+	// CanRequest returns nil, or an *aks.Error (EUnauthorized) saying why the user may not ask
+	// for op in that channel.
+	CanRequest(user aks.User, channel string, op aks.Operation) error
+	// CanApprove returns nil, or an *aks.Error (EUnauthorized) saying why the user may not approve
+	// or deny the job (the requester never may).
+	CanApprove(user aks.User, job aks.Job) error
+	// NeedsApproval reports whether the planned operation must wait for an approver.
+	NeedsApproval(op aks.Operation, plan aks.Plan) bool
+	// Approvers describes who can approve, for the approval message ("<@U1> or <@U2>").
+	Approvers(op aks.Operation) []string
+}
