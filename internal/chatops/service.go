@@ -1,0 +1,234 @@
+package chatops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/commands"
+	"github.com/aksbot/aksbot/internal/jobs"
+	"github.com/aksbot/aksbot/internal/views"
+)
+
+// Engine is what the service needs from the job engine.
+type Engine interface {
+	Submit(ctx context.Context, req jobs.SubmitRequest) (aks.Job, error)
+	Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (aks.Job, error)
+	Cancel(ctx context.Context, jobID string, user aks.User) (aks.Job, error)
+}
+
+// Reader is the read side of Azure, for the read-only commands.
+type Reader interface {
+	ListClusters(ctx context.Context, rg string) ([]aks.Cluster, error)
+	GetCluster(ctx context.Context, rg, name string) (aks.Cluster, error)
+	GetVersions(ctx context.Context, location string) ([]aks.KubernetesVersion, error)
+	GetUpgrades(ctx context.Context, rg, cluster string) (aks.Upgrades, error)
+}
+
+// JobReader reads stored jobs (jobs.Store satisfies it).
+type JobReader interface {
+	Job(ctx context.Context, id string) (aks.Job, error)
+	Jobs(ctx context.Context, f jobs.Filter) ([]aks.Job, error)
+	Events(ctx context.Context, jobID string) ([]aks.Event, error)
+}
+
+// Defaults fill what a command leaves out.
+type Defaults struct {
+	ResourceGroup string
+	Location      string
+}
+
+// Service implements Handler on the job engine, the job store and Azure's read side.
+type Service struct {
+	Engine   Engine
+	Jobs     JobReader
+	Azure    Reader
+	Defaults Defaults
+	Logger   *slog.Logger
+	Now      func() time.Time // nil = time.Now
+}
+
+var _ Handler = (*Service)(nil)
+
+// unfinished are the states `/aks jobs` shows without --all.
+var unfinished = []aks.JobState{aks.StateAwaitingApproval, aks.StateQueued, aks.StateRunning}
+
+// Command answers one slash command. Anything that goes wrong becomes a reply to the requester.
+func (s *Service) Command(ctx context.Context, req Request) (reply Reply) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log().Error("command handler panicked", "panic", r, "user", req.User.ID, "channel", req.Channel)
+			reply = Reply{Error: true, Text: "Something went wrong inside the bot while handling that command; it has been logged."}
+		}
+	}()
+	cmd, err := commands.Parse(req.Text)
+	if err != nil {
+		return errorReply(err)
+	}
+	if cmd.ResourceGroup == "" {
+		cmd.ResourceGroup = s.Defaults.ResourceGroup
+	}
+	text, jobID, err := s.run(ctx, req, cmd)
+	if err != nil {
+		s.log().Info("command refused", "user", req.User.ID, "channel", req.Channel, "command", cmd.Kind, "err", err)
+		return errorReply(err)
+	}
+	return Reply{Text: text, JobID: jobID}
+}
+
+func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (text, jobID string, err error) {
+	now := s.now()
+	switch cmd.Kind {
+	case "help":
+		text, err = commands.Help(cmd.Topic)
+		return text, "", err
+	case "list":
+		clusters, err := s.Azure.ListClusters(ctx, cmd.ResourceGroup)
+		if err != nil {
+			return "", "", err
+		}
+		return views.ClusterList(cmd.ResourceGroup, clusters), "", nil
+	case "show":
+		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		if err != nil {
+			return "", "", err
+		}
+		return views.ClusterDetail(c), "", nil
+	case "nodepool list":
+		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		if err != nil {
+			return "", "", err
+		}
+		return views.PoolList(c), "", nil
+	case "get-versions":
+		loc := cmd.Location
+		if loc == "" {
+			loc = s.Defaults.Location
+		}
+		vs, err := s.Azure.GetVersions(ctx, loc)
+		if err != nil {
+			return "", "", err
+		}
+		return views.Versions(loc, vs), "", nil
+	case "get-upgrades":
+		u, err := s.Azure.GetUpgrades(ctx, cmd.ResourceGroup, cmd.Cluster)
+		if err != nil {
+			return "", "", err
+		}
+		return views.Upgrades(cmd.Cluster, u), "", nil
+	case "jobs":
+		f := jobs.Filter{States: unfinished}
+		if cmd.All {
+			f = jobs.Filter{Limit: 25}
+		}
+		list, err := s.Jobs.Jobs(ctx, f)
+		if err != nil {
+			return "", "", fmt.Errorf("read jobs: %w", err)
+		}
+		return views.JobList(list, now, cmd.All), "", nil
+	case "job":
+		job, err := s.Jobs.Job(ctx, cmd.JobID)
+		if err != nil {
+			return "", "", notFoundJob(cmd.JobID, err)
+		}
+		evs, err := s.Jobs.Events(ctx, job.ID)
+		if err != nil {
+			return "", "", fmt.Errorf("read events of job %s: %w", job.ID, err)
+		}
+		return views.JobDetail(job, evs, now), "", nil
+	case "cancel":
+		job, err := s.Engine.Cancel(ctx, cmd.JobID, req.User)
+		if err != nil {
+			return "", "", err
+		}
+		return fmt.Sprintf("Job %s cancelled.", job.ID), job.ID, nil
+	}
+	if cmd.Op == nil {
+		return "", "", aks.Errorf(aks.EInternal, "command %q is not wired to anything", cmd.Kind)
+	}
+	op := *cmd.Op
+	if op.Target.ResourceGroup == "" {
+		op.Target.ResourceGroup = cmd.ResourceGroup
+	}
+	if op.Kind == aks.OpClusterCreate && op.Location == "" {
+		op.Location = s.Defaults.Location
+	}
+	job, err := s.Engine.Submit(ctx, jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel})
+	if err != nil {
+		return "", "", err
+	}
+	if job.State == aks.StateAwaitingApproval {
+		return fmt.Sprintf("Job %s is waiting for approval: follow it in the thread of its message in this channel.", job.ID), job.ID, nil
+	}
+	return fmt.Sprintf("Job %s is queued: follow it in the thread of its message in this channel.", job.ID), job.ID, nil
+}
+
+// Decide passes a click on to the engine; a refusal goes back to the clicker only.
+func (s *Service) Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (reply Reply) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log().Error("decision handler panicked", "panic", r, "user", user.ID, "job", jobID)
+			reply = Reply{Error: true, Text: "Something went wrong inside the bot while recording that; it has been logged."}
+		}
+	}()
+	if _, err := s.Engine.Decide(ctx, jobID, user, approve, reason); err != nil {
+		s.log().Info("decision refused", "user", user.ID, "job", jobID, "approve", approve, "err", err)
+		return errorReply(err)
+	}
+	return Reply{}
+}
+
+func notFoundJob(id string, err error) error {
+	if errors.Is(err, jobs.ErrNotFound) {
+		return &aks.Error{Code: aks.ENotFound, Message: fmt.Sprintf("there is no job %s", id), Hint: "see /aks jobs --all", Err: err}
+	}
+	return fmt.Errorf("read job %s: %w", id, err)
+}
+
+// errorReply says what went wrong in words for the person who asked. Internal details stay in
+// the logs.
+func errorReply(err error) Reply {
+	var usage *commands.UsageError
+	var ae *aks.Error
+	var az *aks.AzureError
+	var b strings.Builder
+	switch {
+	case errors.As(err, &usage):
+		b.WriteString(":warning: " + usage.Error())
+	case errors.As(err, &ae):
+		b.WriteString(":warning: " + capitalise(ae.Message) + ".")
+		if ae.Hint != "" {
+			b.WriteString(" " + capitalise(ae.Hint) + ".")
+		}
+	case errors.As(err, &az):
+		fmt.Fprintf(&b, ":x: Azure said %s: %s", az.Code, az.Message)
+	default:
+		b.WriteString(":x: Something went wrong while handling that (it has been logged). Try again in a moment.")
+	}
+	return Reply{Error: true, Text: b.String()}
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,477 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/views"
+)
+
+// drive takes one queued or running job as far as it can: to its end, or until ctx is done.
+func (e *Engine) drive(ctx context.Context, job aks.Job) {
+	var op Operation
+	var ok bool
+	switch job.State {
+	case aks.StateQueued:
+		job, op, ok = e.start(ctx, job)
+	case aks.StateRunning:
+		job, op, ok = e.resume(ctx, job)
+	}
+	if !ok {
+		return
+	}
+	if op == nil {
+		e.followState(ctx, job)
+		return
+	}
+	e.follow(ctx, job, op)
+}
+
+// start moves a queued job to running and sends its request. The job is stored as running and
+// "sent" before the request leaves, so a crash in between is seen at the next start.
+func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
+	if err := e.cfg.Policy.CanRequest(job.Requester, job.Channel, job.Op); err != nil {
+		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
+			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s).", job.ID, userMessage(err)))
+		return job, nil, false
+	}
+	if !e.waitUntilIdle(ctx, &job) {
+		return job, nil, false
+	}
+	now := e.now()
+	ev := aks.Event{At: now, Kind: aks.EventSending, From: job.State, To: aks.StateRunning, Message: "Sending the request to Azure."}
+	job.State, job.Sent, job.StartedAt, job.UpdatedAt = aks.StateRunning, true, now, now
+	stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
+	if err != nil {
+		// A conflict means the job was cancelled meanwhile; other errors mean the data file
+		// cannot be written, and nothing may go to Azure that the bot could not track.
+		if !errors.Is(err, ErrConflict) {
+			e.log.Error("could not store job start; not sending it to Azure", "job", job.ID, "err", err)
+			sleep(ctx, e.cfg.RetryDelay)
+		}
+		return job, nil, false
+	}
+	return e.begin(ctx, stored)
+}
+
+// waitUntilIdle holds a job while its cluster is busy with an operation started outside the
+// bot (AKS refuses a second one). It reports once in the thread, and fails the job after
+// BusyTimeout. It returns false when the job did not get to run.
+func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
+	deadline := e.now().Add(e.cfg.BusyTimeout)
+	told := false
+	for {
+		state, err := e.cfg.Cloud.ProvisioningState(ctx, clusterTarget(job.Op.Target))
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			e.log.Warn("read cluster state before start", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+		} else if !Transitional(state) {
+			return true
+		} else if e.now().After(deadline) {
+			e.end(ctx, *job, aks.StateFailed, aks.EventFailed, &aks.JobError{
+				Code:    "ClusterBusy",
+				Message: fmt.Sprintf("the cluster stayed busy (%s) for %s", state, views.Elapsed(e.cfg.BusyTimeout)),
+				Hint:    "see what is running with /aks show " + job.Op.Target.Cluster + ", then ask again",
+			}, "")
+			return false
+		} else if !told {
+			told = true
+			e.report(ctx, *job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventBusy,
+				Message: fmt.Sprintf("Waiting: %s is busy in Azure (%s), probably with an operation started outside the bot. Trying again until %s.",
+					job.Op.Target.Cluster, state, deadline.UTC().Format("15:04 MST"))})
+		}
+		if !sleep(ctx, e.cfg.PollInterval) {
+			return false
+		}
+	}
+}
+
+// begin sends the job's request to Azure and stores the resume token. It returns ok=false when
+// the job ended (Azure refused it) or ctx is done.
+func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
+	deadline := e.now().Add(e.cfg.BusyTimeout)
+	told := false
+	for {
+		op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan)
+		if err == nil {
+			return e.started(ctx, job, op)
+		}
+		if ctx.Err() != nil {
+			return job, nil, false // stored as sent: the next start reconciles with Azure
+		}
+		var az *aks.AzureError
+		switch {
+		case errors.As(err, &az) && busy(az) && e.now().Before(deadline):
+			if !told {
+				told = true
+				e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventBusy,
+					Message: fmt.Sprintf("Azure says another operation is in progress on %s (%s). Trying again until %s.",
+						job.Op.Target.Cluster, az.Message, deadline.UTC().Format("15:04 MST"))})
+			}
+			if !sleep(ctx, e.cfg.PollInterval) {
+				return job, nil, false
+			}
+		case errors.As(err, &az) || aks.ErrorCode(err) != aks.EInternal:
+			e.fail(ctx, job, err)
+			return job, nil, false
+		default:
+			// The request may or may not have reached Azure: look at the resource instead of
+			// guessing, the same way a restart does.
+			e.log.Warn("Azure request outcome unknown; reconciling", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+			if !sleep(ctx, e.cfg.RetryDelay) {
+				return job, nil, false
+			}
+			return e.reconcile(ctx, job)
+		}
+	}
+}
+
+// started stores the resume token right after Azure accepted the operation and reports it.
+func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Job, Operation, bool) {
+	token, err := op.ResumeToken()
+	if err != nil {
+		e.log.Warn("operation has no resume token; following the resource state instead", "job", job.ID, "err", err)
+	}
+	state, _ := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
+	now := e.now()
+	job.ResumeToken, job.ProvisioningState, job.UpdatedAt = token, state, now
+	ev := aks.Event{At: now, Kind: aks.EventStarted, From: aks.StateRunning, To: aks.StateRunning,
+		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). AKS usually needs %s for this; the status above refreshes about every %s.",
+			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
+	stored, err := e.saveRunning(ctx, job, &ev)
+	if err != nil {
+		e.log.Error("could not store resume token; following the operation in memory", "job", job.ID, "err", err)
+		stored = job
+	}
+	ev.JobID = stored.ID
+	e.report(ctx, stored, ev)
+	if token == "" {
+		return stored, nil, true
+	}
+	return stored, op, true
+}
+
+// resume picks a running job up after a restart: from its resume token when it has one, else by
+// looking at what Azure shows.
+func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
+	if !job.Sent {
+		return e.begin(ctx, job)
+	}
+	if job.ResumeToken == "" {
+		return e.reconcile(ctx, job)
+	}
+	op, err := e.cfg.Cloud.Resume(ctx, job.Op, job.ResumeToken)
+	if err != nil {
+		e.log.Warn("could not resume from token; following the resource state", "job", job.ID, "err", err)
+		op = nil
+	}
+	now := e.now()
+	ev := aks.Event{At: now, Kind: aks.EventResumed, From: aks.StateRunning, To: aks.StateRunning,
+		Message: "Picked up again after the bot restarted; still following the Azure operation."}
+	job.UpdatedAt = now
+	stored, err := e.saveRunning(ctx, job, &ev)
+	if err != nil {
+		e.log.Error("could not store resume", "job", job.ID, "err", err)
+		stored = job
+	}
+	ev.JobID = stored.ID
+	e.report(ctx, stored, ev)
+	return stored, op, true
+}
+
+// reconcile decides what to do with a job whose request was sent but whose token was not
+// stored: follow the operation Azure is running, accept an end Azure already shows, or send the
+// request again when Azure shows it never arrived. Updates are absolute (a count, a version), so
+// sending one again cannot apply it twice; a create uses If-None-Match and is never repeated.
+func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
+	for {
+		state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
+		if err != nil {
+			if !sleep(ctx, e.cfg.RetryDelay) {
+				return job, nil, false
+			}
+			continue
+		}
+		switch {
+		case Transitional(state):
+			return job, nil, true // followState takes it from here
+		case job.Op.Kind == aks.OpClusterCreate || job.Op.Kind == aks.OpPoolAdd:
+			if state == "NotFound" {
+				return e.begin(ctx, job)
+			}
+			return job, nil, true // it exists: its state tells the outcome
+		case job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete:
+			if state == "NotFound" {
+				return job, nil, true
+			}
+			return e.begin(ctx, job)
+		default:
+			return e.begin(ctx, job)
+		}
+	}
+}
+
+// follow polls an Azure operation until it ends, refreshing the status card at a calm rate.
+func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation) {
+	lastProgress := e.now()
+	var retryAfter time.Duration
+	for {
+		wait := max(e.cfg.PollInterval, retryAfter)
+		if !sleep(ctx, wait) {
+			return
+		}
+		done, ra, err := op.Poll(ctx)
+		retryAfter = ra
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var az *aks.AzureError
+			if errors.As(err, &az) && !retryable(az) {
+				e.fail(ctx, job, err)
+				return
+			}
+			e.log.Warn("poll failed; will poll again", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+			continue
+		}
+		if done {
+			break
+		}
+		if e.now().Sub(lastProgress) >= e.cfg.ProgressInterval {
+			job = e.progress(ctx, job)
+			lastProgress = e.now()
+		}
+	}
+	for {
+		err := op.Result(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var az *aks.AzureError
+		if err == nil || errors.As(err, &az) {
+			if err == nil {
+				e.succeed(ctx, job)
+			} else {
+				e.fail(ctx, job, err)
+			}
+			return
+		}
+		e.log.Warn("read operation result; will retry", "job", job.ID, "err", err)
+		if !sleep(ctx, e.cfg.RetryDelay) {
+			return
+		}
+	}
+}
+
+// followState follows a job by the resource's provisioning state alone, for operations the bot
+// has no poller for (adopted after a crash before the token was stored).
+func (e *Engine) followState(ctx context.Context, job aks.Job) {
+	lastProgress := e.now()
+	for {
+		state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && !Transitional(state) {
+			switch {
+			case state == "Succeeded",
+				state == "NotFound" && (job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete):
+				e.succeed(ctx, job)
+			default:
+				e.fail(ctx, job, &aks.AzureError{Code: "ProvisioningState" + state,
+					Message: fmt.Sprintf("Azure shows the resource as %s after the operation", state)})
+			}
+			return
+		}
+		if e.now().Sub(lastProgress) >= e.cfg.ProgressInterval {
+			job = e.progress(ctx, job)
+			lastProgress = e.now()
+		}
+		if !sleep(ctx, e.cfg.PollInterval) {
+			return
+		}
+	}
+}
+
+// progress reads the provisioning state, keeps it on the job and refreshes the status card.
+// Progress is not a transition, so it is reported but not stored as an event.
+func (e *Engine) progress(ctx context.Context, job aks.Job) aks.Job {
+	state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
+	if err != nil {
+		return job
+	}
+	if state != job.ProvisioningState {
+		job.ProvisioningState = state
+		job.UpdatedAt = e.now()
+		if stored, err := e.saveRunning(ctx, job, nil); err == nil {
+			job = stored
+		}
+	}
+	e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventProgress,
+		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (usually %s).",
+			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), typicalDuration(job.Op.Kind))})
+	return job
+}
+
+func (e *Engine) succeed(ctx context.Context, job aks.Job) {
+	took := views.Elapsed(e.now().Sub(job.StartedAt))
+	job.ProvisioningState = "Succeeded"
+	e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
+		fmt.Sprintf("Job %s succeeded in %s: %s.", job.ID, took, job.Plan.Summary))
+}
+
+func (e *Engine) fail(ctx context.Context, job aks.Job, err error) {
+	jerr := jobError(job, err)
+	msg := fmt.Sprintf("Job %s failed: %s", job.ID, jerr.Message)
+	if jerr.Code != "" {
+		msg = fmt.Sprintf("Job %s failed: Azure said %s: %s", job.ID, jerr.Code, jerr.Message)
+	}
+	if jerr.Hint != "" {
+		msg += " Next: " + jerr.Hint
+	}
+	e.log.Info("job failed", "job", job.ID, "cluster", job.Op.Target.String(), "channel", job.Channel, "err", err)
+	e.end(ctx, job, aks.StateFailed, aks.EventFailed, &jerr, msg)
+}
+
+// end stores a job's final state (retrying until stored or ctx is done: an outcome Azure gave
+// must not be lost) and reports it once.
+func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind aks.EventKind, jerr *aks.JobError, msg string) {
+	if msg == "" && jerr != nil {
+		msg = fmt.Sprintf("Job %s failed: %s", job.ID, jerr.Message)
+	}
+	for {
+		now := e.now()
+		final := job
+		final.State, final.Error, final.FinishedAt, final.UpdatedAt = state, jerr, now, now
+		ev := aks.Event{At: now, Kind: kind, From: job.State, To: state, Message: msg}
+		stored, err := e.cfg.Store.UpdateJob(ctx, final, &ev)
+		if err == nil {
+			ev.JobID = stored.ID
+			e.log.Info("job ended", "job", stored.ID, "state", stored.State, "cluster", stored.Op.Target.String(), "channel", stored.Channel)
+			e.finishReport(ctx, stored, ev)
+			return
+		}
+		if errors.Is(err, ErrConflict) {
+			fresh, gerr := e.cfg.Store.Job(ctx, job.ID)
+			if gerr == nil {
+				if fresh.State.Final() {
+					return
+				}
+				job = fresh
+				continue
+			}
+		}
+		e.log.Error("could not store job end; retrying", "job", job.ID, "err", err)
+		if !sleep(ctx, e.cfg.RetryDelay) {
+			return
+		}
+	}
+}
+
+// saveRunning stores a running job's progress, re-reading it on a version conflict (the only
+// other writer of a running job records that its end was reported).
+func (e *Engine) saveRunning(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error) {
+	for i := 0; ; i++ {
+		stored, err := e.cfg.Store.UpdateJob(ctx, job, ev)
+		if !errors.Is(err, ErrConflict) || i == 3 {
+			return stored, err
+		}
+		fresh, gerr := e.cfg.Store.Job(ctx, job.ID)
+		if gerr != nil {
+			return job, gerr
+		}
+		fresh.ResumeToken, fresh.ProvisioningState, fresh.UpdatedAt = job.ResumeToken, job.ProvisioningState, job.UpdatedAt
+		job = fresh
+	}
+}
+
+// jobError turns an error into what the user sees: Azure's code and message and a next step.
+func jobError(job aks.Job, err error) aks.JobError {
+	var az *aks.AzureError
+	if errors.As(err, &az) {
+		return aks.JobError{Code: az.Code, Message: az.Message, Hint: hintFor(job, az)}
+	}
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		return aks.JobError{Message: ae.Message, Hint: ae.Hint}
+	}
+	return aks.JobError{Message: "an unexpected error: see the bot's logs", Hint: "check /aks show " + job.Op.Target.Cluster + " and try again"}
+}
+
+func hintFor(job aks.Job, az *aks.AzureError) string {
+	show := "/aks show " + job.Op.Target.Cluster
+	switch {
+	case busy(az):
+		return "another operation is running on the cluster; check " + show + " and ask again when it has finished"
+	case az.Code == "PreconditionFailed" || az.Code == "EtagMismatch":
+		return "the resource changed since the plan was made; check " + show + " and ask again"
+	case strings.Contains(az.Code, "Quota"):
+		return "request a quota increase for this VM family in the region, or use fewer or smaller nodes"
+	case az.StatusCode == 403 || az.Code == "AuthorizationFailed":
+		return "the bot's identity lacks a role on this resource group; ask an admin to grant it (see the README)"
+	case az.StatusCode == 400:
+		return "fix the request as Azure says and ask again (/aks help)"
+	}
+	return "check " + show + " and the Azure activity log, then ask again"
+}
+
+// busy reports whether Azure refused because another operation runs on the cluster.
+func busy(az *aks.AzureError) bool {
+	return az.Code == "OperationNotAllowed" || (az.StatusCode == 409 && strings.Contains(az.Message, "in progress"))
+}
+
+// retryable reports whether a failed poll may succeed later (throttling, server errors).
+func retryable(az *aks.AzureError) bool {
+	return az.StatusCode == 0 || az.StatusCode == 408 || az.StatusCode == 429 || az.StatusCode >= 500
+}
+
+// Transitional reports whether a provisioning state means an operation is under way. AKS has
+// many such states (Creating, Updating, Scaling, Upgrading, Deleting, Starting, Stopping, ...);
+// anything not known to be at rest counts as busy.
+func Transitional(state string) bool {
+	switch state {
+	case "Succeeded", "Failed", "Canceled", "Cancelled", "NotFound", "":
+		return false
+	}
+	return true
+}
+
+func clusterTarget(t aks.Target) aks.Target {
+	return aks.Target{ResourceGroup: t.ResourceGroup, Cluster: t.Cluster}
+}
+
+func typicalDuration(k aks.OpKind) string {
+	switch k {
+	case aks.OpClusterCreate:
+		return "5-10 minutes"
+	case aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolAdd:
+		return "2-5 minutes"
+	case aks.OpClusterStart, aks.OpClusterStop:
+		return "5-10 minutes"
+	case aks.OpClusterDelete, aks.OpPoolDelete:
+		return "5-15 minutes"
+	default:
+		return "10-60 minutes"
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func userMessage(err error) string {
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return err.Error()
+}
