@@ -1,0 +1,244 @@
+package views
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// StateWords says where a job is, with the detail that matters in that state: "awaiting
+// approval", "running (Azure: Scaling)", "failed: QuotaExceeded".
+func StateWords(j aks.Job) string {
+	switch j.State {
+	case aks.StateRunning:
+		if j.ProvisioningState != "" {
+			return "running (Azure: " + escape(j.ProvisioningState) + ")"
+		}
+	case aks.StateFailed:
+		if j.Error != nil && j.Error.Code != "" {
+			return "failed: " + escape(j.Error.Code)
+		}
+	}
+	return j.State.Words()
+}
+
+// JobLine renders a job on one line:
+// "#7 running · nodepool.scale rg-aks/demo/np2 · np2: 1 -> 3 nodes · <@U1> · 3m ago".
+// The time is when the job was asked for.
+func JobLine(j aks.Job, now time.Time) string {
+	parts := []string{"#" + j.ID + " " + StateWords(j), string(j.Op.Kind) + " " + jobTarget(j)}
+	if j.Plan.Summary != "" {
+		parts = append(parts, cut(j.Plan.Summary, maxFieldLen))
+	}
+	parts = append(parts, mention(j.Requester), Ago(j.CreatedAt, now))
+	return strings.Join(parts, " · ")
+}
+
+// jobTarget names what a job acts on, with the pool the plan resolved when the command left it
+// out (`/aks scale` without --nodepool-name).
+func jobTarget(j aks.Job) string {
+	t := j.Op.Target
+	if t.Pool == "" && j.Op.Kind.OnPool() {
+		t.Pool = j.Plan.Pool
+	}
+	return t.String()
+}
+
+// JobList renders jobs one per line, newest first. Without all, only jobs that have not ended
+// are shown (what `/aks jobs` answers); with all, every job given (`/aks jobs --all`).
+func JobList(js []aks.Job, now time.Time, all bool) string {
+	var shown []aks.Job
+	for _, j := range js {
+		if all || !j.State.Final() {
+			shown = append(shown, j)
+		}
+	}
+	if len(shown) == 0 {
+		if all {
+			return "No jobs yet. Commands that change a cluster, such as `/aks nodepool scale`, make one."
+		}
+		return "No active jobs. `/aks jobs --all` shows finished ones too."
+	}
+	slices.SortStableFunc(shown, func(a, b aks.Job) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return compareIDs(b.ID, a.ID)
+	})
+
+	title := fmt.Sprintf("*Active jobs* (%d, newest first)", len(shown))
+	if all {
+		title = fmt.Sprintf("*Jobs* (%d, newest first)", len(shown))
+	}
+	footer := "Details: `/aks job ID`"
+	lines := make([]string, len(shown))
+	for i, j := range shown {
+		lines[i] = "• " + JobLine(j, now)
+	}
+	lines = fitLines(lines, Limit-1-len(title)-1-len(footer)-1, func(n int) string {
+		return fmt.Sprintf("… and %d older %s", n, plural(n, "job", "jobs"))
+	})
+	return clip(title + "\n" + strings.Join(lines, "\n") + "\n" + footer)
+}
+
+// compareIDs orders job IDs as the numbers they are ("9" < "10"); IDs that are not numbers
+// compare as strings.
+func compareIDs(a, b string) int {
+	na, ea := strconv.ParseUint(a, 10, 64)
+	nb, eb := strconv.ParseUint(b, 10, 64)
+	if ea == nil && eb == nil {
+		return cmp.Compare(na, nb)
+	}
+	return strings.Compare(a, b)
+}
+
+// JobDetail renders everything known about a job: its state, the operation and its plan, who
+// asked and who decided, what Azure reported, the error, and then its events with time (UTC)
+// and actor. When the events do not all fit, the first few and the latest are kept.
+func JobDetail(j aks.Job, evs []aks.Event, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Job #%s* · %s\n", j.ID, StateWords(j))
+	fmt.Fprintf(&b, "Operation: %s (`%s`)\n", j.Op.Describe(), j.Op.Kind)
+	if j.Plan.Summary != "" {
+		fmt.Fprintf(&b, "Plan: %s\n", cut(j.Plan.Summary, maxFieldLen))
+	}
+	for i, c := range j.Plan.Changes {
+		if i == 20 {
+			fmt.Fprintf(&b, "  • … and %d more changes\n", len(j.Plan.Changes)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  • %s\n", cut(c.String(), maxFieldLen))
+	}
+	fmt.Fprintf(&b, "Requested by %s at %s UTC (%s)\n", mention(j.Requester), timestamp(j.CreatedAt), Ago(j.CreatedAt, now))
+	b.WriteString(approvalText(j))
+	b.WriteString(azureText(j, now))
+	if j.Error != nil {
+		fmt.Fprintf(&b, "Error: *%s*: %s\n", escape(orDash(j.Error.Code)), cut(escape(j.Error.Message), maxMessageLen))
+		if j.Error.Hint != "" {
+			fmt.Fprintf(&b, "Hint: %s\n", cut(j.Error.Hint, maxFieldLen))
+		}
+	}
+
+	if len(evs) == 0 {
+		return clip(strings.TrimSuffix(b.String(), "\n"))
+	}
+	sorted := slices.Clone(evs)
+	slices.SortStableFunc(sorted, func(a, b aks.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	title := fmt.Sprintf("\n*Events* (%d, times in UTC)\n", len(sorted))
+	lines := make([]string, len(sorted))
+	for i, ev := range sorted {
+		lines[i] = eventLine(ev)
+	}
+	lines = fitEvents(lines, Limit-1-b.Len()-len(title))
+	return clip(b.String() + title + strings.Join(lines, "\n"))
+}
+
+// approvalText says whether the job needed approval and who decided what.
+func approvalText(j aks.Job) string {
+	if !j.NeedsApproval && len(j.Decisions) == 0 {
+		return "Approval: not needed\n"
+	}
+	if len(j.Decisions) == 0 {
+		if j.State == aks.StateAwaitingApproval {
+			return "Approval: waiting for an approver\n"
+		}
+		return "Approval: needed, none given\n"
+	}
+	var b strings.Builder
+	b.WriteString("Approval:\n")
+	for i, d := range j.Decisions {
+		if i == 10 {
+			fmt.Fprintf(&b, "  • … and %d more decisions\n", len(j.Decisions)-i)
+			break
+		}
+		verb := "denied"
+		if d.Approve {
+			verb = "approved"
+		}
+		fmt.Fprintf(&b, "  • %s by %s at %s UTC", verb, mention(d.By), timestamp(d.At))
+		if d.Reason != "" {
+			b.WriteString(": \"" + cut(escape(d.Reason), maxFieldLen) + "\"")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// azureText says what happened on the Azure side: whether the request was sent, the last
+// provisioning state seen and how long the operation ran (or has been running).
+func azureText(j aks.Job, now time.Time) string {
+	if !j.Sent && j.StartedAt.IsZero() {
+		if j.State.Final() {
+			return "Azure: nothing was sent\n"
+		}
+		return "Azure: not started yet\n"
+	}
+	parts := []string{"Azure:"}
+	if j.ProvisioningState != "" {
+		parts = append(parts, "provisioning state "+escape(j.ProvisioningState))
+	} else {
+		parts = append(parts, "request sent")
+	}
+	if !j.StartedAt.IsZero() {
+		parts = append(parts, "· started "+timestamp(j.StartedAt)+" UTC")
+		switch {
+		case !j.FinishedAt.IsZero():
+			parts = append(parts, "· took "+Elapsed(j.FinishedAt.Sub(j.StartedAt)))
+		case !j.State.Final():
+			parts = append(parts, "· running for "+Elapsed(now.Sub(j.StartedAt)))
+		}
+	}
+	s := strings.Join(parts, " ") + "\n"
+	if !j.FinishedAt.IsZero() {
+		s += fmt.Sprintf("Finished at %s UTC (%s)\n", timestamp(j.FinishedAt), Ago(j.FinishedAt, now))
+	}
+	return s
+}
+
+// eventLine renders one event: time, what happened, who did it and the event's own words.
+func eventLine(ev aks.Event) string {
+	actor := "bot"
+	if ev.Actor.ID != "" || ev.Actor.Name != "" {
+		actor = mention(ev.Actor)
+	}
+	s := fmt.Sprintf("• %s · %s · %s", timestamp(ev.At), ev.Kind, actor)
+	if ev.Message != "" {
+		// The engine writes event messages (they may carry mentions on purpose): not escaped.
+		s += " · " + cut(ev.Message, maxFieldLen)
+	}
+	return s
+}
+
+// fitEvents keeps all event lines when they fit in budget bytes. Otherwise it keeps the first
+// few (creation and decisions) and as many of the latest as fit, with a line in between saying
+// how many were left out: a long run of progress events is what usually overflows.
+func fitEvents(lines []string, budget int) []string {
+	if fitCount(lines, budget) == len(lines) {
+		return lines
+	}
+	const head = 3
+	gap := func(n int) string { return fmt.Sprintf("• … %d %s left out …", n, plural(n, "event", "events")) }
+	reserve := len(gap(len(lines))) + 1
+	first := fitCount(lines[:min(head, len(lines))], budget-reserve)
+	rest := lines[first:]
+	room := budget - reserve
+	for _, l := range lines[:first] {
+		room -= len(l) + 1
+	}
+	// Walk back from the newest event while the lines fit.
+	tail := 0
+	for used := 0; tail < len(rest); tail++ {
+		used += len(rest[len(rest)-1-tail]) + 1
+		if used > room {
+			break
+		}
+	}
+	out := slices.Clone(lines[:first])
+	out = append(out, gap(len(rest)-tail))
+	return append(out, rest[len(rest)-tail:]...)
+}
