@@ -1,0 +1,273 @@
+// Command bot is aksbot: a Slack bot (socket mode) that runs AKS cluster and node-pool
+// operations as durable jobs. Without Slack tokens it is a console chat; without an Azure
+// subscription it runs on a built-in simulated cloud. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/azure"
+	"github.com/aksbot/aksbot/internal/azure/sim"
+	"github.com/aksbot/aksbot/internal/chatops"
+	"github.com/aksbot/aksbot/internal/config"
+	"github.com/aksbot/aksbot/internal/console"
+	"github.com/aksbot/aksbot/internal/jobs"
+	"github.com/aksbot/aksbot/internal/policy"
+	"github.com/aksbot/aksbot/internal/slack"
+	"github.com/aksbot/aksbot/internal/store"
+)
+
+// shutdownGrace bounds the time from SIGTERM to exit: Kubernetes kills after 30 s by default
+// and the issue promises 10 s. Everything is persisted as it happens, so stopping early loses
+// nothing; jobs keep running in Azure and are resumed at the next start.
+const shutdownGrace = 8 * time.Second
+
+// Console demo users, when console mode runs without a configuration file.
+const (
+	demoRequester = "alice"
+	demoApprover  = "bob"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// env is what run needs from the process: arguments, environment and standard streams.
+// Tests call run with their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "--help", "help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		default:
+			fmt.Fprintf(stderr, "aksbot: unknown argument %q\n\n%s", args[0], usage)
+			return 2
+		}
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "aksbot: configuration: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.Mode, getenv("AKSBOT_LOG_LEVEL"))
+	if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+		log.Error("aksbot stopped", "err", err)
+		fmt.Fprintf(stderr, "aksbot: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+const usage = `aksbot runs AKS operations from Slack (or a console chat) as durable, approved jobs.
+
+Usage: aksbot            run the bot (Slack socket mode when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set,
+                         else a console chat; real Azure when AZURE_SUBSCRIPTION_ID is set, else a simulated cloud)
+
+Environment: SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_API_URL, AZURE_SUBSCRIPTION_ID, AKSBOT_ARM_ENDPOINT,
+AZURE_AUTHORITY_HOST, AKSBOT_ARM_AUDIENCE, AKSBOT_CONFIG (default aksbot.yaml), AKSBOT_DB (default aksbot.db),
+AKSBOT_LOG_LEVEL (debug|info|warn|error). See README.md.
+`
+
+// newLogger logs to stderr: text at warn level in the console (the terminal is the chat), JSON
+// at info level for Slack mode (a service's logs are read by machines).
+func newLogger(w io.Writer, mode config.Mode, level string) *slog.Logger {
+	lvl := slog.LevelInfo
+	if mode == config.ModeConsole {
+		lvl = slog.LevelWarn
+	}
+	if level != "" {
+		_ = lvl.UnmarshalText([]byte(level))
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if mode == config.ModeConsole {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve wires the bot together and runs it until ctx is done (or, in console mode, until the
+// input ends and no job is left to follow).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	st, err := store.Open(cfg.DBPath, store.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("open data file: %w", err)
+	}
+	defer st.Close()
+
+	cloud, err := newCloud(cfg, st, log)
+	if err != nil {
+		return err
+	}
+
+	pol, users := newPolicy(cfg)
+	svc := &chatops.Service{
+		Jobs:     st,
+		Azure:    cloud,
+		Defaults: chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
+		Logger:   log,
+	}
+
+	var reporter jobs.Reporter
+	var transport func(context.Context) error
+	switch cfg.Mode {
+	case config.ModeSlack:
+		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL, Logger: log}, svc, st)
+		if err != nil {
+			return fmt.Errorf("set up Slack: %w", err)
+		}
+		reporter, transport = bot, bot.Run
+	default:
+		interactive := isTerminal(stdin)
+		con := console.New(svc, stdout, console.Options{
+			User: users[0], KnownUsers: users, Prompt: interactive,
+			Wait: func(ctx context.Context) error { return waitIdle(ctx, st) },
+		})
+		reporter = con
+		transport = func(ctx context.Context) error {
+			if err := con.Run(ctx, stdin); err != nil {
+				return err
+			}
+			if !interactive {
+				// A script has ended: let the jobs it started finish before exiting.
+				return waitIdle(ctx, st)
+			}
+			return nil
+		}
+	}
+
+	engine, err := jobs.New(jobs.Config{
+		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Logger: log,
+		PollInterval:     pollInterval(cfg),
+		ProgressInterval: progressInterval(cfg),
+	})
+	if err != nil {
+		return fmt.Errorf("set up job engine: %w", err)
+	}
+	svc.Engine = engine
+
+	log.Info("aksbot starting", "config", cfg)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Run(runCtx) }()
+
+	terr := transport(runCtx)
+	cancel()
+	select {
+	case err := <-engineDone:
+		if err != nil && terr == nil {
+			terr = err
+		}
+	case <-time.After(shutdownGrace):
+		log.Warn("job engine did not stop in time; exiting anyway (jobs resume at the next start)")
+	}
+	if terr != nil && !errors.Is(terr, context.Canceled) {
+		return terr
+	}
+	log.Info("aksbot stopped")
+	return nil
+}
+
+// newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
+// data file and is driven through the same SDK client as real Azure, in process.
+func newCloud(cfg config.Config, st *store.Store, log *slog.Logger) (*azure.Client, error) {
+	if !cfg.Simulated() {
+		cred, err := azure.NewCredential(cfg.ARMEndpoint, cfg.AuthorityHost, cfg.ARMAudience)
+		if err != nil {
+			return nil, fmt.Errorf("set up Azure credential: %w", err)
+		}
+		c, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
+			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("set up Azure client: %w", err)
+		}
+		return c, nil
+	}
+	speed := cfg.File.Simulator.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	d := sim.DefaultDurations()
+	d = d.Scaled(speed)
+	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: d, RetryAfter: time.Second, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start simulated cloud: %w", err)
+	}
+	c, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
+		Endpoint: sim.Endpoint, Transport: cloud.Transport(), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("set up simulated Azure client: %w", err)
+	}
+	return c, nil
+}
+
+// newPolicy returns the policy and, for the console, the users to offer: the configured one,
+// or a demo where alice asks and bob approves.
+func newPolicy(cfg config.Config) (jobs.Policy, []string) {
+	if cfg.Mode == config.ModeConsole && cfg.ConfigFile == "" {
+		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}
+	}
+	users := append([]string{demoRequester}, cfg.File.Policy.Approvers...)
+	return policy.New(cfg.File.Policy), users
+}
+
+// pollInterval is the configured floor between status polls. The simulated cloud's operations
+// take seconds, so it is polled more often unless the file asks for less.
+func pollInterval(cfg config.Config) time.Duration {
+	d := cfg.File.Jobs.PollInterval.Duration
+	if cfg.Simulated() && (d == 0 || d > 2*time.Second) {
+		return 2 * time.Second
+	}
+	return d
+}
+
+func progressInterval(cfg config.Config) time.Duration {
+	d := cfg.File.Jobs.ProgressInterval.Duration
+	if cfg.Simulated() && (d == 0 || d > 10*time.Second) {
+		return 10 * time.Second
+	}
+	return d
+}
+
+// waitIdle returns once no job is queued or running (jobs awaiting approval do not count: they
+// wait for a person).
+func waitIdle(ctx context.Context, st jobs.Store) error {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		active, err := st.Jobs(ctx, jobs.Filter{States: []aks.JobState{aks.StateQueued, aks.StateRunning}})
+		if err != nil {
+			return fmt.Errorf("read jobs: %w", err)
+		}
+		if len(active) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
