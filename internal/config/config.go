@@ -1,0 +1,287 @@
+// Package config reads aksbot's configuration: secrets and endpoints from the environment, the
+// rest (Azure defaults, policy, job tuning) from a YAML file. Load validates everything up front so
+// that a mistake stops the bot at start with a message naming the variable or key, never later in
+// the middle of a job.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Mode says which chat transport runs.
+type Mode string
+
+const (
+	ModeSlack   Mode = "slack"   // both Slack tokens are set: socket mode
+	ModeConsole Mode = "console" // no Slack tokens: a chat in the terminal
+)
+
+// Environment variable names.
+const (
+	EnvSlackAppToken  = "SLACK_APP_TOKEN"
+	EnvSlackBotToken  = "SLACK_BOT_TOKEN"
+	EnvSlackAPIURL    = "SLACK_API_URL"
+	EnvSubscriptionID = "AZURE_SUBSCRIPTION_ID"
+	EnvARMEndpoint    = "AKSBOT_ARM_ENDPOINT"
+	EnvAuthorityHost  = "AZURE_AUTHORITY_HOST"
+	EnvARMAudience    = "AKSBOT_ARM_AUDIENCE"
+	EnvConfigFile     = "AKSBOT_CONFIG"
+	EnvDB             = "AKSBOT_DB"
+)
+
+// Defaults of the environment.
+const (
+	DefaultConfigFile  = "aksbot.yaml"
+	DefaultDBPath      = "aksbot.db"
+	DefaultARMAudience = "https://management.core.windows.net/"
+)
+
+// Config is everything aksbot is configured with. Its String and LogValue leave the tokens out,
+// so it can be printed and logged.
+type Config struct {
+	Mode                                      Mode
+	SlackAppToken, SlackBotToken, SlackAPIURL string
+	SubscriptionID                            string // "" = simulated cloud
+	ARMEndpoint, AuthorityHost, ARMAudience   string
+	ConfigFile                                string // "" when none was read
+	DBPath                                    string
+	File                                      File // the YAML
+}
+
+// Simulated reports whether the bot runs on the built-in simulated cloud.
+func (c Config) Simulated() bool { return c.SubscriptionID == "" }
+
+// Load reads the environment through getenv (os.Getenv in production) and the configuration
+// file, fills defaults and validates. Its errors name the variable or key at fault and never
+// contain token values.
+func Load(getenv func(string) string) (Config, error) {
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	var c Config
+	var errs []error
+
+	c.SlackAppToken, c.SlackBotToken = env(EnvSlackAppToken), env(EnvSlackBotToken)
+	mode, err := slackMode(c.SlackAppToken, c.SlackBotToken)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Mode = mode
+
+	c.SlackAPIURL = env(EnvSlackAPIURL)
+	if c.SlackAPIURL != "" {
+		if err := checkURL(c.SlackAPIURL, "http", "https"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvSlackAPIURL, err))
+		} else if !strings.HasSuffix(c.SlackAPIURL, "/") {
+			errs = append(errs, fmt.Errorf("%s must end with \"/\" (like https://slack.com/api/)", EnvSlackAPIURL))
+		}
+	}
+
+	c.SubscriptionID = env(EnvSubscriptionID)
+	if c.SubscriptionID != "" && !guidRE.MatchString(c.SubscriptionID) {
+		errs = append(errs, fmt.Errorf("%s: %q is not a subscription ID (a GUID like 00000000-0000-0000-0000-000000000000)",
+			EnvSubscriptionID, c.SubscriptionID))
+	}
+
+	c.ARMEndpoint, c.AuthorityHost, c.ARMAudience = env(EnvARMEndpoint), env(EnvAuthorityHost), env(EnvARMAudience)
+	if c.ARMEndpoint != "" {
+		// Bearer tokens are only sent over TLS, so a plain-http endpoint could never work.
+		if err := checkURL(c.ARMEndpoint, "https"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvARMEndpoint, err))
+		}
+		if c.SubscriptionID == "" {
+			errs = append(errs, fmt.Errorf("%s is set but %s is not: the endpoint is only used with a subscription",
+				EnvARMEndpoint, EnvSubscriptionID))
+		}
+	} else if c.ARMAudience != "" {
+		errs = append(errs, fmt.Errorf("%s is set but %s is not: the audience is only used with a custom endpoint",
+			EnvARMAudience, EnvARMEndpoint))
+	}
+	if c.AuthorityHost != "" {
+		if err := checkURL(c.AuthorityHost, "https"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvAuthorityHost, err))
+		}
+	}
+	if c.ARMAudience == "" {
+		c.ARMAudience = DefaultARMAudience
+	}
+
+	c.DBPath = env(EnvDB)
+	if c.DBPath == "" {
+		c.DBPath = DefaultDBPath
+	}
+
+	file, name, err := loadFile(env(EnvConfigFile))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.File, c.ConfigFile = file, name
+
+	// Without approvers in Slack every operation that needs approval would wait forever.
+	if err == nil && c.Mode == ModeSlack && len(c.File.Policy.Approvers) == 0 && c.File.Policy.ApprovalsRequired() {
+		where := "the configuration file (" + DefaultConfigFile + ", or the file named by " + EnvConfigFile + ")"
+		if c.ConfigFile != "" {
+			where = c.ConfigFile
+		}
+		errs = append(errs, fmt.Errorf("no approvers: operations that need approval could never run; "+
+			"in %s either list approvers' Slack user IDs under policy.approvers, "+
+			"or set policy.requireApproval: false to run every operation without approval", where))
+	}
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// slackMode decides the mode from the tokens. Its errors say which variable is wrong and name a
+// token kind only by its well-known prefix, never by the value.
+func slackMode(app, bot string) (Mode, error) {
+	switch {
+	case app == "" && bot == "":
+		return ModeConsole, nil
+	case app == "":
+		return ModeSlack, fmt.Errorf("%s is set but %s is missing: set both for Slack (socket mode), or neither for the console",
+			EnvSlackBotToken, EnvSlackAppToken)
+	case bot == "":
+		return ModeSlack, fmt.Errorf("%s is set but %s is missing: set both for Slack (socket mode), or neither for the console",
+			EnvSlackAppToken, EnvSlackBotToken)
+	}
+	var errs []error
+	if !strings.HasPrefix(app, "xapp-") {
+		errs = append(errs, fmt.Errorf("%s must be an app-level token (starting with xapp-, made under Basic Information -> App-Level Tokens with scope connections:write)%s",
+			EnvSlackAppToken, tokenKind(app)))
+	}
+	if !strings.HasPrefix(bot, "xoxb-") {
+		errs = append(errs, fmt.Errorf("%s must be a bot token (starting with xoxb-, from OAuth & Permissions)%s",
+			EnvSlackBotToken, tokenKind(bot)))
+	}
+	if strings.HasPrefix(app, "xoxb-") && strings.HasPrefix(bot, "xapp-") {
+		errs = append(errs, fmt.Errorf("%s and %s look swapped", EnvSlackAppToken, EnvSlackBotToken))
+	}
+	return ModeSlack, errors.Join(errs...)
+}
+
+// tokenKind names the kind of a wrong token by its prefix, from a fixed list, so no part of the
+// value itself reaches the message.
+func tokenKind(token string) string {
+	kinds := []struct{ prefix, name string }{
+		{"xoxb-", "bot token"}, {"xapp-", "app-level token"}, {"xoxp-", "user token"},
+		{"xoxe", "refresh or configuration token"}, {"xoxa-", "workspace token"}, {"xoxc-", "browser session token"},
+	}
+	for _, k := range kinds {
+		if strings.HasPrefix(token, k.prefix) {
+			return "; it looks like a " + k.name + " (" + k.prefix + "...)"
+		}
+	}
+	return ""
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not an absolute %s URL", raw, strings.Join(schemes, " or "))
+}
+
+// loadFile reads the named configuration file, or aksbot.yaml in the working directory when it
+// exists. It returns the defaults and "" when there is no file to read.
+func loadFile(named string) (File, string, error) {
+	name := named
+	if name == "" {
+		name = DefaultConfigFile
+	}
+	data, err := readLimited(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && named == "":
+		f, err := Parse(nil)
+		return f, "", err
+	case errors.Is(err, fs.ErrNotExist):
+		return File{}, "", fmt.Errorf("%s names %s, which does not exist", EnvConfigFile, name)
+	case err != nil:
+		return File{}, "", fmt.Errorf("read configuration file %s: %w", name, err)
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return File{}, "", fmt.Errorf("configuration file %s: %w", name, err)
+	}
+	return f, name, nil
+}
+
+func readLimited(name string) ([]byte, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errors.New("it is a directory")
+	}
+	// One byte over the limit lets Parse report the size instead of silently truncating.
+	return io.ReadAll(io.LimitReader(fh, maxFileSize+1))
+}
+
+// String describes the configuration without the tokens.
+func (c Config) String() string {
+	return fmt.Sprintf("mode=%s slackToken=%s slackAPI=%s cloud=%s config=%s db=%s",
+		c.Mode, secretState(c.SlackBotToken), orDefault(c.SlackAPIURL, "default"), c.cloud(),
+		orDefault(c.ConfigFile, "none"), c.DBPath)
+}
+
+// GoString keeps %#v from printing the tokens.
+func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
+
+// LogValue logs the configuration without the tokens.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("mode", string(c.Mode)),
+		slog.String("slackAppToken", secretState(c.SlackAppToken)),
+		slog.String("slackBotToken", secretState(c.SlackBotToken)),
+		slog.String("slackAPIURL", c.SlackAPIURL),
+		slog.String("cloud", c.cloud()),
+		slog.String("armEndpoint", c.ARMEndpoint),
+		slog.String("configFile", c.ConfigFile),
+		slog.String("db", c.DBPath),
+		slog.Int("approvers", len(c.File.Policy.Approvers)),
+		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),
+	)
+}
+
+func (c Config) cloud() string {
+	if c.Simulated() {
+		return "simulated"
+	}
+	return "azure/" + c.SubscriptionID
+}
+
+func secretState(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "set"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
