@@ -1,0 +1,197 @@
+// Package commands is the `/aks` grammar: it parses and validates what a user typed after the
+// slash command into a Command, and writes the help texts. It is pure: no I/O and no clock, so
+// every rule here can be tested exhaustively and fuzzed.
+package commands
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// Kind names a command: the words that follow "/aks", such as "nodepool scale".
+type Kind string
+
+const (
+	KindHelp            Kind = "help"
+	KindList            Kind = "list"
+	KindShow            Kind = "show"
+	KindCreate          Kind = "create"
+	KindDelete          Kind = "delete"
+	KindScale           Kind = "scale"
+	KindUpgrade         Kind = "upgrade"
+	KindStart           Kind = "start"
+	KindStop            Kind = "stop"
+	KindGetVersions     Kind = "get-versions"
+	KindGetUpgrades     Kind = "get-upgrades"
+	KindNodepoolList    Kind = "nodepool list"
+	KindNodepoolAdd     Kind = "nodepool add"
+	KindNodepoolScale   Kind = "nodepool scale"
+	KindNodepoolUpdate  Kind = "nodepool update"
+	KindNodepoolDelete  Kind = "nodepool delete"
+	KindNodepoolUpgrade Kind = "nodepool upgrade"
+	KindJobs            Kind = "jobs"
+	KindJob             Kind = "job"
+	KindCancel          Kind = "cancel"
+)
+
+// Command is one parsed and validated `/aks` command. Defaults that come from configuration
+// (resource group, location) are not filled in: empty means "use the configured default".
+// Defaults that AKS itself applies are not filled in either: an empty Op.Mode means User and an
+// empty Op.OSType means Linux, and the values were validated on that assumption.
+type Command struct {
+	Kind          Kind
+	Topic         string // help: the command asked about ("" = overview), e.g. "nodepool scale"
+	ResourceGroup string // -g/--resource-group; "" = use the configured default
+	Cluster       string
+	Location      string // get-versions and create -l, lower case without spaces ("westeurope")
+	All           bool   // jobs --all
+	JobID         string // job ID / cancel ID, canonical decimal ("7", never "007")
+	// Op is set for mutating kinds; Op.Target.ResourceGroup == ResourceGroup and
+	// Op.Location == Location.
+	Op *aks.Operation
+}
+
+// Mutating reports whether the command asks for a change in Azure (and so becomes a job).
+func (c Command) Mutating() bool {
+	switch c.Kind {
+	case KindCreate, KindDelete, KindScale, KindUpgrade, KindStart, KindStop,
+		KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate, KindNodepoolDelete, KindNodepoolUpgrade:
+		return true
+	}
+	return false
+}
+
+// UsageError says why a command was refused and how it is used.
+type UsageError struct {
+	Message string // what is wrong, in a few words: "unknown flag --node-cout; did you mean --node-count?"
+	Usage   string // the right usage line(s) for that command, one per line
+}
+
+func (e *UsageError) Error() string {
+	return e.Message + "\nUsage: " + e.Usage
+}
+
+// Parse parses the text after "/aks". Bad input returns *UsageError; it never panics. Empty
+// text asks for the help overview.
+func Parse(text string) (Command, error) {
+	if len(text) > maxInput {
+		return Command{}, &UsageError{
+			Message: "the command is too long",
+			Usage:   overviewUsage,
+		}
+	}
+	toks, err := tokenize(normalise(text))
+	if err != nil {
+		return Command{}, &UsageError{Message: err.Error(), Usage: overviewUsage}
+	}
+	if len(toks) > 0 && !toks[0].quoted && strings.EqualFold(toks[0].text, "/aks") {
+		toks = toks[1:]
+	}
+	sp, rest, err := lookupCommand(toks)
+	if err != nil {
+		return Command{}, err
+	}
+	if sp.kind == KindHelp {
+		words := make([]string, len(rest))
+		for i, t := range rest {
+			words[i] = t.text
+		}
+		topic, err := canonicalTopic(strings.Join(words, " "))
+		if err != nil {
+			return Command{}, err
+		}
+		return Command{Kind: KindHelp, Topic: topic}, nil
+	}
+	for _, t := range rest {
+		if t.isFlag() && (t.text == "-h" || strings.EqualFold(t.text, "--help")) {
+			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
+		}
+	}
+	in, err := scan(sp, rest)
+	if err != nil {
+		return Command{}, err
+	}
+	c, msg := sp.build(in)
+	if msg != "" {
+		return Command{}, sp.usageError("%s", msg)
+	}
+	c.Kind = sp.kind
+	if c.Op != nil {
+		c.Op.Target.ResourceGroup = c.ResourceGroup
+		c.Op.Target.Cluster = c.Cluster
+		if c.Op.Kind == aks.OpClusterCreate {
+			c.Op.Location = c.Location
+		}
+	}
+	return c, nil
+}
+
+// lookupCommand finds the command the tokens start with and returns the tokens after its words.
+func lookupCommand(toks []token) (*spec, []token, error) {
+	if len(toks) == 0 {
+		return specs[KindHelp], nil, nil
+	}
+	first := toks[0]
+	if first.isFlag() {
+		if first.text == "-h" || strings.EqualFold(first.text, "--help") {
+			return specs[KindHelp], toks[1:], nil
+		}
+		return nil, nil, &UsageError{
+			Message: "missing command before " + first.text,
+			Usage:   overviewUsage,
+		}
+	}
+	word := strings.ToLower(first.text)
+	if word != "nodepool" {
+		if sp, ok := specs[Kind(word)]; ok && !strings.Contains(word, " ") {
+			return sp, toks[1:], nil
+		}
+		msg := "unknown command " + quoteWord(first.text)
+		if s := suggest(word, topLevelWords()); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		return nil, nil, &UsageError{Message: msg, Usage: overviewUsage}
+	}
+	if len(toks) == 1 {
+		return nil, nil, &UsageError{Message: "missing nodepool subcommand", Usage: nodepoolUsage()}
+	}
+	second := toks[1]
+	if second.isFlag() {
+		if second.text == "-h" || strings.EqualFold(second.text, "--help") {
+			return specs[KindHelp], []token{{text: "nodepool"}}, nil
+		}
+		return nil, nil, &UsageError{Message: "missing nodepool subcommand before " + second.text, Usage: nodepoolUsage()}
+	}
+	sub := strings.ToLower(second.text)
+	if sp, ok := specs[Kind("nodepool "+sub)]; ok && !strings.Contains(sub, " ") {
+		return sp, toks[2:], nil
+	}
+	msg := "unknown nodepool subcommand " + quoteWord(second.text)
+	if s := suggest(sub, nodepoolWords()); s != "" {
+		msg += "; did you mean nodepool " + s + "?"
+	}
+	return nil, nil, &UsageError{Message: msg, Usage: nodepoolUsage()}
+}
+
+// quoteWord shows a word the user typed inside a message, quoted only when it would otherwise
+// be hard to see (empty or containing spaces).
+func quoteWord(s string) string {
+	s = clip(s)
+	if s == "" || strings.ContainsAny(s, " \"'") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// clip shortens what the user typed to a length that fits in a one-line message.
+func clip(s string) string {
+	const max = 60
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-3]) + "..."
+}

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// String writes the command in canonical form, without "/aks": positional arguments first,
+// then flags by their long names (-g and -l short). Parse reads it back to the same Command, so
+// it is what the bot can echo as "you asked for".
+func (c Command) String() string {
+	sp, ok := specs[c.Kind]
+	if !ok {
+		return string(c.Kind)
+	}
+	w := []string{string(c.Kind)}
+	if c.Kind == KindHelp {
+		if c.Topic != "" {
+			w = append(w, c.Topic)
+		}
+		return strings.Join(w, " ")
+	}
+	var op aks.Operation
+	if c.Op != nil {
+		op = *c.Op
+	}
+	for _, slot := range sp.args {
+		switch slot {
+		case slotCluster:
+			w = append(w, quote(c.Cluster))
+		case slotPool:
+			w = append(w, quote(op.Target.Pool))
+		case slotID:
+			w = append(w, quote(c.JobID))
+		}
+	}
+	if c.ResourceGroup != "" {
+		w = append(w, "-g", quote(c.ResourceGroup))
+	}
+	if c.Location != "" {
+		w = append(w, "-l", quote(c.Location))
+	}
+	if c.All {
+		w = append(w, fAll)
+	}
+	if op.Kind == aks.OpPoolScale && len(sp.args) == 1 && op.Target.Pool != "" {
+		w = append(w, fPoolName, quote(op.Target.Pool))
+	}
+	if op.NodeCount != nil {
+		w = append(w, fNodeCount, strconv.Itoa(*op.NodeCount))
+	}
+	if op.VMSize != "" {
+		w = append(w, fVMSize, quote(op.VMSize))
+	}
+	if op.KubernetesVersion != "" {
+		w = append(w, fK8sVersion, quote(op.KubernetesVersion))
+	}
+	if op.ControlPlaneOnly {
+		w = append(w, fControlPlane)
+	}
+	if op.NodeImageOnly {
+		w = append(w, fNodeImage)
+	}
+	if op.Mode != "" {
+		w = append(w, fMode, quote(op.Mode))
+	}
+	if op.OSType != "" {
+		w = append(w, fOSType, quote(op.OSType))
+	}
+	if op.Autoscaler != nil {
+		w = append(w, fEnableAS, fMinCount, strconv.Itoa(op.Autoscaler.Min), fMaxCount, strconv.Itoa(op.Autoscaler.Max))
+	}
+	if op.DisableAutoscaler {
+		w = append(w, fDisableAS)
+	}
+	if len(op.Zones) > 0 {
+		w = append(w, fZones)
+		for _, z := range op.Zones {
+			w = append(w, quote(z))
+		}
+	}
+	w = appendPairs(w, fTags, op.Tags)
+	w = appendPairs(w, fLabels, op.Labels)
+	if len(op.Taints) > 0 {
+		w = append(w, fTaints)
+		for _, t := range op.Taints {
+			w = append(w, quote(t))
+		}
+	}
+	return strings.Join(w, " ")
+}
+
+func appendPairs(w []string, flag string, m map[string]string) []string {
+	if len(m) == 0 {
+		return w
+	}
+	w = append(w, flag)
+	for _, k := range aks.SortedKeys(m) {
+		w = append(w, quote(k+"="+m[k]))
+	}
+	return w
+}

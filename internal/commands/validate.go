@@ -1,0 +1,295 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// AKS naming and limit rules (see the AKS and ARM documentation; checked in the shared notes).
+var (
+	clusterRe   = regexp.MustCompile(`^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$`)
+	poolRe      = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+	versionRe   = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,4})?$`)
+	vmSizeRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+	locationRe  = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
+	k8sNameRe   = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	dnsSubdomRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+const (
+	maxNodes        = 1000
+	maxWindowsPool  = 6
+	maxRGLength     = 90
+	maxTagKeyLength = 512
+	maxTagValLength = 256
+)
+
+var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+func checkCluster(name string) string {
+	if !clusterRe.MatchString(name) {
+		return fmt.Sprintf("invalid cluster name %q: use 1-63 letters, digits, '-' and '_', starting and ending with a letter or digit", clip(name))
+	}
+	return ""
+}
+
+// checkPool checks a pool name; osType "Windows" applies the shorter Windows limit.
+func checkPool(name, osType string) string {
+	if !poolRe.MatchString(name) {
+		return fmt.Sprintf("invalid node pool name %q: use 1-12 lowercase letters and digits, starting with a letter", clip(name))
+	}
+	if osType == "Windows" && len(name) > maxWindowsPool {
+		return fmt.Sprintf("invalid node pool name %q: Windows pool names have at most %d characters", name, maxWindowsPool)
+	}
+	return ""
+}
+
+func resourceGroup(in *input) (string, string) {
+	if !in.has(fResourceGroup) {
+		return "", ""
+	}
+	rg := in.value(fResourceGroup)
+	if !validResourceGroup(rg) {
+		return "", fmt.Sprintf("invalid resource group name %q: use 1-%d letters, digits, '-', '_', '.', '(' and ')', not ending in '.'", clip(rg), maxRGLength)
+	}
+	return rg, ""
+}
+
+func validResourceGroup(rg string) bool {
+	n := utf8.RuneCountInString(rg)
+	if n < 1 || n > maxRGLength || strings.HasSuffix(rg, ".") {
+		return false
+	}
+	for _, r := range rg {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_.()", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// location accepts a region's name or display name: "West Europe" means westeurope.
+func location(in *input) (string, string) {
+	if !in.has(fLocation) {
+		return "", ""
+	}
+	raw := in.value(fLocation)
+	loc := strings.ToLower(strings.ReplaceAll(raw, " ", ""))
+	if !locationRe.MatchString(loc) {
+		return "", fmt.Sprintf("invalid location %q: use an Azure region name such as westeurope", clip(raw))
+	}
+	return loc, ""
+}
+
+// count reads a node count flag: nil when it is not given.
+func count(in *input, flag string, min int) (*int, string) {
+	if !in.has(flag) {
+		return nil, ""
+	}
+	raw := in.value(flag)
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Sprintf("%s %s is out of range %d-%d", in.used[flag], clip(raw), min, maxNodes)
+		}
+		return nil, fmt.Sprintf("%s %q is not a whole number", in.used[flag], clip(raw))
+	}
+	if n < min || n > maxNodes {
+		msg := fmt.Sprintf("%s %d is out of range %d-%d", in.used[flag], n, min, maxNodes)
+		if min > 0 {
+			msg += " (a System pool needs at least 1 node)"
+		}
+		return nil, msg
+	}
+	return &n, ""
+}
+
+func vmSize(in *input) (string, string) {
+	if !in.has(fVMSize) {
+		return "", ""
+	}
+	s := in.value(fVMSize)
+	if !vmSizeRe.MatchString(s) {
+		return "", fmt.Sprintf("invalid VM size %q: use a size name such as Standard_D4s_v5", clip(s))
+	}
+	return s, ""
+}
+
+func k8sVersion(in *input) (string, string) {
+	v := in.value(fK8sVersion)
+	if !versionRe.MatchString(v) {
+		return "", fmt.Sprintf("invalid Kubernetes version %q: use a version such as 1.30 or 1.30.4", clip(v))
+	}
+	return v, ""
+}
+
+// oneOf reads a flag with a fixed set of values, case-insensitively, and returns the canonical
+// spelling.
+func oneOf(in *input, flag string, choices ...string) (string, string) {
+	v := in.value(flag)
+	for _, c := range choices {
+		if strings.EqualFold(v, c) {
+			return c, ""
+		}
+	}
+	return "", fmt.Sprintf("invalid %s %q: use %s", in.used[flag], clip(v), strings.Join(choices, " or "))
+}
+
+// zones reads --zones; "1,2,3" is accepted as well as "1 2 3".
+func zones(in *input) ([]string, string) {
+	if !in.has(fZones) {
+		return nil, ""
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range in.vals[fZones] {
+		for _, z := range strings.Split(v, ",") {
+			if z != "1" && z != "2" && z != "3" {
+				return nil, fmt.Sprintf("invalid zone %q: zones are 1, 2 and 3", clip(z))
+			}
+			if seen[z] {
+				return nil, fmt.Sprintf("zone %s is given twice", z)
+			}
+			seen[z] = true
+			out = append(out, z)
+		}
+	}
+	return out, ""
+}
+
+// tags reads --tags: Azure tag names are case-insensitive, at most 512 characters and without
+// < > % & \ ? /; values at most 256 characters.
+func tags(in *input) (map[string]string, string) {
+	if !in.has(fTags) {
+		return nil, ""
+	}
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for _, kv := range in.vals[fTags] {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Sprintf("invalid tag %q: use key=value", clip(kv))
+		case k == "" || utf8.RuneCountInString(k) > maxTagKeyLength || strings.ContainsAny(k, `<>%&\?/`) ||
+			strings.TrimSpace(k) != k || hasControl(k):
+			return nil, fmt.Sprintf("invalid tag name %q: use 1-%d characters, none of < > %% & \\ ? /", clip(k), maxTagKeyLength)
+		case utf8.RuneCountInString(v) > maxTagValLength || hasControl(v):
+			return nil, fmt.Sprintf("invalid value for tag %q: use at most %d characters", clip(k), maxTagValLength)
+		case seen[strings.ToLower(k)]:
+			return nil, fmt.Sprintf("tag %q is given twice", clip(k))
+		}
+		seen[strings.ToLower(k)] = true
+		out[k] = v
+	}
+	return out, ""
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// labels reads --labels: Kubernetes label keys and values.
+func labels(in *input) (map[string]string, string) {
+	if !in.has(fLabels) {
+		return nil, ""
+	}
+	out := map[string]string{}
+	for _, kv := range in.vals[fLabels] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Sprintf("invalid label %q: use key=value", clip(kv))
+		}
+		if msg := checkLabelKey("label", k); msg != "" {
+			return nil, msg
+		}
+		if !validLabelValue(v) {
+			return nil, fmt.Sprintf("invalid value for label %q: use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", k)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Sprintf("label %q is given twice", k)
+		}
+		out[k] = v
+	}
+	return out, ""
+}
+
+// checkLabelKey checks a Kubernetes qualified name: [prefix/]name, the prefix a DNS subdomain
+// of at most 253 characters, the name at most 63.
+func checkLabelKey(what, key string) string {
+	prefix, name, hasPrefix := strings.Cut(key, "/")
+	if !hasPrefix {
+		prefix, name = "", key
+	}
+	if (hasPrefix && (len(prefix) > 253 || !dnsSubdomRe.MatchString(prefix))) || len(name) > 63 || !k8sNameRe.MatchString(name) {
+		return fmt.Sprintf("invalid %s key %q: use [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", what, clip(key))
+	}
+	return ""
+}
+
+func validLabelValue(v string) bool {
+	return v == "" || (len(v) <= 63 && k8sNameRe.MatchString(v))
+}
+
+// taints reads --node-taints as key=value:Effect, with the effect spelled canonically.
+func taints(in *input) ([]string, string) {
+	if !in.has(fTaints) {
+		return nil, ""
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range in.vals[fTaints] {
+		kv, effect, ok := cutLast(t, ":")
+		k, v, hasValue := strings.Cut(kv, "=")
+		if !ok || !hasValue {
+			return nil, fmt.Sprintf("invalid taint %q: use key=value:Effect", clip(t))
+		}
+		if msg := checkLabelKey("taint", k); msg != "" {
+			return nil, msg
+		}
+		if !validLabelValue(v) {
+			return nil, fmt.Sprintf("invalid value for taint %q: use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", k)
+		}
+		canonical := ""
+		for _, e := range taintEffects {
+			if strings.EqualFold(effect, e) {
+				canonical = e
+			}
+		}
+		if canonical == "" {
+			return nil, fmt.Sprintf("invalid taint effect %q in %q: use %s", clip(effect), clip(t), strings.Join(taintEffects, ", "))
+		}
+		if seen[k+":"+canonical] {
+			return nil, fmt.Sprintf("taint %s:%s is given twice", k, canonical)
+		}
+		seen[k+":"+canonical] = true
+		out = append(out, k+"="+v+":"+canonical)
+	}
+	return out, ""
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
+// jobID accepts a positive decimal number and returns it without leading zeros, as the store
+// writes IDs.
+func jobID(s string) (string, string) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return "", fmt.Sprintf("invalid job ID %q: job IDs are numbers such as 42", clip(s))
+	}
+	return strconv.FormatUint(n, 10), ""
+}
