@@ -58,7 +58,7 @@ func ClusterDetail(c aks.Cluster) string {
 	fmt.Fprintf(&b, "*Cluster %s* in resource group %s\n", c.Name, c.ResourceGroup)
 	field := func(name, value string) {
 		if value != "" {
-			fmt.Fprintf(&b, "%s: %s\n", name, value)
+			fmt.Fprintf(&b, "%s: %s\n", name, plain(value, maxFieldLen))
 		}
 	}
 	field("Kubernetes version", c.KubernetesVersion)
@@ -103,13 +103,13 @@ func PoolList(c aks.Cluster) string {
 	for _, p := range c.Pools {
 		var parts []string
 		if p.NodeImageVersion != "" {
-			parts = append(parts, "node image "+escape(p.NodeImageVersion))
+			parts = append(parts, "node image "+plain(p.NodeImageVersion, maxFieldLen))
 		}
 		if len(p.Labels) > 0 {
 			parts = append(parts, "labels "+tagsText(p.Labels))
 		}
 		if len(p.Taints) > 0 {
-			parts = append(parts, "taints "+cut(escape(strings.Join(p.Taints, ", ")), maxFieldLen))
+			parts = append(parts, "taints "+plain(strings.Join(p.Taints, ", "), maxFieldLen))
 		}
 		if len(parts) > 0 {
 			details = append(details, "• "+p.Name+": "+strings.Join(parts, " · "))
@@ -162,9 +162,9 @@ func tagsText(m map[string]string) string {
 	parts := make([]string, 0, len(m))
 	for _, k := range aks.SortedKeys(m) {
 		if m[k] == "" {
-			parts = append(parts, escape(k))
+			parts = append(parts, plain(k, maxFieldLen))
 		} else {
-			parts = append(parts, escape(k)+"="+escape(m[k]))
+			parts = append(parts, plain(k, maxFieldLen)+"="+plain(m[k], maxFieldLen))
 		}
 	}
 	return cut(strings.Join(parts, ", "), 3*maxFieldLen)
@@ -236,5 +236,5 @@ func versionsText(vs []string) string {
 	}
 	sorted := slices.Clone(vs)
 	slices.SortStableFunc(sorted, compareVersions)
-	return cut(strings.Join(sorted, ", "), maxFieldLen)
+	return plain(strings.Join(sorted, ", "), maxFieldLen)
 }

@@ -90,7 +90,7 @@ func mention(u aks.User) string {
 	case u.ID != "":
 		return "<@" + u.ID + ">"
 	case u.Name != "":
-		return escape(u.Name)
+		return plain(u.Name, maxFieldLen)
 	default:
 		return "someone"
 	}
@@ -103,6 +103,20 @@ func escape(s string) string {
 		return s
 	}
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// oneLine makes text that aksbot wrote (event messages, hints, plan summaries) safe to place on
+// one line of a view, and at most n bytes: line breaks become spaces and a code fence inside it
+// cannot open or close a block. Mentions in it are kept on purpose.
+func oneLine(s string, n int) string {
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ", fence, "'''").Replace(s)
+	return cut(s, n)
+}
+
+// plain makes text from users or Azure inert and one line of at most n bytes: escaped for Slack,
+// without backticks (no stray code spans), cut to n.
+func plain(s string, n int) string {
+	return oneLine(escape(strings.ReplaceAll(s, "`", "'")), n)
 }
 
 // cut shortens s to at most n bytes (on a rune boundary), marking the cut with "…".
@@ -126,6 +140,12 @@ func orDash(s string) string {
 	return s
 }
 
+// cell makes a value safe inside a fenced table: a line break would split the row and a
+// backtick could end the fence early. Values are also escaped for Slack.
+func cell(s string) string {
+	return plain(s, maxFieldLen)
+}
+
 // table is an aligned text table, rendered inside a code fence.
 type table struct {
 	header []string
@@ -143,8 +163,15 @@ func (t table) lines() (string, []string) {
 			}
 		}
 	}
+	rowCells := make([][]string, len(t.rows))
+	for i, r := range t.rows {
+		rowCells[i] = make([]string, len(r))
+		for j, c := range r {
+			rowCells[i][j] = cell(c)
+		}
+	}
 	measure(t.header)
-	for _, r := range t.rows {
+	for _, r := range rowCells {
 		measure(r)
 	}
 	format := func(cells []string) string {
@@ -163,8 +190,8 @@ func (t table) lines() (string, []string) {
 		}
 		return strings.TrimRight(b.String(), " ")
 	}
-	rows := make([]string, len(t.rows))
-	for i, r := range t.rows {
+	rows := make([]string, len(rowCells))
+	for i, r := range rowCells {
 		rows[i] = format(r)
 	}
 	return format(t.header), rows

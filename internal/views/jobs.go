@@ -17,11 +17,11 @@ func StateWords(j aks.Job) string {
 	switch j.State {
 	case aks.StateRunning:
 		if j.ProvisioningState != "" {
-			return "running (Azure: " + escape(j.ProvisioningState) + ")"
+			return "running (Azure: " + plain(j.ProvisioningState, maxFieldLen) + ")"
 		}
 	case aks.StateFailed:
 		if j.Error != nil && j.Error.Code != "" {
-			return "failed: " + escape(j.Error.Code)
+			return "failed: " + plain(j.Error.Code, maxFieldLen)
 		}
 	}
 	return j.State.Words()
@@ -33,7 +33,7 @@ func StateWords(j aks.Job) string {
 func JobLine(j aks.Job, now time.Time) string {
 	parts := []string{"#" + j.ID + " " + StateWords(j), string(j.Op.Kind) + " " + jobTarget(j)}
 	if j.Plan.Summary != "" {
-		parts = append(parts, cut(j.Plan.Summary, maxFieldLen))
+		parts = append(parts, oneLine(j.Plan.Summary, maxFieldLen))
 	}
 	parts = append(parts, mention(j.Requester), Ago(j.CreatedAt, now))
 	return strings.Join(parts, " · ")
@@ -103,24 +103,26 @@ func compareIDs(a, b string) int {
 func JobDetail(j aks.Job, evs []aks.Event, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Job #%s* · %s\n", j.ID, StateWords(j))
-	fmt.Fprintf(&b, "Operation: %s (`%s`)\n", j.Op.Describe(), j.Op.Kind)
+	fmt.Fprintf(&b, "Operation: %s (`%s`)\n", plain(j.Op.Describe(), maxFieldLen), plain(string(j.Op.Kind), maxFieldLen))
 	if j.Plan.Summary != "" {
-		fmt.Fprintf(&b, "Plan: %s\n", cut(j.Plan.Summary, maxFieldLen))
+		fmt.Fprintf(&b, "Plan: %s\n", oneLine(j.Plan.Summary, maxFieldLen))
 	}
+	changes := make([]string, len(j.Plan.Changes))
 	for i, c := range j.Plan.Changes {
-		if i == 20 {
-			fmt.Fprintf(&b, "  • … and %d more changes\n", len(j.Plan.Changes)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  • %s\n", cut(c.String(), maxFieldLen))
+		changes[i] = "  • " + oneLine(c.String(), maxFieldLen)
+	}
+	for _, l := range fitLines(changes, sectionLen, func(n int) string {
+		return fmt.Sprintf("  • … and %d more %s", n, plural(n, "change", "changes"))
+	}) {
+		b.WriteString(l + "\n")
 	}
 	fmt.Fprintf(&b, "Requested by %s at %s UTC (%s)\n", mention(j.Requester), timestamp(j.CreatedAt), Ago(j.CreatedAt, now))
 	b.WriteString(approvalText(j))
 	b.WriteString(azureText(j, now))
 	if j.Error != nil {
-		fmt.Fprintf(&b, "Error: *%s*: %s\n", escape(orDash(j.Error.Code)), cut(escape(j.Error.Message), maxMessageLen))
+		fmt.Fprintf(&b, "Error: *%s*: %s\n", plain(orDash(j.Error.Code), maxFieldLen), plain(j.Error.Message, maxMessageLen))
 		if j.Error.Hint != "" {
-			fmt.Fprintf(&b, "Hint: %s\n", cut(j.Error.Hint, maxFieldLen))
+			fmt.Fprintf(&b, "Hint: %s\n", oneLine(j.Error.Hint, maxFieldLen))
 		}
 	}
 
@@ -138,6 +140,10 @@ func JobDetail(j aks.Job, evs []aks.Event, now time.Time) string {
 	return clip(b.String() + title + strings.Join(lines, "\n"))
 }
 
+// sectionLen bounds the plan changes and the decisions of a job view, each, so that the error
+// and the latest events still fit after them.
+const sectionLen = 800
+
 // approvalText says whether the job needed approval and who decided what.
 func approvalText(j aks.Job) string {
 	if !j.NeedsApproval && len(j.Decisions) == 0 {
@@ -149,24 +155,21 @@ func approvalText(j aks.Job) string {
 		}
 		return "Approval: needed, none given\n"
 	}
-	var b strings.Builder
-	b.WriteString("Approval:\n")
+	lines := make([]string, len(j.Decisions))
 	for i, d := range j.Decisions {
-		if i == 10 {
-			fmt.Fprintf(&b, "  • … and %d more decisions\n", len(j.Decisions)-i)
-			break
-		}
 		verb := "denied"
 		if d.Approve {
 			verb = "approved"
 		}
-		fmt.Fprintf(&b, "  • %s by %s at %s UTC", verb, mention(d.By), timestamp(d.At))
+		lines[i] = fmt.Sprintf("  • %s by %s at %s UTC", verb, mention(d.By), timestamp(d.At))
 		if d.Reason != "" {
-			b.WriteString(": \"" + cut(escape(d.Reason), maxFieldLen) + "\"")
+			lines[i] += ": \"" + plain(d.Reason, maxFieldLen) + "\""
 		}
-		b.WriteString("\n")
 	}
-	return b.String()
+	lines = fitLines(lines, sectionLen, func(n int) string {
+		return fmt.Sprintf("  • … and %d more %s", n, plural(n, "decision", "decisions"))
+	})
+	return "Approval:\n" + strings.Join(lines, "\n") + "\n"
 }
 
 // azureText says what happened on the Azure side: whether the request was sent, the last
@@ -180,7 +183,7 @@ func azureText(j aks.Job, now time.Time) string {
 	}
 	parts := []string{"Azure:"}
 	if j.ProvisioningState != "" {
-		parts = append(parts, "provisioning state "+escape(j.ProvisioningState))
+		parts = append(parts, "provisioning state "+plain(j.ProvisioningState, maxFieldLen))
 	} else {
 		parts = append(parts, "request sent")
 	}
@@ -209,7 +212,7 @@ func eventLine(ev aks.Event) string {
 	s := fmt.Sprintf("• %s · %s · %s", timestamp(ev.At), ev.Kind, actor)
 	if ev.Message != "" {
 		// The engine writes event messages (they may carry mentions on purpose): not escaped.
-		s += " · " + cut(ev.Message, maxFieldLen)
+		s += " · " + oneLine(ev.Message, maxFieldLen)
 	}
 	return s
 }

@@ -249,3 +249,29 @@ func TestJobDetailHugeErrorAndManyEvents(t *testing.T) {
 		t.Errorf("only %d recent events kept", shown)
 	}
 }
+
+func TestJobDetailManyChanges(t *testing.T) {
+	// A cluster upgrade lists the control plane and every pool.
+	j := scaleJob("20", aks.StateQueued, now.Add(-time.Minute))
+	j.Op = aks.Operation{Kind: aks.OpClusterUpgrade, Target: aks.Target{ResourceGroup: "rg-aks", Cluster: "big"}, KubernetesVersion: "1.30.4"}
+	j.Plan = aks.Plan{Summary: "Kubernetes 1.29.7 -> 1.30.4 (control plane and 100 pools)"}
+	for i := 0; i < 100; i++ {
+		j.Plan.Changes = append(j.Plan.Changes, aks.Change{What: fmt.Sprintf("pool%03d version", i), From: "1.29.7", To: "1.30.4"})
+	}
+	got := JobDetail(j, failedJobEvents(), now)
+	checkMessage(t, got)
+	shown := strings.Count(got, " version: 1.29.7 -> 1.30.4")
+	var omitted int
+	if _, err := fmt.Sscanf(got[strings.Index(got, "  • … and ")+len("  • … and "):], "%d more changes", &omitted); err != nil {
+		t.Fatalf("no \"more changes\" line: %v\n%s", err, got)
+	}
+	if shown+omitted != 100 || shown == 0 {
+		t.Errorf("%d changes shown + %d left out, want 100", shown, omitted)
+	}
+	// The sections after the plan are still there.
+	for _, want := range []string{"Approval: not needed", "Azure: not started yet", "*Events* (5, times in UTC)", "· failed · bot · failed: QuotaExceeded"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("view lacks %q after a long plan", want)
+		}
+	}
+}
