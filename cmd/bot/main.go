@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	log := newLogger(stderr, cfg.Mode, getenv("AKSBOT_LOG_LEVEL"))
-	if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+	if err := serve(ctx, cfg, log, stdin, stdout, overrides{}); err != nil {
 		log.Error("aksbot stopped", "err", err)
 		fmt.Fprintf(stderr, "aksbot: %v\n", err)
 		return 1
@@ -97,16 +99,23 @@ func newLogger(w io.Writer, mode config.Mode, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// overrides replace what tests running the bot in process cannot set through the environment:
+// TLS trust of a local ARM server is read from SSL_CERT_FILE once per process.
+type overrides struct {
+	armTransport  policy.Transporter
+	armCredential azcore.TokenCredential
+}
+
 // serve wires the bot together and runs it until ctx is done (or, in console mode, until the
 // input ends and no job is left to follow).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer, ov overrides) error {
 	st, err := store.Open(cfg.DBPath, store.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("open data file: %w", err)
 	}
 	defer st.Close()
 
-	cloud, err := newCloud(cfg, st, log)
+	cloud, err := newCloud(cfg, st, log, ov)
 	if err != nil {
 		return err
 	}
@@ -182,14 +191,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process.
-func newCloud(cfg config.Config, st *store.Store, log *slog.Logger) (*azure.Client, error) {
+func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides) (*azure.Client, error) {
 	if !cfg.Simulated() {
-		cred, err := azure.NewCredential(cfg.ARMEndpoint, cfg.AuthorityHost, cfg.ARMAudience)
-		if err != nil {
-			return nil, fmt.Errorf("set up Azure credential: %w", err)
+		cred := ov.armCredential
+		if cred == nil {
+			var err error
+			if cred, err = azure.NewCredential(cfg.ARMEndpoint, cfg.AuthorityHost, cfg.ARMAudience); err != nil {
+				return nil, fmt.Errorf("set up Azure credential: %w", err)
+			}
 		}
 		c, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
-			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Logger: log})
+			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("set up Azure client: %w", err)
 		}

@@ -96,8 +96,10 @@ const (
 	EventDenied    EventKind = "denied"
 	EventCancelled EventKind = "cancelled"
 	EventExpired   EventKind = "expired"
+	EventSending   EventKind = "sending"  // queued -> running: the request is about to go to Azure (stored, not reported)
 	EventStarted   EventKind = "started"  // the Azure operation was accepted (resume token stored)
-	EventProgress  EventKind = "progress" // a status refresh: provisioning state and elapsed time
+	EventProgress  EventKind = "progress" // a status refresh (reported, not stored): provisioning state and elapsed time
+	EventBusy      EventKind = "busy"     // Azure refused because another operation runs on the cluster; retrying (reported)
 	EventResumed   EventKind = "resumed"  // picked up again after a restart
 	EventSucceeded EventKind = "succeeded"
 	EventFailed    EventKind = "failed"
