@@ -479,6 +479,7 @@ func (in *input) value(long string) string {
 func scan(sp *spec, toks []token) (*input, error) {
 	in := &input{slots: map[string]string{}, vals: map[string][]string{}, used: map[string]string{}}
 	var positional []string
+	swallower := "" // the last list flag that took more than one value, for a hint
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if !t.isFlag() {
@@ -516,6 +517,9 @@ func scan(sp *spec, toks []token) (*input, error) {
 			}
 			if len(vals) == 0 {
 				return nil, sp.usageError("%s needs a value (%s)", spelling, f.meta)
+			}
+			if len(vals) > 1 {
+				swallower = spelling
 			}
 		}
 		if slot := sp.slotOf(f.long); slot != "" {
@@ -557,7 +561,11 @@ func scan(sp *spec, toks []token) (*input, error) {
 	}
 	for _, slot := range sp.args {
 		if _, ok := in.slots[slot]; !ok {
-			return nil, sp.usageError("missing %s", slotWords(slot))
+			msg := "missing " + slotWords(slot)
+			if swallower != "" {
+				msg += fmt.Sprintf(" (%s takes every word up to the next flag: put %s before it)", swallower, slot)
+			}
+			return nil, sp.usageError("%s", msg)
 		}
 	}
 	return in, nil
