@@ -1,0 +1,304 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// Slack's limits (with a margin for the suffix truncate adds).
+const (
+	maxText       = 3900 // plain `text` fallback; Slack truncates long ones
+	maxTextObject = 2900 // one Block Kit text object (limit 3,000)
+	maxChanges    = 15   // plan changes listed on a card
+	maxValue      = 500  // one value from outside (an Azure message, a hint)
+)
+
+// truncate shortens s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// esc escapes text from outside the bot (Azure messages, names) for mrkdwn, so that "<" or
+// "&" in it cannot form a mention or a link.
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, truncate(s, maxTextObject), false, false)
+}
+
+func section(s string) slack.Block { return slack.NewSectionBlock(mrkdwn(s), nil, nil) }
+
+func contextLine(s string) slack.Block {
+	return slack.NewContextBlock("", mrkdwn(s))
+}
+
+func stateEmoji(s aks.JobState) string {
+	switch s {
+	case aks.StateAwaitingApproval:
+		return ":hourglass_flowing_sand:"
+	case aks.StateQueued:
+		return ":inbox_tray:"
+	case aks.StateRunning:
+		return ":arrows_counterclockwise:"
+	case aks.StateSucceeded:
+		return ":white_check_mark:"
+	case aks.StateFailed:
+		return ":x:"
+	case aks.StateDenied:
+		return ":no_entry:"
+	case aks.StateCancelled:
+		return ":no_entry_sign:"
+	case aks.StateExpired:
+		return ":alarm_clock:"
+	}
+	return ":grey_question:"
+}
+
+func nextStep(s aks.JobState) string {
+	switch s {
+	case aks.StateAwaitingApproval:
+		return "waiting for an approver"
+	case aks.StateQueued:
+		return "waiting for its turn on the cluster"
+	case aks.StateRunning:
+		return "waiting for Azure"
+	}
+	if s.Final() {
+		return "done"
+	}
+	return "being prepared"
+}
+
+// slackDate renders t in each reader's time zone, with a UTC fallback for old clients.
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// elapsed is how long the Azure side has run: until it finished, else until now.
+func elapsed(job aks.Job, now time.Time) (time.Duration, bool) {
+	if job.StartedAt.IsZero() {
+		return 0, false
+	}
+	end := now
+	if !job.FinishedAt.IsZero() {
+		end = job.FinishedAt
+	}
+	d := end.Sub(job.StartedAt).Round(time.Second)
+	return max(d, 0), true
+}
+
+func title(job aks.Job) string {
+	return fmt.Sprintf("*Job %s* · %s", esc(job.ID), esc(job.Op.Describe()))
+}
+
+func planText(p aks.Plan) string {
+	var b strings.Builder
+	if p.Summary != "" {
+		b.WriteString("*Plan:* " + esc(truncate(p.Summary, maxValue)))
+	}
+	for i, c := range p.Changes {
+		if i == maxChanges {
+			fmt.Fprintf(&b, "\n… and %d more", len(p.Changes)-maxChanges)
+			break
+		}
+		b.WriteString("\n• " + esc(truncate(c.String(), maxValue)))
+	}
+	return b.String()
+}
+
+func errorText(e *aks.JobError) string {
+	if e == nil {
+		return ""
+	}
+	s := fmt.Sprintf("*Error:* `%s` %s", esc(truncate(e.Code, 100)), esc(truncate(e.Message, maxValue)))
+	if e.Hint != "" {
+		s += "\n*Hint:* " + esc(truncate(e.Hint, maxValue))
+	}
+	return s
+}
+
+// cardText is the plain fallback of the status card: it says the state in words.
+func cardText(job aks.Job) string {
+	return truncate(fmt.Sprintf("Job %s (%s): %s", job.ID, job.Op.Describe(), job.State.Words()), maxText)
+}
+
+// card is the status card: the parent message of a job, updated as the job moves.
+func card(job aks.Job, now time.Time) []slack.Block {
+	head := title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	blocks := []slack.Block{section(head)}
+	if p := planText(job.Plan); p != "" {
+		blocks = append(blocks, section(p))
+	}
+	state := fmt.Sprintf("%s *%s*", stateEmoji(job.State), capitalize(job.State.Words()))
+	if job.ProvisioningState != "" && (job.State == aks.StateRunning || job.State.Final()) {
+		state += " · Azure: " + esc(truncate(job.ProvisioningState, 100))
+	}
+	if d, ok := elapsed(job, now); ok {
+		state += " · " + d.String() + " elapsed"
+	}
+	state += "\n*Next:* " + nextStep(job.State)
+	blocks = append(blocks, section(state))
+	if job.State == aks.StateFailed && job.Error != nil {
+		blocks = append(blocks, section(errorText(job.Error)))
+	}
+	if d := decisionsText(job.Decisions); d != "" {
+		blocks = append(blocks, contextLine(d))
+	}
+	return blocks
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func decisionsText(ds []aks.Decision) string {
+	lines := make([]string, 0, len(ds))
+	for _, d := range ds {
+		verb, emoji := "Denied", ":no_entry:"
+		if d.Approve {
+			verb, emoji = "Approved", ":white_check_mark:"
+		}
+		line := fmt.Sprintf("%s %s by <@%s> at %s", emoji, verb, esc(d.By.ID), slackDate(d.At))
+		if d.Reason != "" {
+			line += ": " + esc(truncate(d.Reason, 200))
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func approvalBlockID(jobID string) string { return "aksbot_approval_" + jobID }
+
+// approvalText is the fallback of the approval message.
+func approvalText(job aks.Job, ev aks.Event) string {
+	s := fmt.Sprintf("Job %s is awaiting approval: %s.", job.ID, job.Op.Describe())
+	if ev.Message != "" {
+		s += " " + ev.Message
+	}
+	return truncate(s, maxText)
+}
+
+// approval is the approval request with its buttons, posted in the job's thread.
+func approval(job aks.Job, ev aks.Event) []slack.Block {
+	head := ":raising_hand: *Approval needed* for " + title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	if job.Plan.VMSize != "" {
+		head += " · VM size " + esc(job.Plan.VMSize)
+	}
+	blocks := []slack.Block{section(head)}
+	if p := planText(job.Plan); p != "" {
+		blocks = append(blocks, section(p))
+	}
+	who := ev.Message
+	if who == "" {
+		who = "Needs approval from an approver."
+	}
+	blocks = append(blocks, section(who))
+	if d := decisionsText(job.Decisions); d != "" {
+		blocks = append(blocks, contextLine(d))
+	}
+	approve := slack.NewButtonBlockElement(ActionApprove, job.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).
+		WithStyle(slack.StylePrimary)
+	deny := slack.NewButtonBlockElement(ActionDeny, job.ID, slack.NewTextBlockObject(slack.PlainTextType, "Deny", false, false)).
+		WithStyle(slack.StyleDanger)
+	return append(blocks, slack.NewActionBlock(approvalBlockID(job.ID), approve, deny))
+}
+
+// decided is the approval message once no decision is wanted any more: the buttons give way
+// to who decided and when, or why nobody needs to.
+func decided(job aks.Job, ev aks.Event) ([]slack.Block, string) {
+	head := title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	blocks := []slack.Block{section(head)}
+	if p := planText(job.Plan); p != "" {
+		blocks = append(blocks, section(p))
+	}
+	outcome := decisionsText(job.Decisions)
+	switch job.State {
+	case aks.StateExpired:
+		outcome = joinLines(outcome, fmt.Sprintf(":alarm_clock: Expired at %s: nobody decided in time.", slackDate(ev.At)))
+	case aks.StateCancelled:
+		by := "the bot"
+		if ev.Actor.ID != "" {
+			by = "<@" + esc(ev.Actor.ID) + ">"
+		}
+		outcome = joinLines(outcome, fmt.Sprintf(":no_entry_sign: Cancelled by %s at %s.", by, slackDate(ev.At)))
+	}
+	if outcome == "" {
+		outcome = fmt.Sprintf("%s %s", stateEmoji(job.State), capitalize(job.State.Words()))
+	}
+	blocks = append(blocks, section(outcome))
+	text := fmt.Sprintf("Job %s approval: %s.", job.ID, job.State.Words())
+	return blocks, truncate(text, maxText)
+}
+
+func joinLines(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
+}
+
+// threadText is the fallback of a milestone message: the engine's words, which already name
+// the state ("succeeded", "failed", ...).
+func threadText(job aks.Job, ev aks.Event) string {
+	s := ev.Message
+	if s == "" {
+		s = fmt.Sprintf("Job %s %s.", job.ID, job.State.Words())
+	}
+	if ev.Kind == aks.EventFailed && job.Error != nil {
+		s += fmt.Sprintf(" Error %s: %s", job.Error.Code, job.Error.Message)
+		if job.Error.Hint != "" {
+			s += " Hint: " + job.Error.Hint
+		}
+	}
+	return truncate(s, maxText)
+}
+
+func milestone(job aks.Job, ev aks.Event) []slack.Block {
+	msg := ev.Message
+	if msg == "" {
+		msg = fmt.Sprintf("Job %s %s.", job.ID, job.State.Words())
+	}
+	blocks := []slack.Block{section(eventEmoji(ev.Kind) + " " + msg)}
+	if ev.Kind == aks.EventFailed && job.Error != nil {
+		blocks = append(blocks, section(errorText(job.Error)))
+	}
+	return blocks
+}
+
+func eventEmoji(k aks.EventKind) string {
+	switch k {
+	case aks.EventCreated:
+		return ":inbox_tray:"
+	case aks.EventApproved:
+		return ":white_check_mark:"
+	case aks.EventDenied:
+		return ":no_entry:"
+	case aks.EventCancelled:
+		return ":no_entry_sign:"
+	case aks.EventExpired:
+		return ":alarm_clock:"
+	case aks.EventStarted:
+		return ":rocket:"
+	case aks.EventResumed:
+		return ":arrows_counterclockwise:"
+	case aks.EventSucceeded:
+		return ":white_check_mark:"
+	case aks.EventFailed:
+		return ":x:"
+	}
+	return ":information_source:"
+}
