@@ -595,14 +595,11 @@ func (c *Cloud) availablePoolVersions(tx *bolt.Tx, key, rg, name string) (*reply
 	if rec == nil {
 		return clusterNotFound(rg, name), nil
 	}
-	cp := deref(rec.props().CurrentKubernetesVersion)
 	def, _ := resolveVersion("")
 	props := &armcontainerservice.AgentPoolAvailableVersionsProperties{}
+	// Like AKS, this lists every version offered; a pool still cannot run ahead of its control
+	// plane, which PUT enforces.
 	for _, v := range kubernetesVersions {
-		// A pool may run any offered version up to its control plane's.
-		if compareVersions(v.Version, cp) > 0 {
-			continue
-		}
 		item := &armcontainerservice.AgentPoolAvailableVersionsPropertiesAgentPoolVersionsItem{KubernetesVersion: to.Ptr(v.Version)}
 		if v.Version == def {
 			item.Default = to.Ptr(true)

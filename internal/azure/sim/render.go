@@ -51,6 +51,13 @@ func renderCluster(cl *clusterRec) (*armcontainerservice.ManagedCluster, error) 
 		profiles = append(profiles, prof)
 	}
 	out.Properties.AgentPoolProfiles = profiles
+	// AKS never returns secrets it was given.
+	if wp := out.Properties.WindowsProfile; wp != nil {
+		wp.AdminPassword = nil
+	}
+	if sp := out.Properties.ServicePrincipalProfile; sp != nil {
+		sp.Secret = nil
+	}
 	return out, nil
 }
 
@@ -83,6 +90,14 @@ func newClusterDefaults(cl *clusterRec, version string) {
 	if *mc.Identity.Type == armcontainerservice.ResourceIdentityTypeSystemAssigned {
 		mc.Identity.PrincipalID = to.Ptr(newUUID())
 		mc.Identity.TenantID = to.Ptr(simTenantID)
+	}
+	for id, v := range mc.Identity.UserAssignedIdentities {
+		if v == nil {
+			v = &armcontainerservice.ManagedServiceIdentityUserAssignedIdentitiesValue{}
+			mc.Identity.UserAssignedIdentities[id] = v
+		}
+		v.PrincipalID = to.Ptr(newUUID())
+		v.ClientID = to.Ptr(newUUID())
 	}
 	p := cl.props()
 	if deref(p.DNSPrefix) == "" && deref(p.FqdnSubdomain) == "" {

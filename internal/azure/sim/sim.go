@@ -146,6 +146,7 @@ func (t transport) Do(req *http.Request) (*http.Response, error) {
 	// The handler reads the request as a server would; give it its own copy of the body so the
 	// pipeline can rewind and retry the original.
 	in := req.Clone(req.Context())
+	in.Body = http.NoBody
 	if req.Body != nil {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
