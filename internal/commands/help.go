@@ -100,8 +100,8 @@ func commandHelp(s *spec) string {
 			if f.short != "" {
 				names = f.short + ", " + long
 			}
-			if f.meta != "" {
-				names += " " + f.meta
+			if meta := s.metaOf(f); meta != "" {
+				names += " " + meta
 			}
 			fmt.Fprintf(&b, "• `%s` – %s\n", names, s.flagHelp(f))
 		}

@@ -60,9 +60,9 @@ const (
 var flagDefs = []*flagDef{
 	{long: fResourceGroup, short: "-g", kind: valueFlag, meta: "RG", help: "resource group (default: the configured one)"},
 	{long: fLocation, short: "-l", kind: valueFlag, meta: "LOC", help: "Azure region, e.g. westeurope (default: the configured one)"},
-	{long: fName, short: "-n", kind: valueFlag, meta: "NAME"}, // help depends on the command
-	{long: fClusterName, kind: valueFlag, meta: "CLUSTER", help: "the cluster, instead of the positional CLUSTER"},
-	{long: fPoolName, kind: valueFlag, meta: "POOL"}, // help depends on the command
+	{long: fName, short: "-n", kind: valueFlag}, // meaning and help depend on the command
+	{long: fClusterName, kind: valueFlag},
+	{long: fPoolName, kind: valueFlag},
 	{long: fNodeCount, short: "-c", kind: valueFlag, meta: "N", help: "number of nodes"},
 	{long: fVMSize, short: "-s", kind: valueFlag, meta: "SIZE", help: "VM size, e.g. Standard_D4s_v5"},
 	{long: fK8sVersion, short: "-k", kind: valueFlag, meta: "V", help: "Kubernetes version, e.g. 1.30 or 1.30.4"},
@@ -442,6 +442,14 @@ func (s *spec) slotOf(long string) string {
 	return ""
 }
 
+// metaOf is the placeholder for the flag's value in this command.
+func (s *spec) metaOf(f *flagDef) string {
+	if slot := s.slotOf(f.long); slot != "" {
+		return slot
+	}
+	return f.meta
+}
+
 // spellings lists every way of writing the command's flags, for suggestions.
 func (s *spec) spellings() []string {
 	var out []string
@@ -505,7 +513,7 @@ func scan(sp *spec, toks []token) (*input, error) {
 				i++
 				vals = []string{toks[i].text}
 			default:
-				return nil, sp.usageError("%s needs a value (%s)", spelling, f.meta)
+				return nil, sp.usageError("%s needs a value (%s)", spelling, sp.metaOf(f))
 			}
 		case listFlag:
 			if hasInline {
@@ -516,7 +524,7 @@ func scan(sp *spec, toks []token) (*input, error) {
 				vals = append(vals, toks[i].text)
 			}
 			if len(vals) == 0 {
-				return nil, sp.usageError("%s needs a value (%s)", spelling, f.meta)
+				return nil, sp.usageError("%s needs a value (%s)", spelling, sp.metaOf(f))
 			}
 			if len(vals) > 1 {
 				swallower = spelling
