@@ -563,7 +563,9 @@ func TestValidationErrors(t *testing.T) {
 		err  func() error
 		code string
 	}{
-		{"bad pool name", func() error { return putPool("Bad_Name", func(*armcontainerservice.ManagedClusterAgentPoolProfileProperties) {}) }, "InvalidParameter"},
+		{"bad pool name", func() error {
+			return putPool("Bad_Name", func(*armcontainerservice.ManagedClusterAgentPoolProfileProperties) {})
+		}, "InvalidParameter"},
 		{"long windows pool name", func() error {
 			return putPool("win1234", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
 				p.OSType = to.Ptr(armcontainerservice.OSTypeWindows)
@@ -586,13 +588,19 @@ func TestValidationErrors(t *testing.T) {
 			})
 		}, "InvalidParameter"},
 		{"vm size change", func() error {
-			return putPool("user", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) { p.VMSize = to.Ptr("Standard_D8s_v5") })
+			return putPool("user", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
+				p.VMSize = to.Ptr("Standard_D8s_v5")
+			})
 		}, "PropertyChangeNotAllowed"},
 		{"unknown vm size", func() error {
-			return putPool("newpool", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) { p.VMSize = to.Ptr("Standard_Bogus_v9") })
+			return putPool("newpool", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
+				p.VMSize = to.Ptr("Standard_Bogus_v9")
+			})
 		}, "BadRequest"},
 		{"pool ahead of control plane", func() error {
-			return putPool("newpool", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) { p.OrchestratorVersion = to.Ptr("1.31.4") })
+			return putPool("newpool", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
+				p.OrchestratorVersion = to.Ptr("1.31.4")
+			})
 		}, "NodePoolMcVersionIncompatible"},
 		{"last system pool to user", func() error {
 			return putPool("system", func(p *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
