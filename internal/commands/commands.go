@@ -150,7 +150,9 @@ func lookupCommand(toks []token) (*spec, []token, error) {
 			return sp, toks[1:], nil
 		}
 		msg := "unknown command " + quoteWord(first.text)
-		if s := suggest(word, topLevelWords()); s != "" {
+		if _, ok := specs[Kind("nodepool "+word)]; ok {
+			msg += "; did you mean nodepool " + word + "?"
+		} else if s := suggest(word, topLevelWords()); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
 		return nil, nil, &UsageError{Message: msg, Usage: overviewUsage}

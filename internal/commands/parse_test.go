@@ -268,6 +268,7 @@ var refuseCases = []struct {
 }{
 	// commands
 	{"unknown command with suggestion", "sacle demo", "/aks COMMAND", []string{"unknown command sacle", "did you mean scale?"}},
+	{"nodepool subcommand at top level", "add demo np2", "/aks COMMAND", []string{"unknown command add", "did you mean nodepool add?"}},
 	{"unknown command without suggestion", "frobnicate", "/aks COMMAND", []string{"unknown command frobnicate"}},
 	{"flag before command", "--node-count 3", "/aks COMMAND", []string{"missing command", "--node-count"}},
 	{"nodepool alone", "nodepool", "/aks nodepool scale CLUSTER POOL", []string{"missing nodepool subcommand"}},
