@@ -15,11 +15,7 @@ func buildList(in *input) (Command, string) {
 	return Command{ResourceGroup: rg}, msg
 }
 
-// buildRead is for the read-only commands on one cluster.
-func buildRead(in *input) (Command, string) {
-	return clusterCommand(in)
-}
-
+// clusterCommand builds the read-only commands on one cluster, and starts the others.
 func clusterCommand(in *input) (Command, string) {
 	rg, msg := resourceGroup(in)
 	if msg != "" {

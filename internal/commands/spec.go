@@ -136,7 +136,7 @@ var specList = []*spec{
 		summary:  "show a cluster and its node pools",
 		about:    "Shows a cluster's version, state, FQDN and node pools.",
 		examples: []string{"show demo", "show demo -g rg-prod"},
-		build:    buildRead,
+		build:    clusterCommand,
 	},
 	{
 		kind: KindCreate,
@@ -239,7 +239,7 @@ var specList = []*spec{
 		summary:  "list the versions a cluster can upgrade to",
 		about:    "Shows the versions the control plane and each node pool can be upgraded to, and the latest node image.",
 		examples: []string{"get-upgrades demo"},
-		build:    buildRead,
+		build:    clusterCommand,
 	},
 	{
 		kind:     KindNodepoolList,
@@ -249,7 +249,7 @@ var specList = []*spec{
 		summary:  "list a cluster's node pools",
 		about:    "Lists the node pools of a cluster with their mode, size, count, autoscaler and version.",
 		examples: []string{"nodepool list demo"},
-		build:    buildRead,
+		build:    clusterCommand,
 	},
 	{
 		kind: KindNodepoolAdd,
