@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
@@ -102,7 +102,7 @@ func newLogger(w io.Writer, mode config.Mode, level string) *slog.Logger {
 // overrides replace what tests running the bot in process cannot set through the environment:
 // TLS trust of a local ARM server is read from SSL_CERT_FILE once per process.
 type overrides struct {
-	armTransport  policy.Transporter
+	armTransport  azpolicy.Transporter
 	armCredential azcore.TokenCredential
 }
 
@@ -211,18 +211,28 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 	if speed <= 0 {
 		speed = 1
 	}
-	d := sim.DefaultDurations()
-	d = d.Scaled(speed)
-	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: d, RetryAfter: time.Second, Logger: log})
+	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: scaled(sim.DefaultDurations, speed), RetryAfter: time.Second, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start simulated cloud: %w", err)
 	}
 	c, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
-		Endpoint: sim.Endpoint, Transport: cloud.Transport(), Logger: log})
+		Endpoint: simEndpoint, Transport: cloud.Transport(), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("set up simulated Azure client: %w", err)
 	}
 	return c, nil
+}
+
+// simEndpoint is the ARM address the in-process simulated cloud answers on; no request to it
+// leaves the process.
+const simEndpoint = "https://management.sim.aksbot.invalid"
+
+// scaled divides the simulated durations by speed, keeping at least a second each so that
+// operations still pass through their in-progress states.
+func scaled(d sim.Durations, speed float64) sim.Durations {
+	f := func(x time.Duration) time.Duration { return max(time.Duration(float64(x)/speed), time.Second) }
+	return sim.Durations{Create: f(d.Create), Delete: f(d.Delete), Scale: f(d.Scale), Update: f(d.Update),
+		Upgrade: f(d.Upgrade), StartStop: f(d.StartStop), NodeImage: f(d.NodeImage)}
 }
 
 // newPolicy returns the policy and, for the console, the users to offer: the configured one,
