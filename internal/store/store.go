@@ -15,11 +15,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -82,6 +84,14 @@ func Open(path string, opts Options) (*Store, error) {
 				Code:    aks.EUnavailable,
 				Message: "store: another aksbot is using " + path,
 				Hint:    "stop the other aksbot or give this one its own data file",
+				Err:     err,
+			}
+		}
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return nil, &aks.Error{
+				Code:    aks.EUnavailable,
+				Message: fmt.Sprintf("store: open %s: the data file cannot be written", path),
+				Hint:    "check the file's permissions and that its file system is writable",
 				Err:     err,
 			}
 		}
