@@ -165,7 +165,7 @@ func TestResourceGroupOf(t *testing.T) {
 	for id, want := range map[string]string{
 		"/subscriptions/s/resourceGroups/RG-One/providers/Microsoft.ContainerService/managedClusters/x": "RG-One",
 		"/subscriptions/s/resourcegroups/rg1/providers/Microsoft.ContainerService/managedClusters/x":    "rg1",
-		"/subscriptions/s/RESOURCEGROUPS/Up/providers/x":                                               "Up",
+		"/subscriptions/s/RESOURCEGROUPS/Up/providers/x":                                                "Up",
 		"": "",
 	} {
 		if got := resourceGroupOf(id); got != want {

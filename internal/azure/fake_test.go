@@ -183,7 +183,8 @@ func (f *fakeARM) sent() []call {
 	return append([]call(nil), f.calls...)
 }
 
-// lro answers a Begin call: in progress a few times, then the end f says.
+// lro answers a Begin call: in progress (with the status the method accepts) a few times, then
+// the end f says.
 func lro[T any](f *fakeARM, status int, result T) (azfake.PollerResponder[T], azfake.ErrorResponder) {
 	var resp azfake.PollerResponder[T]
 	var errResp azfake.ErrorResponder
@@ -193,8 +194,12 @@ func lro[T any](f *fakeARM, status int, result T) (azfake.PollerResponder[T], az
 		errResp.SetResponseError(f.beginErr, f.beginErrCode)
 		return resp, errResp
 	}
+	running := http.StatusOK
+	if status == http.StatusNoContent {
+		running = http.StatusAccepted // DELETE and POST actions
+	}
 	for range f.nonTerminal {
-		resp.AddNonTerminalResponse(http.StatusOK, nil)
+		resp.AddNonTerminalResponse(running, nil)
 	}
 	if f.failWith != "" {
 		resp.SetTerminalError(http.StatusConflict, f.failWith)
