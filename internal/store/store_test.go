@@ -302,13 +302,24 @@ func TestEventsOrder(t *testing.T) {
 	b := mustCreate(t, s, newJob("rg", "b", "U1", aks.StateRunning))
 
 	const n = 300 // past 256 so the big-endian keys, not byte-wise luck, keep the order
-	for i := range n {
-		for _, j := range []*aks.Job{&a, &b} {
-			var err error
-			*j, err = s.UpdateJob(ctx, *j, &aks.Event{Kind: aks.EventProgress, Message: fmt.Sprintf("%s-%d", j.ID, i)})
-			if err != nil {
-				t.Fatalf("UpdateJob: %v", err)
+	// The two jobs move at once, so their events interleave in the file (and share commits).
+	errs := make(chan error, 2)
+	for _, j := range []aks.Job{a, b} {
+		go func() {
+			for i := range n {
+				var err error
+				j, err = s.UpdateJob(ctx, j, &aks.Event{Kind: aks.EventProgress, Message: fmt.Sprintf("%s-%d", j.ID, i)})
+				if err != nil {
+					errs <- err
+					return
+				}
 			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("UpdateJob: %v", err)
 		}
 	}
 	for _, j := range []aks.Job{a, b} {
