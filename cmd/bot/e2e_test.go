@@ -77,10 +77,8 @@ func newWorld(t *testing.T, durations sim.Durations) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arm := httptest.NewTLSServer(cloud.Handler())
-	t.Cleanup(arm.Close)
-	sl := slacktest.NewServer(slacktest.WithAppToken(appToken), slacktest.WithBotToken(botToken))
-	t.Cleanup(sl.Close)
+	arm := newTLS(t, cloud)
+	sl := newSlack(t)
 	if err := cloud.Seed(context.Background(), "rg-aks", "demo", "westeurope",
 		sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2},
 		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
@@ -89,6 +87,18 @@ func newWorld(t *testing.T, durations sim.Durations) *world {
 	w := &world{t: t, slack: sl, sim: cloud, arm: arm, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}}
 	w.start()
 	return w
+}
+
+func newTLS(t *testing.T, cloud *sim.Cloud) *httptest.Server {
+	srv := httptest.NewTLSServer(cloud.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newSlack(t *testing.T) *slacktest.Server {
+	sl := slacktest.NewServer(slacktest.WithAppToken(appToken), slacktest.WithBotToken(botToken))
+	t.Cleanup(sl.Close)
+	return sl
 }
 
 func (w *world) env() map[string]string {

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/azure/aadtest"
+	"github.com/aksbot/aksbot/internal/azure/sim"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// botBinary builds the bot once per test run.
+func botBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "aksbot-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "aksbot")
+		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// process is the bot running as its own OS process, configured only through the environment,
+// the way it runs in production: real azidentity against a fake Entra ID, TLS trust from
+// SSL_CERT_FILE.
+type process struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+func (w *world) spawn(t *testing.T, aad *aadtest.Server) *process {
+	t.Helper()
+	certFile := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.arm.Certificate().Raw})
+	if err := os.WriteFile(certFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := w.env()
+	env["AZURE_AUTHORITY_HOST"] = aad.URL
+	env["AZURE_TENANT_ID"] = "00000000-0000-0000-0000-00000000beef"
+	env["AZURE_CLIENT_ID"] = "00000000-0000-0000-0000-00000000c1d0"
+	env["AZURE_CLIENT_SECRET"] = "e2e-client-secret"
+	env["SSL_CERT_FILE"] = certFile
+	env["AKSBOT_LOG_LEVEL"] = "debug"
+	cmd := exec.Command(botBinary(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &process{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill ends the process with SIGKILL: no graceful shutdown, nothing flushed.
+func (p *process) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T) {
+	durations := fastAzure()
+	durations.Scale = 6 * time.Second
+	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, sim: cloud, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}}
+	w.arm = newTLS(t, cloud)
+	w.slack = newSlack(t)
+	if err := cloud.Seed(context.Background(), "rg-aks", "demo", "westeurope",
+		sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2},
+		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	aad := aadtest.NewServer()
+	t.Cleanup(aad.Close)
+
+	first := w.spawn(t, aad)
+	waitConnected(t, w, first, 1)
+	w.slash(requester, "nodepool scale demo np2 --node-count 3")
+	parent := w.newParent(0)
+	appr := w.approval(parent)
+	w.click(approver, parent, appr, "aksbot_approve", "1")
+	w.waitFor("the operation to start in Azure", func() bool { return countContaining(w.thread(parent), "Started in Azure") == 1 })
+	first.kill()
+
+	if n := cloud.CountMutations("agentPools/np2"); n != 1 {
+		t.Fatalf("%d PUTs of np2 before the restart, want 1", n)
+	}
+	if aad.Tokens() == 0 {
+		t.Error("the bot did not get its token from the identity endpoint")
+	}
+	if c := countContaining(w.thread(parent), "succeeded"); c != 0 {
+		t.Fatalf("the job ended before the kill (make the simulated scale slower): %s", w.dump())
+	}
+
+	second := w.spawn(t, aad)
+	waitConnected(t, w, second, 2)
+	th := w.waitThreadEnds(parent, "succeeded")
+	if n := countContaining(th, "succeeded"); n != 1 {
+		t.Errorf("%d thread messages say succeeded, want 1: %s", n, w.dump())
+	}
+	if n := countContaining(th, "restarted"); n != 1 {
+		t.Errorf("%d messages say the job was picked up again, want 1: %s", n, w.dump())
+	}
+	if n := cloud.CountMutations("agentPools/np2"); n != 1 {
+		t.Errorf("%d PUTs of np2 in all, want 1: the restarted bot must resume, not resend", n)
+	}
+	if ps := w.parents(); len(ps) != 1 {
+		t.Errorf("%d parent messages, want 1: %s", len(ps), w.dump())
+	}
+	w.waitFor("the status card to say succeeded", func() bool { return strings.Contains(w.parents()[0].Text, "succeeded") })
+
+	// A graceful stop: SIGTERM exits 0 well within 10 s.
+	start := time.Now()
+	if err := second.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-second.done:
+		if code := second.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("exit code %d after SIGINT, want 0\n%s", code, second.logs.String())
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v to stop", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("still running 10 s after SIGINT")
+	}
+	for _, secret := range []string{appToken, botToken, "e2e-client-secret", aadtest.Token} {
+		if strings.Contains(first.logs.String()+second.logs.String(), secret) {
+			t.Errorf("a secret appears in the bot's logs")
+		}
+	}
+}
+
+func waitConnected(t *testing.T, w *world, p *process, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for w.slack.Connections() < n {
+		select {
+		case <-p.done:
+			t.Fatalf("bot exited: %s", p.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bot did not connect: %s", p.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
