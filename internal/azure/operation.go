@@ -44,11 +44,12 @@ func resumed[T any](c *Client, p *runtime.Poller[T], err error, what string) (jo
 	return &operation[T]{c: c, poller: p, what: what}, nil
 }
 
-// ResumeToken returns the token from which Resume rebuilds this operation. It fails once the
-// operation has ended.
+// ResumeToken returns the token from which Resume rebuilds this operation. It is "" once the
+// operation has ended (Azure may answer a Begin with a final response): there is nothing to
+// resume then, and Poll and Result give the outcome.
 func (o *operation[T]) ResumeToken() (string, error) {
-	if o.failed != nil {
-		return "", errors.New("the operation has ended")
+	if o.failed != nil || o.poller.Done() {
+		return "", nil
 	}
 	tk, err := o.poller.ResumeToken()
 	if err != nil {

@@ -107,6 +107,12 @@ func (w *wireARM) serve(rw http.ResponseWriter, r *http.Request) {
 		w.hit("put")
 		rw.Header().Set("Azure-AsyncOperation", w.srv.URL+"/operations/op1?api-version=2025-02-01")
 		writeJSON(rw, http.StatusOK, w.pool("Scaling", 30))
+	case r.Method == http.MethodGet && path == base+"quick/agentPools/np2":
+		writeJSON(rw, http.StatusOK, w.pool("Succeeded", 1))
+	case r.Method == http.MethodPut && path == base+"quick/agentPools/np2":
+		// Done at once: no status monitor, the body's provisioningState is final.
+		w.hit("quick")
+		writeJSON(rw, http.StatusOK, w.pool("Succeeded", 2))
 	case r.Method == http.MethodGet && path == "/operations/op1":
 		if w.hit("status") == 1 {
 			rw.Header().Set("Retry-After", "7")
@@ -281,5 +287,31 @@ func TestNewConfig(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("New(%+v) = %v, want ok=%v", tc.cfg, err, tc.ok)
 		}
+	}
+}
+
+// Azure may answer a mutation with a final response: the operation has ended at once and there
+// is no token to store.
+func TestWireImmediateResult(t *testing.T) {
+	w := newWireARM(t)
+	var logs bytes.Buffer
+	c, _ := w.client(t, &logs)
+	ctx := context.Background()
+	op := aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg", Cluster: "quick", Pool: "np2"}, NodeCount: intp(2)}
+	o, err := c.Begin(ctx, op, aks.Plan{Pool: "np2"})
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	if tok, err := o.ResumeToken(); tok != "" || err != nil {
+		t.Errorf("ResumeToken = %q, %v", tok, err)
+	}
+	if done, _, err := o.Poll(ctx); !done || err != nil {
+		t.Errorf("Poll = %v, %v", done, err)
+	}
+	if err := o.Result(ctx); err != nil {
+		t.Errorf("Result: %v", err)
+	}
+	if n := w.count("quick"); n != 1 {
+		t.Errorf("%d PUTs", n)
 	}
 }
