@@ -31,6 +31,8 @@ const (
 	ackTimeout = 2 * time.Second
 	// handleTimeout bounds one command or click, Web API replies included.
 	handleTimeout = 2 * time.Minute
+	// shutdownGrace is how long Run waits for commands in flight when it is stopped.
+	shutdownGrace = 10 * time.Second
 	// Reconnect backoff when socket mode stops for a reason that is not fatal.
 	minBackoff = time.Second
 	maxBackoff = time.Minute
@@ -133,16 +135,32 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.log.Info("slack bot authenticated", "team", auth.Team, "bot_user", auth.UserID)
 	}
 
+	// Commands and clicks in flight when ctx ends get a grace period to finish and reply: they
+	// were acked, so Slack will not send them again.
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		b.loop(loopCtx)
+		b.loop(loopCtx, handlerCtx)
 	}()
 	defer func() {
 		stopLoop()
 		<-loopDone
-		b.handlers.Wait()
+		finished := make(chan struct{})
+		go func() {
+			b.handlers.Wait()
+			close(finished)
+		}()
+		grace := time.NewTimer(shutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-finished:
+		case <-grace.C:
+			b.log.Warn("slack handlers still running at shutdown; cancelling them")
+		}
+		cancelHandlers()
+		<-finished
 	}()
 
 	backoff := minBackoff
@@ -185,18 +203,19 @@ func fatalAuth(err error) bool {
 
 // loop consumes socket mode events. It never waits on a handler: work goes to goroutines so
 // that one slow command cannot delay the acks of others or starve pings.
-func (b *Bot) loop(ctx context.Context) {
+// Handlers run with handlerCtx, which outlives ctx by the shutdown grace period.
+func (b *Bot) loop(ctx, handlerCtx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case evt := <-b.sm.Events:
-			b.dispatch(ctx, evt)
+			b.dispatch(ctx, handlerCtx, evt)
 		}
 	}
 }
 
-func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+func (b *Bot) dispatch(ctx, handlerCtx context.Context, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		b.connected.Store(false)
@@ -231,13 +250,13 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		if !ok {
 			return
 		}
-		b.spawn(ctx, func(ctx context.Context) { b.handleSlash(ctx, cmd) })
+		b.spawn(handlerCtx, func(ctx context.Context) { b.handleSlash(ctx, cmd) })
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || cb.Type != slack.InteractionTypeBlockActions {
 			return
 		}
-		b.spawn(ctx, func(ctx context.Context) { b.handleClick(ctx, cb) })
+		b.spawn(handlerCtx, func(ctx context.Context) { b.handleClick(ctx, cb) })
 	}
 }
 

@@ -482,3 +482,29 @@ func BenchmarkAck(b *testing.B) {
 }
 
 var errInjected = errors.New("injected failure")
+
+func TestStopLetsCommandsInFlightReply(t *testing.T) {
+	ctx := testCtx(t)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	h := &handler{command: func(context.Context, chatops.Request) chatops.Reply {
+		close(entered)
+		<-release
+		return chatops.Reply{Text: "job 3 created"}
+	}}
+	x := start(t, h)
+	if _, err := x.srv.SendSlash(ctx, slacktest.Slash{User: "U1", Channel: "C1", Text: "cluster stop demo"}); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		x.stop()
+		close(stopped)
+	}()
+	close(release)
+	<-stopped
+	if e := x.srv.Ephemerals("C1", "U1"); len(e) != 1 || e[0].Text != "job 3 created" {
+		t.Errorf("ephemerals after stop = %+v, want the reply of the command in flight", e)
+	}
+}
