@@ -232,7 +232,17 @@ func (b *Bot) dispatch(ctx, handlerCtx context.Context, evt socketmode.Event) {
 		}
 		return
 	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
-		b.log.Warn("slack socket mode error", "type", string(evt.Type))
+		// Only the cause is logged: the message itself may carry user content.
+		var cause error
+		switch d := evt.Data.(type) {
+		case *slack.IncomingEventError:
+			cause = d.ErrorObj
+		case *socketmode.ErrorBadMessage:
+			cause = d.Cause
+		case *socketmode.ErrorWriteFailed:
+			cause = d.Cause
+		}
+		b.log.Warn("slack socket mode error", "type", string(evt.Type), "err", cause)
 		return
 	}
 	if evt.Request == nil || evt.Request.EnvelopeID == "" {

@@ -508,3 +508,25 @@ func TestStopLetsCommandsInFlightReply(t *testing.T) {
 		t.Errorf("ephemerals after stop = %+v, want the reply of the command in flight", e)
 	}
 }
+
+func TestLogsCarryNoToken(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{command: func(context.Context, chatops.Request) chatops.Reply { return chatops.Reply{Text: "hello"} }}
+	x := start(t, h)
+	// A reply Slack refuses (no channel) is logged with Slack's error; logger() fails the test
+	// at cleanup if either token shows up anywhere in the output.
+	if _, err := x.srv.SendSlash(ctx, slacktest.Slash{User: "U1", Channel: "", Text: "help"}); err != nil {
+		t.Fatal(err)
+	}
+	x.srv.Disconnect("warning")
+	if err := x.srv.WaitFor(ctx, func() bool { return x.srv.Connections() == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	x.stop()
+	logs := x.logs.String()
+	for _, want := range []string{"slack bot authenticated", "slack socket mode connected", "slack command reply not delivered", "channel_not_found"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
