@@ -3,7 +3,6 @@ package slack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/chatops"
+	"github.com/aksbot/aksbot/internal/jobs"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
 )
 
@@ -481,7 +481,11 @@ func BenchmarkAck(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/ack")
 }
 
-var errInjected = errors.New("injected failure")
+// The engine's ports are what the bot is wired to.
+var (
+	_ jobs.Reporter = (*Bot)(nil)
+	_ RefStore      = jobs.Store(nil)
+)
 
 func TestStopLetsCommandsInFlightReply(t *testing.T) {
 	ctx := testCtx(t)
