@@ -171,15 +171,15 @@ func TestClickCarriesBlockAction(t *testing.T) {
 
 func TestPingsKeepConnectionAlive(t *testing.T) {
 	ctx := testCtx(t)
-	srv := NewServer(WithPingInterval(20 * time.Millisecond))
+	srv := NewServer(WithPingInterval(25 * time.Millisecond))
 	defer srv.Close()
-	// The client gives up on a socket after 200ms without a ping.
-	client(t, srv, socketmode.OptionPingInterval(200*time.Millisecond))
+	// The client gives up on a socket after 500ms without a ping.
+	client(t, srv, socketmode.OptionPingInterval(500*time.Millisecond))
 	if err := srv.Connected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// 50 pongs take at least 1s of pings: five times the client's patience.
-	if err := srv.WaitFor(ctx, func() bool { return srv.Pongs() >= 50 }); err != nil {
+	// 60 pongs take at least 1.5s of pings: three times the client's patience.
+	if err := srv.WaitFor(ctx, func() bool { return srv.Pongs() >= 60 }); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.Connections(); n != 1 {
