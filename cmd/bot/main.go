@@ -235,14 +235,15 @@ func scaled(d sim.Durations, speed float64) sim.Durations {
 		Upgrade: f(d.Upgrade), StartStop: f(d.StartStop), NodeImage: f(d.NodeImage)}
 }
 
-// newPolicy returns the policy and, for the console, the users to offer: the configured one,
-// or a demo where alice asks and bob approves.
+// newPolicy returns the policy and, for the console, the users to offer. A console with no
+// approvers configured gets a demo policy where alice asks and bob approves, so that approvals
+// can be tried at one keyboard.
 func newPolicy(cfg config.Config) (jobs.Policy, []string) {
-	if cfg.Mode == config.ModeConsole && cfg.ConfigFile == "" {
+	p := cfg.File.Policy
+	if cfg.Mode == config.ModeConsole && len(p.Approvers) == 0 && p.ApprovalsRequired() {
 		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}
 	}
-	users := append([]string{demoRequester}, cfg.File.Policy.Approvers...)
-	return policy.New(cfg.File.Policy), users
+	return policy.New(p), append([]string{demoRequester}, p.Approvers...)
 }
 
 // pollInterval is the configured floor between status polls. The simulated cloud's operations

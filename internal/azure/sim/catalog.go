@@ -110,14 +110,6 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-func minorOf(v string) string {
-	major, minor, _, _, ok := parseVersion(v)
-	if !ok {
-		return ""
-	}
-	return strconv.Itoa(major) + "." + strconv.Itoa(minor)
-}
-
 // minorNumber returns the minor number of v (31 for 1.31.4), -1 when unparsable.
 func minorNumber(v string) int {
 	_, minor, _, _, ok := parseVersion(v)
