@@ -274,3 +274,14 @@ func SortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// InProgress reports whether an Azure provisioning state means an operation is under way. AKS
+// has many such states (Creating, Updating, Scaling, Upgrading, Deleting, Starting, Stopping,
+// ...); anything not known to be at rest counts as busy.
+func InProgress(provisioningState string) bool {
+	switch provisioningState {
+	case "Succeeded", "Failed", "Canceled", "Cancelled", "NotFound", "":
+		return false
+	}
+	return true
+}

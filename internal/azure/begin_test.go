@@ -424,8 +424,11 @@ func TestProvisioningState(t *testing.T) {
 	f.clusters[key(testRG, "demo")].Properties.AgentPoolProfiles[1].ProvisioningState = ptr("Scaling")
 	c := f.client(t)
 	ctx := context.Background()
+	if got, err := standardFake().client(t).ProvisioningState(ctx, target("")); err != nil || got != "Succeeded" {
+		t.Errorf("ProvisioningState of an idle cluster = %q, %v; want Succeeded", got, err)
+	}
 	for tgt, want := range map[aks.Target]string{
-		target(""):                               "Succeeded",
+		target(""):                               "Scaling", // a busy pool makes the cluster busy
 		target("np2"):                            "Scaling",
 		target("gone"):                           "NotFound",
 		{ResourceGroup: testRG, Cluster: "gone"}: "NotFound",

@@ -146,7 +146,8 @@ func (c *Client) poolUpgrades(ctx context.Context, rg, cluster, pool string) (ak
 }
 
 // ProvisioningState returns the provisioning state of the target pool, or of the cluster when
-// t.Pool is empty; "NotFound" when it does not exist.
+// t.Pool is empty (a pool's state when the cluster is at rest but one of its pools is not);
+// "NotFound" when it does not exist.
 func (c *Client) ProvisioningState(ctx context.Context, t aks.Target) (string, error) {
 	var state *string
 	if t.Pool != "" {
@@ -170,6 +171,16 @@ func (c *Client) ProvisioningState(ctx context.Context, t aks.Target) (string, e
 		}
 		if resp.Properties != nil {
 			state = resp.Properties.ProvisioningState
+			// AKS runs one operation at a time on a cluster and its pools, and a pool
+			// operation may leave the cluster itself looking at rest: report the pool's.
+			if !aks.InProgress(str(state)) {
+				for _, p := range resp.Properties.AgentPoolProfiles {
+					if p != nil && p.ProvisioningState != nil && aks.InProgress(*p.ProvisioningState) {
+						state = p.ProvisioningState
+						break
+					}
+				}
+			}
 		}
 	}
 	return str(state), nil

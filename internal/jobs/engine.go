@@ -196,7 +196,7 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 	if err != nil {
 		return aks.Job{}, &aks.Error{Code: aks.EUnavailable, Message: "could not save the job, so nothing was sent to Azure", Hint: "try again; if it persists, tell whoever runs the bot (the data file may be full or read-only)", Err: err}
 	}
-	ev.JobID = job.ID
+	ev.JobID, ev.Seq = job.ID, 1
 	e.log.Info("job created", "job", job.ID, "op", job.Op.Kind, "cluster", job.Op.Target.String(), "channel", job.Channel, "state", job.State)
 	// Report before queueing, so that the transport's parent message exists before the lane
 	// posts anything in its thread.

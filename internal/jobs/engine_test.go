@@ -470,3 +470,31 @@ func TestFinalReportIsRedelivered(t *testing.T) {
 		t.Errorf("success reported %d times, want once", n)
 	}
 }
+
+// An operation started outside the bot (portal, CLI) keeps the cluster busy: the job says so in
+// its thread, waits, and runs once the cluster is free, without a refused request to Azure.
+func TestWaitsForOperationStartedOutsideTheBot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aksbot.db")
+	rec := &recorder{}
+	slow := fast()
+	slow.Scale = 1500 * time.Millisecond
+	h := start(t, path, rec, slow)
+	h.seed()
+	ctx := context.Background()
+	outside := scale("np2", 2)
+	plan, err := h.cloud.Plan(ctx, outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cloud.Begin(ctx, outside, plan); err != nil {
+		t.Fatalf("start the outside operation: %v", err)
+	}
+	job := h.submit(scale("sys", 1), alice)
+	h.waitState(job.ID, aks.StateSucceeded)
+	if n := rec.count(job.ID, aks.EventBusy); n != 1 {
+		t.Errorf("busy reported %d times, want once", n)
+	}
+	if n := h.sim.CountMutations("agentPools/sys"); n != 1 {
+		t.Errorf("%d requests to change sys, want 1 (none refused while busy)", n)
+	}
+}

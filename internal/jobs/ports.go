@@ -15,7 +15,8 @@ type Store interface {
 	// together with its first event, in one transaction. It returns the stored job.
 	CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.Job, error)
 	// UpdateJob stores job if the stored version still equals job.Version (else ErrConflict),
-	// bumps Version, and appends ev (if not nil) in the same transaction. It returns the stored job.
+	// bumps Version, and appends ev (if not nil) in the same transaction, setting ev.JobID and
+	// ev.Seq. It returns the stored job.
 	UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error)
 	// Job returns one job, or an error matching ErrNotFound.
 	Job(ctx context.Context, id string) (aks.Job, error)
@@ -56,8 +57,9 @@ type Cloud interface {
 	Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (Operation, error)
 	// Resume rebuilds an operation from its resume token; it sends nothing.
 	Resume(ctx context.Context, op aks.Operation, token string) (Operation, error)
-	// ProvisioningState returns the provisioning state of the operation's target resource
-	// (the pool for pool operations, else the cluster); "NotFound" when it does not exist.
+	// ProvisioningState returns the provisioning state of the target resource (the pool when
+	// t.Pool is set, else the cluster, or a busy pool of an otherwise idle cluster); "NotFound"
+	// when it does not exist.
 	ProvisioningState(ctx context.Context, t aks.Target) (string, error)
 }
 

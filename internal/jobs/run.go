@@ -71,7 +71,7 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 				return false
 			}
 			e.log.Warn("read cluster state before start", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
-		} else if !Transitional(state) {
+		} else if !aks.InProgress(state) {
 			return true
 		} else if e.now().After(deadline) {
 			e.end(ctx, *job, aks.StateFailed, aks.EventFailed, &aks.JobError{
@@ -199,7 +199,7 @@ func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation
 			continue
 		}
 		switch {
-		case Transitional(state):
+		case aks.InProgress(state):
 			return job, nil, true // followState takes it from here
 		case job.Op.Kind == aks.OpClusterCreate || job.Op.Kind == aks.OpPoolAdd:
 			if state == "NotFound" {
@@ -278,7 +278,7 @@ func (e *Engine) followState(ctx context.Context, job aks.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && !Transitional(state) {
+		if err == nil && !aks.InProgress(state) {
 			switch {
 			case state == "Succeeded",
 				state == "NotFound" && (job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete):
@@ -429,17 +429,6 @@ func busy(az *aks.AzureError) bool {
 // retryable reports whether a failed poll may succeed later (throttling, server errors).
 func retryable(az *aks.AzureError) bool {
 	return az.StatusCode == 0 || az.StatusCode == 408 || az.StatusCode == 429 || az.StatusCode >= 500
-}
-
-// Transitional reports whether a provisioning state means an operation is under way. AKS has
-// many such states (Creating, Updating, Scaling, Upgrading, Deleting, Starting, Stopping, ...);
-// anything not known to be at rest counts as busy.
-func Transitional(state string) bool {
-	switch state {
-	case "Succeeded", "Failed", "Canceled", "Cancelled", "NotFound", "":
-		return false
-	}
-	return true
 }
 
 func clusterTarget(t aks.Target) aks.Target {

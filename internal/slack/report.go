@@ -66,7 +66,7 @@ func (b *Bot) Report(ctx context.Context, job aks.Job, ev aks.Event) error {
 		if err := b.postOnce(ctx, job, ev, parent, refs, threadText(job, ev), milestone(job, ev)); err != nil {
 			return err
 		}
-	case aks.EventStarted, aks.EventResumed, aks.EventSucceeded, aks.EventFailed:
+	case aks.EventStarted, aks.EventResumed, aks.EventBusy, aks.EventSucceeded, aks.EventFailed:
 		if err := b.postOnce(ctx, job, ev, parent, refs, threadText(job, ev), milestone(job, ev)); err != nil {
 			return err
 		}

@@ -158,7 +158,7 @@ func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.J
 }
 
 // UpdateJob stores job if the stored version still equals job.Version, bumps Version and
-// appends ev (if not nil), in one transaction. A changed job gives an error matching
+// appends ev (if not nil, setting its JobID and Seq), in one transaction. A changed job gives an error matching
 // jobs.ErrConflict; an unknown one, jobs.ErrNotFound.
 func (s *Store) UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error) {
 	var out aks.Job
@@ -340,6 +340,7 @@ func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
 	if err := eb.Put(seqKey(seq), evData); err != nil {
 		return fmt.Errorf("put event: %w", err)
 	}
+	*ev = e // the caller learns the event's job and sequence number (a re-run sets the same)
 	return nil
 }
 

@@ -1009,3 +1009,23 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatalf("CreateJob after Close: err = %v; want errClosed", err)
 	}
 }
+
+// The engine hands the stored event to the transport, which dedupes its messages by Seq: the
+// caller's event must carry the number the store gave it.
+func TestUpdateJobNumbersTheCallersEvent(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	job, err := s.CreateJob(ctx, newJob("rg", "c", "U1", aks.StateQueued), aks.Event{Kind: aks.EventCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(2); want <= 3; want++ {
+		ev := aks.Event{Kind: aks.EventProgress}
+		if job, err = s.UpdateJob(ctx, job, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Seq != want || ev.JobID != job.ID {
+			t.Errorf("event after update: seq %d job %q, want seq %d job %q", ev.Seq, ev.JobID, want, job.ID)
+		}
+	}
+}
