@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -369,6 +370,7 @@ func TestSelfApprovalAndOutsiderRefused(t *testing.T) {
 	w.slash(requester, "nodepool scale demo np2 --node-count 4")
 	parent := w.newParent(0)
 	appr := w.approval(parent)
+	w.nextEphemeral(requester, 0) // the answer to the command itself
 	seen := len(w.ephemeralsTo(requester))
 	w.click(requester, parent, appr, "aksbot_approve", "1")
 	refusal := w.nextEphemeral(requester, seen)
@@ -404,10 +406,14 @@ func TestNodePoolScaleUpWithApproval(t *testing.T) {
 	w.click(approver, parent, appr, "aksbot_approve", "1")
 	w.waitThreadEnds(parent, "succeeded")
 	w.slash(requester, "nodepool list demo")
-	reply := w.nextEphemeral(requester, 1)
-	if !strings.Contains(reply.Text, "np2") {
-		t.Fatalf("nodepool list: %q", reply.Text)
-	}
+	w.waitFor("the pool list", func() bool {
+		for _, m := range w.ephemeralsTo(requester) {
+			if regexp.MustCompile(`np2\s+User\s+3\s`).MatchString(m.Text) {
+				return true
+			}
+		}
+		return false
+	})
 	if n := w.sim.CountMutations("agentPools/np2"); n != 1 {
 		t.Errorf("%d PUTs of np2, want 1", n)
 	}
