@@ -1,0 +1,99 @@
+package chatops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/jobs"
+)
+
+// stubEngine records submissions and answers with what the test sets.
+type stubEngine struct {
+	submitted []jobs.SubmitRequest
+	err       error
+	panics    bool
+}
+
+func (e *stubEngine) Submit(_ context.Context, req jobs.SubmitRequest) (aks.Job, error) {
+	if e.panics {
+		panic("boom")
+	}
+	e.submitted = append(e.submitted, req)
+	if e.err != nil {
+		return aks.Job{}, e.err
+	}
+	return aks.Job{ID: "7", State: aks.StateAwaitingApproval}, nil
+}
+
+func (e *stubEngine) Decide(context.Context, string, aks.User, bool, string) (aks.Job, error) {
+	return aks.Job{}, e.err
+}
+
+func (e *stubEngine) Cancel(context.Context, string, aks.User) (aks.Job, error) {
+	return aks.Job{}, e.err
+}
+
+func service(e *stubEngine) *Service {
+	return &Service{Engine: e, Defaults: Defaults{ResourceGroup: "rg-default", Location: "northeurope"}}
+}
+
+func TestMutatingCommandGetsDefaultsAndMakesAJob(t *testing.T) {
+	e := &stubEngine{}
+	r := service(e).Command(context.Background(), Request{User: aks.User{ID: "U1"}, Channel: "C1", Text: "create demo --node-count 2"})
+	if r.Error || r.JobID != "7" || !strings.Contains(r.Text, "waiting for approval") {
+		t.Fatalf("reply %+v", r)
+	}
+	if len(e.submitted) != 1 {
+		t.Fatalf("%d submissions", len(e.submitted))
+	}
+	op := e.submitted[0].Op
+	if op.Target.ResourceGroup != "rg-default" || op.Location != "northeurope" || e.submitted[0].Channel != "C1" {
+		t.Errorf("defaults not applied: %+v", op)
+	}
+}
+
+func TestErrorsBecomeRepliesWithoutInternals(t *testing.T) {
+	cases := []struct {
+		name     string
+		text     string
+		err      error
+		want     string
+		mustNot  string
+		panicked bool
+	}{
+		{name: "usage", text: "nodepool scale demo", want: "Usage: /aks nodepool scale"},
+		{name: "app error with hint", text: "scale demo --node-count 3",
+			err: &aks.Error{Code: aks.EInvalid, Message: "pool np2 is autoscaled", Hint: "use nodepool update"}, want: "Pool np2 is autoscaled. Use nodepool update."},
+		{name: "azure error", text: "scale demo --node-count 3",
+			err: fmt.Errorf("plan: %w", &aks.AzureError{StatusCode: 403, Code: "AuthorizationFailed", Message: "no access"}), want: "Azure said AuthorizationFailed: no access"},
+		{name: "internal error", text: "scale demo --node-count 3",
+			err: errors.New("dial tcp 10.0.0.1: secret-looking detail"), want: "Something went wrong", mustNot: "10.0.0.1"},
+		{name: "panic", text: "scale demo --node-count 3", panicked: true, want: "Something went wrong inside the bot"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := service(&stubEngine{err: c.err, panics: c.panicked}).Command(context.Background(), Request{User: aks.User{ID: "U1"}, Text: c.text})
+			if !r.Error || !strings.Contains(r.Text, c.want) {
+				t.Errorf("reply %+v, want an error containing %q", r, c.want)
+			}
+			if c.mustNot != "" && strings.Contains(r.Text, c.mustNot) {
+				t.Errorf("reply leaks %q: %s", c.mustNot, r.Text)
+			}
+		})
+	}
+}
+
+func TestRefusedClickAnswersTheClicker(t *testing.T) {
+	s := service(&stubEngine{err: aks.Errorf(aks.EUnauthorized, "you cannot approve your own request")})
+	r := s.Decide(context.Background(), "7", aks.User{ID: "U1"}, true, "")
+	if !r.Error || !strings.Contains(r.Text, "own request") {
+		t.Errorf("reply %+v", r)
+	}
+	if r := service(&stubEngine{}).Decide(context.Background(), "7", aks.User{ID: "U2"}, true, ""); r.Error || r.Text != "" {
+		t.Errorf("an accepted click answered %+v; the thread says it", r)
+	}
+}
