@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"encoding/base64"
+	"os"
 	"path"
 	"regexp"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aksbot/aksbot/internal/config"
+	"go.yaml.in/yaml/v3"
 )
 
 // Token-shaped test values: the tests look for them where they must not be.
@@ -416,4 +418,30 @@ func mountedAt(t *testing.T, d object, c map[string]any, dir string) map[string]
 	}
 	t.Fatalf("volume %s mounted at %s is not defined", volName, dir)
 	return nil
+}
+
+// TestValuesAreDocumented keeps values.yaml self-explaining: every top-level key has a comment,
+// on itself or on one of its keys.
+func TestValuesAreDocumented(t *testing.T) {
+	data, err := os.ReadFile(path.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatalf("read values.yaml: %v", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("parse values.yaml: %v", err)
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i], top.Content[i+1]
+		documented := key.HeadComment != ""
+		if val.Kind == yaml.MappingNode {
+			for j := 0; j < len(val.Content); j += 2 {
+				documented = documented || val.Content[j].HeadComment != ""
+			}
+		}
+		if !documented {
+			t.Errorf("values.yaml: %s has no comment", key.Value)
+		}
+	}
 }
