@@ -22,7 +22,7 @@ func consoleEnv(t *testing.T, dir string) func(string) string {
 	if err := os.WriteFile(cfg, []byte("simulator:\n  speed: 40\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"AKSBOT_CONFIG": cfg, "AKSBOT_DB": filepath.Join(dir, "aksbot.db")}
+	env := map[string]string{"AKSBOT_CONFIG": cfg, "AKSBOT_DB": filepath.Join(dir, "aksbot.db"), "AKSBOT_HTTP_ADDR": "off"}
 	return func(k string) string { return env[k] }
 }
 

@@ -41,8 +41,10 @@ type world struct {
 	arm    *httptest.Server
 	dbPath string
 	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	// httpAddr is where a spawned bot serves health and metrics.
+	httpAddr string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 type syncBuffer struct {
@@ -117,6 +119,7 @@ func (w *world) env() map[string]string {
 		"AKSBOT_ARM_ENDPOINT":   w.arm.URL,
 		"AKSBOT_CONFIG":         cfgFile,
 		"AKSBOT_DB":             w.dbPath,
+		"AKSBOT_HTTP_ADDR":      "off",
 	}
 }
 

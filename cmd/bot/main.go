@@ -26,6 +26,7 @@ import (
 	"github.com/aksbot/aksbot/internal/policy"
 	"github.com/aksbot/aksbot/internal/slack"
 	"github.com/aksbot/aksbot/internal/store"
+	"github.com/aksbot/aksbot/internal/telemetry"
 )
 
 // shutdownGrace bounds the time from SIGTERM to exit: Kubernetes kills after 30 s by default
@@ -79,6 +80,7 @@ Usage: aksbot            run the bot (Slack socket mode when SLACK_APP_TOKEN and
 
 Environment: SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_API_URL, AZURE_SUBSCRIPTION_ID, AKSBOT_ARM_ENDPOINT,
 AZURE_AUTHORITY_HOST, AKSBOT_ARM_AUDIENCE, AKSBOT_CONFIG (default aksbot.yaml), AKSBOT_DB (default aksbot.db),
+AKSBOT_HTTP_ADDR (health, readiness and metrics; default :8080, "off" disables),
 AKSBOT_LOG_LEVEL (debug|info|warn|error). See README.md.
 `
 
@@ -115,10 +117,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	}
 	defer st.Close()
 
-	cloud, err := newCloud(cfg, st, log, ov)
+	metrics := telemetry.NewMetrics()
+	cloud, err := newCloud(cfg, st, log, ov, metrics)
 	if err != nil {
 		return err
 	}
+	ready := map[string]telemetry.Check{"datafile": telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })}
 
 	pol, users := newPolicy(cfg)
 	svc := &chatops.Service{
@@ -137,6 +141,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 			return fmt.Errorf("set up Slack: %w", err)
 		}
 		reporter, transport = bot, bot.Run
+		ready["slack"] = func(context.Context) error {
+			if !bot.Connected() {
+				return errors.New("socket mode is not connected")
+			}
+			return nil
+		}
 	default:
 		interactive := isTerminal(stdin)
 		con := console.New(svc, stdout, console.Options{
@@ -171,6 +181,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	defer cancel()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Run(runCtx) }()
+	if cfg.HTTPAddr != "off" {
+		srv := telemetry.NewServer(cfg.HTTPAddr, metrics, ready, log)
+		go func() {
+			if err := srv.Run(runCtx); err != nil {
+				// Probes that cannot be served would restart a healthy pod in a loop; in the
+				// console nobody probes. Say so and carry on.
+				log.Error("health and metrics listener stopped", "addr", cfg.HTTPAddr, "err", err)
+			}
+		}()
+		go countJobs(runCtx, st, metrics)
+	}
 
 	terr := transport(runCtx)
 	cancel()
@@ -191,7 +212,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process.
-func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides) (*azure.Client, error) {
+func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, error) {
+	policies := []azpolicy.Policy{telemetry.ARMPolicy(m)}
 	if !cfg.Simulated() {
 		cred := ov.armCredential
 		if cred == nil {
@@ -201,7 +223,7 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 			}
 		}
 		c, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
-			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Logger: log})
+			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Policies: policies, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("set up Azure client: %w", err)
 		}
@@ -216,7 +238,7 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 		return nil, fmt.Errorf("start simulated cloud: %w", err)
 	}
 	c, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
-		Endpoint: simEndpoint, Transport: cloud.Transport(), Logger: log})
+		Endpoint: simEndpoint, Transport: cloud.Transport(), Policies: policies, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("set up simulated Azure client: %w", err)
 	}
@@ -262,6 +284,27 @@ func progressInterval(cfg config.Config) time.Duration {
 		return 10 * time.Second
 	}
 	return d
+}
+
+// countJobs keeps the jobs-by-state gauge current from the store's index of unfinished jobs.
+func countJobs(ctx context.Context, st jobs.Store, m *telemetry.Metrics) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		open, err := st.Jobs(ctx, jobs.Filter{States: []aks.JobState{aks.StateAwaitingApproval, aks.StateQueued, aks.StateRunning}})
+		if err == nil {
+			counts := map[[2]string]int{}
+			for _, j := range open {
+				counts[[2]string{string(j.Op.Kind), string(j.State)}]++
+			}
+			m.SetJobsByState(counts)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // waitIdle returns once no job is queued or running (jobs awaiting approval do not count: they

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +70,7 @@ func (w *world) spawn(t *testing.T, aad *aadtest.Server) *process {
 	env["AZURE_CLIENT_SECRET"] = "e2e-client-secret"
 	env["SSL_CERT_FILE"] = certFile
 	env["AKSBOT_LOG_LEVEL"] = "debug"
+	env["AKSBOT_HTTP_ADDR"] = w.httpAddr
 	cmd := exec.Command(botBinary(t))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range env {
@@ -110,8 +115,10 @@ func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T
 	aad := aadtest.NewServer()
 	t.Cleanup(aad.Close)
 
+	w.httpAddr = freeAddr(t)
 	first := w.spawn(t, aad)
 	waitConnected(t, w, first, 1)
+	waitReady(t, w.httpAddr)
 	w.slash(requester, "nodepool scale demo np2 --node-count 3")
 	parent := w.newParent(0)
 	appr := w.approval(parent)
@@ -145,6 +152,11 @@ func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T
 		t.Errorf("%d parent messages, want 1: %s", len(ps), w.dump())
 	}
 	w.waitFor("the status card to say succeeded", func() bool { return strings.Contains(w.parents()[0].Text, "succeeded") })
+	waitReady(t, w.httpAddr)
+	metrics := get(t, "http://"+w.httpAddr+"/metrics")
+	if !regexp.MustCompile(`aksbot_arm_requests_total\{method="GET",code="200"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics does not count ARM requests:\n%s", metrics)
+	}
 
 	// A graceful stop: SIGTERM exits 0 well within 10 s.
 	start := time.Now()
@@ -166,6 +178,50 @@ func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T
 		if strings.Contains(first.logs.String()+second.logs.String(), secret) {
 			t.Errorf("a secret appears in the bot's logs")
 		}
+	}
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, body)
+}
+
+// waitReady waits until /readyz answers 200 with every check ok (the socket connected, the
+// data file writable).
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), "slack: ok") && strings.Contains(string(body), "datafile: ok") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz: %d %s", resp.StatusCode, body)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -34,6 +34,7 @@ type Config struct {
 	Endpoint       string             // ARM base URL for other clouds / a local fake; "" = public Azure
 	Audience       string             // token audience with Endpoint; "" = DefaultAudience
 	Transport      policy.Transporter // nil = default HTTP; tests and the in-process simulated cloud set it
+	Policies       []policy.Policy    // extra per-try policies (metrics)
 	Logger         *slog.Logger
 }
 
@@ -90,6 +91,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	// azcore's default retry policy stays: it retries throttling and 5xx and honours Retry-After.
 	opts.PerRetryPolicies = append(opts.PerRetryPolicies, &logPolicy{log: log})
+	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cfg.Policies...)
 
 	factory, err := armcontainerservice.NewClientFactory(cfg.SubscriptionID, cfg.Credential, opts)
 	if err != nil {

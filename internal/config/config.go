@@ -35,12 +35,14 @@ const (
 	EnvARMAudience    = "AKSBOT_ARM_AUDIENCE"
 	EnvConfigFile     = "AKSBOT_CONFIG"
 	EnvDB             = "AKSBOT_DB"
+	EnvHTTPAddr       = "AKSBOT_HTTP_ADDR"
 )
 
 // Defaults of the environment.
 const (
 	DefaultConfigFile  = "aksbot.yaml"
 	DefaultDBPath      = "aksbot.db"
+	DefaultHTTPAddr    = ":8080"
 	DefaultARMAudience = "https://management.core.windows.net/"
 )
 
@@ -53,7 +55,8 @@ type Config struct {
 	ARMEndpoint, AuthorityHost, ARMAudience   string
 	ConfigFile                                string // "" when none was read
 	DBPath                                    string
-	File                                      File // the YAML
+	HTTPAddr                                  string // health, readiness and metrics; "off" disables
+	File                                      File   // the YAML
 }
 
 // Simulated reports whether the bot runs on the built-in simulated cloud.
@@ -112,6 +115,10 @@ func Load(getenv func(string) string) (Config, error) {
 		c.ARMAudience = DefaultARMAudience
 	}
 
+	c.HTTPAddr = env(EnvHTTPAddr)
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
 	c.DBPath = env(EnvDB)
 	if c.DBPath == "" {
 		c.DBPath = DefaultDBPath
@@ -260,6 +267,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("armEndpoint", c.ARMEndpoint),
 		slog.String("configFile", c.ConfigFile),
 		slog.String("db", c.DBPath),
+		slog.String("httpAddr", c.HTTPAddr),
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),
 	)

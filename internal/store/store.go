@@ -39,6 +39,7 @@ var (
 	bucketRefs   = []byte("refs")
 
 	keySchema = []byte("schema")
+	keyProbe  = []byte("probe") // written by readiness probes
 )
 
 // lockTimeout is how long Open waits for the file lock: long enough to ride out a restart,
@@ -392,4 +393,16 @@ func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
 	binary.BigEndian.PutUint64(k, seq)
 	return k
+}
+
+// Probe writes to the data file, for readiness checks: a bot that cannot write must not take
+// commands it could not track.
+func (s *Store) Probe(ctx context.Context) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyProbe, []byte(time.Now().UTC().Format(time.RFC3339)))
+	})
+	if err != nil {
+		return fmt.Errorf("store: probe: %w", err)
+	}
+	return nil
 }
