@@ -359,28 +359,37 @@ func TestPlanErrorsReachTheUserAndStoreNothing(t *testing.T) {
 	}
 }
 
-// A restart while Azure runs the operation: the new process resumes from the stored token,
-// sends no second request, and reports the end once.
-func TestResumeAfterRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "aksbot.db")
-	rec := &recorder{}
-	slow := fast()
-	slow.Scale = 2 * time.Second
-	h := start(t, path, rec, slow)
+func slowScale() sim.Durations {
+	d := fast()
+	d.Scale = 2 * time.Second
+	return d
+}
+
+// startScaleDown seeds the cluster, submits a scale-down and waits until Azure has accepted it
+// and its resume token is stored.
+func (h *harness) startScaleDown() (aks.Job, aks.Job) {
+	h.t.Helper()
 	h.seed()
 	job := h.submit(scale("sys", 1), alice)
-	h.waitState(job.ID, aks.StateRunning)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		j, _ := h.store.Job(context.Background(), job.ID)
-		if j.ResumeToken != "" {
-			break
+		running, _ := h.store.Job(context.Background(), job.ID)
+		if running.ResumeToken != "" {
+			return job, running
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no resume token stored")
+			h.t.Fatalf("no resume token stored; job is %s", running.State)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A restart while Azure runs the operation: the new process resumes from the stored token,
+// sends no second request, and reports the end once.
+func TestResumeAfterRestart(t *testing.T) {
+	path, rec, slow := filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, slowScale()
+	h := start(t, path, rec, slow)
+	job, _ := h.startScaleDown()
 	h.stop()
 
 	h2 := start(t, path, rec, slow)
@@ -402,18 +411,9 @@ func TestResumeAfterRestart(t *testing.T) {
 // The request went out but the process died before the token was stored: the new process finds
 // the operation running in Azure and follows it instead of sending it again.
 func TestRestartWithoutTokenAdoptsRunningOperation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "aksbot.db")
-	rec := &recorder{}
-	slow := fast()
-	slow.Scale = 2 * time.Second
+	path, rec, slow := filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, slowScale()
 	h := start(t, path, rec, slow)
-	h.seed()
-	job := h.submit(scale("sys", 1), alice)
-	running := h.waitState(job.ID, aks.StateRunning)
-	for running.ResumeToken == "" {
-		time.Sleep(10 * time.Millisecond)
-		running, _ = h.store.Job(context.Background(), job.ID)
-	}
+	job, running := h.startScaleDown()
 	h.stop()
 
 	// Forget the token, as if the crash came right after the PUT.
