@@ -185,11 +185,8 @@ func (c *Cloud) createCluster(tx *bolt.Tx, cl *call, sub, rg, name string, mc *a
 	}
 	rec.Cluster.ETag = to.Ptr(newETag())
 	rec.props().ProvisioningState = to.Ptr("Creating")
-	_, h, err := c.startOp(tx, cl, rec, "", opCreate, "Creating", c.dur.Create)
+	_, h, err := c.startSaved(tx, cl, rec, "", opCreate, "Creating", c.dur.Create)
 	if err != nil {
-		return nil, err
-	}
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	body, err := renderCluster(rec)
@@ -373,11 +370,8 @@ func (c *Cloud) updateCluster(tx *bolt.Tx, cl *call, rec *clusterRec, mc *armcon
 	}
 	merged.ProvisioningState = to.Ptr(state)
 	rec.Cluster.ETag = to.Ptr(newETag())
-	_, h, err := c.startOp(tx, cl, rec, "", opUpdate, state, c.durationOf(state))
+	_, h, err := c.startSaved(tx, cl, rec, "", opUpdate, state, c.durationOf(state))
 	if err != nil {
-		return nil, err
-	}
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	body, err := renderCluster(rec)
@@ -422,12 +416,8 @@ func (c *Cloud) deleteCluster(tx *bolt.Tx, cl *call, key string) (*reply, error)
 	for _, p := range rec.Pools {
 		p.Properties.ProvisioningState = to.Ptr("Deleting")
 	}
-	op, h, err := c.startOp(tx, cl, rec, "", opDelete, "Deleting", c.dur.Delete)
+	h, err := c.startAccepted(tx, cl, rec, "", opDelete, "Deleting", c.dur.Delete)
 	if err != nil {
-		return nil, err
-	}
-	h.Set("Location", cl.base+op.resultURLPath())
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	return &reply{status: http.StatusAccepted, header: h}, nil
@@ -460,12 +450,8 @@ func (c *Cloud) startStop(tx *bolt.Tx, cl *call, key, rg, name string, start boo
 	for _, p := range rec.Pools {
 		p.Properties.ProvisioningState = to.Ptr(state)
 	}
-	op, h, err := c.startOp(tx, cl, rec, "", kind, state, c.dur.StartStop)
+	h, err := c.startAccepted(tx, cl, rec, "", kind, state, c.dur.StartStop)
 	if err != nil {
-		return nil, err
-	}
-	h.Set("Location", cl.base+op.resultURLPath())
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	return &reply{status: http.StatusAccepted, header: h}, nil

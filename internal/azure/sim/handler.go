@@ -285,6 +285,29 @@ func (c *Cloud) startOp(tx *bolt.Tx, cl *call, rec *clusterRec, pool string, kin
 	return op, h, nil
 }
 
+// startSaved starts an operation with startOp and saves rec, which now names it as running.
+func (c *Cloud) startSaved(tx *bolt.Tx, cl *call, rec *clusterRec, pool string, kind opKind, state string, d time.Duration) (*opRec, http.Header, error) {
+	op, h, err := c.startOp(tx, cl, rec, pool, kind, state, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := saveCluster(tx, rec); err != nil {
+		return nil, nil, err
+	}
+	return op, h, nil
+}
+
+// startAccepted is startSaved for an operation answered with 202: the headers it returns
+// also carry Location, the operation's result URL.
+func (c *Cloud) startAccepted(tx *bolt.Tx, cl *call, rec *clusterRec, pool string, kind opKind, state string, d time.Duration) (http.Header, error) {
+	op, h, err := c.startSaved(tx, cl, rec, pool, kind, state, d)
+	if err != nil {
+		return nil, err
+	}
+	h.Set("Location", cl.base+op.resultURLPath())
+	return h, nil
+}
+
 func (c *Cloud) operationStatus(tx *bolt.Tx, cl *call, id string) (*reply, error) {
 	op, err := loadOp(tx, id)
 	if err != nil {

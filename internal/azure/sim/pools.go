@@ -115,11 +115,8 @@ func (c *Cloud) putPool(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*rep
 		return errReply(e), nil
 	}
 	rec.Pools = pools
-	_, h, err := c.startOp(tx, cl, rec, deref(p.Name), kind, state, c.durationOf(state))
+	_, h, err := c.startSaved(tx, cl, rec, deref(p.Name), kind, state, c.durationOf(state))
 	if err != nil {
-		return nil, err
-	}
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	body, err := renderPool(rec, p)
@@ -163,12 +160,8 @@ func (c *Cloud) deletePool(tx *bolt.Tx, cl *call, key, pool string) (*reply, err
 	}
 	p.Properties.ProvisioningState = to.Ptr("Deleting")
 	p.Properties.ETag = to.Ptr(newETag())
-	op, h, err := c.startOp(tx, cl, rec, deref(p.Name), opDelete, "Deleting", c.dur.Delete)
+	h, err := c.startAccepted(tx, cl, rec, deref(p.Name), opDelete, "Deleting", c.dur.Delete)
 	if err != nil {
-		return nil, err
-	}
-	h.Set("Location", cl.base+op.resultURLPath())
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	return &reply{status: http.StatusAccepted, header: h}, nil
@@ -195,12 +188,8 @@ func (c *Cloud) upgradeNodeImage(tx *bolt.Tx, cl *call, key, rg, name, pool stri
 	const state = "UpgradingNodeImageVersion"
 	p.Properties.ProvisioningState = to.Ptr(state)
 	p.Properties.ETag = to.Ptr(newETag())
-	op, h, err := c.startOp(tx, cl, rec, deref(p.Name), opNodeImage, state, c.dur.NodeImage)
+	h, err := c.startAccepted(tx, cl, rec, deref(p.Name), opNodeImage, state, c.dur.NodeImage)
 	if err != nil {
-		return nil, err
-	}
-	h.Set("Location", cl.base+op.resultURLPath())
-	if err := saveCluster(tx, rec); err != nil {
 		return nil, err
 	}
 	body, err := renderPool(rec, p)
