@@ -28,16 +28,9 @@ func (c *Cloud) listPools(tx *bolt.Tx, key, rg, name string) (*reply, error) {
 }
 
 func (c *Cloud) getPool(tx *bolt.Tx, key, rg, name, pool string) (*reply, error) {
-	rec, err := loadCluster(tx, key)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return clusterNotFound(rg, name), nil
-	}
-	_, p := rec.pool(pool)
-	if p == nil {
-		return poolNotFound(rg, name, pool), nil
+	rec, p, missing, err := loadPool(tx, key, rg, name, pool)
+	if missing != nil || err != nil {
+		return missing, err
 	}
 	ap, err := renderPool(rec, p)
 	if err != nil {
@@ -168,16 +161,9 @@ func (c *Cloud) deletePool(tx *bolt.Tx, cl *call, key, pool string) (*reply, err
 }
 
 func (c *Cloud) upgradeNodeImage(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*reply, error) {
-	rec, err := loadCluster(tx, key)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return clusterNotFound(rg, name), nil
-	}
-	_, p := rec.pool(pool)
-	if p == nil {
-		return poolNotFound(rg, name, pool), nil
+	rec, p, missing, err := loadPool(tx, key, rg, name, pool)
+	if missing != nil || err != nil {
+		return missing, err
 	}
 	if e, err := busy(tx, rec); err != nil || e != nil {
 		return replyOrErr(e, err)
@@ -200,16 +186,9 @@ func (c *Cloud) upgradeNodeImage(tx *bolt.Tx, cl *call, key, rg, name, pool stri
 }
 
 func (c *Cloud) poolUpgradeProfile(tx *bolt.Tx, key, rg, name, pool string) (*reply, error) {
-	rec, err := loadCluster(tx, key)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return clusterNotFound(rg, name), nil
-	}
-	_, p := rec.pool(pool)
-	if p == nil {
-		return poolNotFound(rg, name, pool), nil
+	rec, p, missing, err := loadPool(tx, key, rg, name, pool)
+	if missing != nil || err != nil {
+		return missing, err
 	}
 	cp := deref(rec.props().CurrentKubernetesVersion)
 	pv := deref(p.Properties.CurrentOrchestratorVersion)
@@ -237,4 +216,20 @@ func (c *Cloud) poolUpgradeProfile(tx *bolt.Tx, key, rg, name, pool string) (*re
 			LatestNodeImageVersion: to.Ptr(latestNodeImage(string(os))),
 		},
 	}}, nil
+}
+
+// loadPool loads the cluster under key and its agent pool named pool. Where either is missing,
+// rec and p are nil and missing is the 404 reply to send.
+func loadPool(tx *bolt.Tx, key, rg, name, pool string) (rec *clusterRec, p *armcontainerservice.AgentPool, missing *reply, err error) {
+	rec, err = loadCluster(tx, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rec == nil {
+		return nil, nil, clusterNotFound(rg, name), nil
+	}
+	if _, p = rec.pool(pool); p == nil {
+		return nil, nil, poolNotFound(rg, name, pool), nil
+	}
+	return rec, p, nil, nil
 }
