@@ -91,11 +91,7 @@ func (c *Cloud) getCluster(tx *bolt.Tx, key, rg, name string) (*reply, error) {
 	if rec == nil {
 		return clusterNotFound(rg, name), nil
 	}
-	mc, err := renderCluster(rec)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: http.StatusOK, body: mc}, nil
+	return clusterReply(http.StatusOK, nil, rec)
 }
 
 func (c *Cloud) putCluster(tx *bolt.Tx, cl *call, sub, rg, name string) (*reply, error) {
@@ -189,11 +185,7 @@ func (c *Cloud) createCluster(tx *bolt.Tx, cl *call, sub, rg, name string, mc *a
 	if err != nil {
 		return nil, err
 	}
-	body, err := renderCluster(rec)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: http.StatusCreated, header: h, body: body}, nil
+	return clusterReply(http.StatusCreated, h, rec)
 }
 
 // newPool validates a new pool and fills AKS's defaults. The pool starts Creating.
@@ -374,11 +366,7 @@ func (c *Cloud) updateCluster(tx *bolt.Tx, cl *call, rec *clusterRec, mc *armcon
 	if err != nil {
 		return nil, err
 	}
-	body, err := renderCluster(rec)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: http.StatusOK, header: h, body: body}, nil
+	return clusterReply(http.StatusOK, h, rec)
 }
 
 func allEqual(ss []string, v string) bool {
@@ -601,4 +589,13 @@ func (c *Cloud) availablePoolVersions(tx *bolt.Tx, key, rg, name string) (*reply
 		Type:       to.Ptr("Microsoft.ContainerService/managedClusters/availableAgentpoolVersions"),
 		Properties: props,
 	}}, nil
+}
+
+// clusterReply answers with the rendered cluster.
+func clusterReply(status int, h http.Header, rec *clusterRec) (*reply, error) {
+	mc, err := renderCluster(rec)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: status, header: h, body: mc}, nil
 }

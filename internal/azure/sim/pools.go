@@ -32,11 +32,7 @@ func (c *Cloud) getPool(tx *bolt.Tx, key, rg, name, pool string) (*reply, error)
 	if missing != nil || err != nil {
 		return missing, err
 	}
-	ap, err := renderPool(rec, p)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: http.StatusOK, body: ap}, nil
+	return poolReply(http.StatusOK, nil, rec, p)
 }
 
 func (c *Cloud) putPool(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*reply, error) {
@@ -112,11 +108,7 @@ func (c *Cloud) putPool(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*rep
 	if err != nil {
 		return nil, err
 	}
-	body, err := renderPool(rec, p)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: status, header: h, body: body}, nil
+	return poolReply(status, h, rec, p)
 }
 
 func (c *Cloud) deletePool(tx *bolt.Tx, cl *call, key, pool string) (*reply, error) {
@@ -178,11 +170,7 @@ func (c *Cloud) upgradeNodeImage(tx *bolt.Tx, cl *call, key, rg, name, pool stri
 	if err != nil {
 		return nil, err
 	}
-	body, err := renderPool(rec, p)
-	if err != nil {
-		return nil, err
-	}
-	return &reply{status: http.StatusAccepted, header: h, body: body}, nil
+	return poolReply(http.StatusAccepted, h, rec, p)
 }
 
 func (c *Cloud) poolUpgradeProfile(tx *bolt.Tx, key, rg, name, pool string) (*reply, error) {
@@ -232,4 +220,13 @@ func loadPool(tx *bolt.Tx, key, rg, name, pool string) (rec *clusterRec, p *armc
 		return nil, nil, poolNotFound(rg, name, pool), nil
 	}
 	return rec, p, nil, nil
+}
+
+// poolReply answers with the rendered agent pool p of rec.
+func poolReply(status int, h http.Header, rec *clusterRec, p *armcontainerservice.AgentPool) (*reply, error) {
+	ap, err := renderPool(rec, p)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: status, header: h, body: ap}, nil
 }
