@@ -97,23 +97,28 @@ func buildScale(in *input) (Command, string) {
 	if msg != "" {
 		return c, msg
 	}
-	// Pool is optional here: the cloud layer picks the cluster's only pool. Its mode is not
-	// known yet, so 0 is allowed and the cloud layer refuses it for a System pool.
+	// Pool is optional here: the cloud layer picks the cluster's only pool.
 	pool, named := in.slots[slotPool]
 	if named {
 		if msg := checkPool(pool, ""); msg != "" {
 			return c, msg
 		}
 	}
+	c.Op, msg = scaleOp(in, pool)
+	return c, msg
+}
+
+// scaleOp builds the scale of pool to --node-count, which must be given. The pool's mode is
+// not known here: 0 is allowed and the cloud layer refuses it for a System pool.
+func scaleOp(in *input, pool string) (*aks.Operation, string) {
 	if !in.has(fNodeCount) {
-		return c, "missing --node-count"
+		return nil, "missing --node-count"
 	}
 	n, msg := count(in, fNodeCount, 0)
 	if msg != "" {
-		return c, msg
+		return nil, msg
 	}
-	c.Op = &aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{Pool: pool}, NodeCount: n}
-	return c, ""
+	return &aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{Pool: pool}, NodeCount: n}, ""
 }
 
 func buildUpgrade(in *input) (Command, string) {
@@ -187,16 +192,8 @@ func buildPoolScale(in *input) (Command, string) {
 	if msg != "" {
 		return c, msg
 	}
-	if !in.has(fNodeCount) {
-		return c, "missing --node-count"
-	}
-	// The pool's mode is not known here: 0 is allowed and the cloud layer checks System pools.
-	n, msg := count(in, fNodeCount, 0)
-	if msg != "" {
-		return c, msg
-	}
-	c.Op = &aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{Pool: pool}, NodeCount: n}
-	return c, ""
+	c.Op, msg = scaleOp(in, pool)
+	return c, msg
 }
 
 func buildPoolUpdate(in *input) (Command, string) {
