@@ -271,17 +271,17 @@ func newPolicy(cfg config.Config) (jobs.Policy, []string) {
 // pollInterval is the configured floor between status polls. The simulated cloud's operations
 // take seconds, so it is polled more often unless the file asks for less.
 func pollInterval(cfg config.Config) time.Duration {
-	d := cfg.File.Jobs.PollInterval.Duration
-	if cfg.Simulated() && (d == 0 || d > 2*time.Second) {
-		return 2 * time.Second
-	}
-	return d
+	return simulatedAtMost(cfg, cfg.File.Jobs.PollInterval.Duration, 2*time.Second)
 }
 
 func progressInterval(cfg config.Config) time.Duration {
-	d := cfg.File.Jobs.ProgressInterval.Duration
-	if cfg.Simulated() && (d == 0 || d > 10*time.Second) {
-		return 10 * time.Second
+	return simulatedAtMost(cfg, cfg.File.Jobs.ProgressInterval.Duration, 10*time.Second)
+}
+
+// simulatedAtMost caps d on the simulated cloud, whose operations are minutes shorter than Azure's.
+func simulatedAtMost(cfg config.Config, d, limit time.Duration) time.Duration {
+	if cfg.Simulated() && (d == 0 || d > limit) {
+		return limit
 	}
 	return d
 }

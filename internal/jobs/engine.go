@@ -251,7 +251,6 @@ func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approv
 		if err != nil {
 			return job, storeFailure(err)
 		}
-		ev.JobID = stored.ID
 		e.log.Info("job decided", "job", stored.ID, "by", user.ID, "approve", approve, "cluster", stored.Op.Target.String(), "channel", stored.Channel)
 		if stored.State.Final() {
 			e.finishReport(ctx, stored, ev)
@@ -293,7 +292,6 @@ func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.J
 		if err != nil {
 			return job, storeFailure(err)
 		}
-		ev.JobID = stored.ID
 		e.finishReport(ctx, stored, ev)
 		return stored, nil
 	}

@@ -352,7 +352,6 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 		ev := aks.Event{At: now, Kind: kind, From: job.State, To: state, Message: msg}
 		stored, err := e.cfg.Store.UpdateJob(ctx, final, &ev)
 		if err == nil {
-			ev.JobID = stored.ID
 			e.log.Info("job ended", "job", stored.ID, "state", stored.State, "cluster", stored.Op.Target.String(), "channel", stored.Channel)
 			e.finishReport(ctx, stored, ev)
 			return
