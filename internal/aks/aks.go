@@ -186,6 +186,13 @@ type Plan struct {
 	ETag string `json:"etag,omitempty"`
 	// VMSize of the pool concerned, for the approval message.
 	VMSize string `json:"vmSize,omitempty"`
+	// Subscription the target lives in, for the approval message and the audit log.
+	Subscription string `json:"subscription,omitempty"`
+	// ClusterNodes is the cluster's total node count after the change (sum over its pools, with
+	// autoscaled pools counted at their max); -1 when unknown. Policy guardrails use it.
+	ClusterNodes int `json:"clusterNodes"`
+	// Location of the cluster (existing, or to be created), for guardrails.
+	Location string `json:"location,omitempty"`
 }
 
 // Cluster is the read view of a managed cluster.

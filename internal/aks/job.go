@@ -65,6 +65,15 @@ type Job struct {
 
 	NeedsApproval bool       `json:"needsApproval"`
 	Decisions     []Decision `json:"decisions,omitempty"`
+	// ApprovalsNeeded is how many distinct people must approve (when NeedsApproval; at least 1).
+	ApprovalsNeeded int `json:"approvalsNeeded,omitempty"`
+	// Approvers says who may approve, as shown to people ("<@U1>", "<!subteam^S1>"), from the
+	// policy when the job was made.
+	Approvers []string `json:"approvers,omitempty"`
+	// Rule names the policy rule that decided on the job, for messages and the audit log.
+	Rule string `json:"rule,omitempty"`
+	// ExpiresAt is when a job awaiting approval expires; zero = never.
+	ExpiresAt time.Time `json:"expiresAt,omitempty"`
 
 	// Azure side. Sent is set (and stored) just before the Begin call, so that after a crash the
 	// engine knows the request may have reached Azure; ResumeToken is stored right after it.
@@ -74,6 +83,14 @@ type Job struct {
 	StartedAt         time.Time `json:"startedAt,omitempty"`
 	FinishedAt        time.Time `json:"finishedAt,omitempty"`
 	Error             *JobError `json:"error,omitempty"`
+	// OperationID is Azure's ID of the long-running operation (from its status URL), for support
+	// and the audit log.
+	OperationID string `json:"operationId,omitempty"`
+	// AbortedBy is set when someone asked Azure to abort the running operation; the job then ends
+	// cancelled once Azure confirms.
+	AbortedBy *User `json:"abortedBy,omitempty"`
+	// SlowReported is set once the thread has been told that the job takes longer than usual.
+	SlowReported bool `json:"slowReported,omitempty"`
 
 	// FinalReported is set once the reporter has delivered the final state: the end of a job is
 	// reported exactly once, also across restarts.
@@ -103,6 +120,8 @@ const (
 	EventResumed   EventKind = "resumed"  // picked up again after a restart
 	EventSucceeded EventKind = "succeeded"
 	EventFailed    EventKind = "failed"
+	EventSlow      EventKind = "slow"  // still running after the usual time for its kind (stored, once)
+	EventAbort     EventKind = "abort" // someone asked Azure to abort the running operation (stored)
 )
 
 // Event is one stored change of a job, with who caused it and when. Message is the plain-words
@@ -116,4 +135,15 @@ type Event struct {
 	From    JobState  `json:"from,omitempty"`
 	To      JobState  `json:"to,omitempty"`
 	Message string    `json:"message"`
+}
+
+// Approvals returns the approving decisions, in order.
+func (j Job) Approvals() []Decision {
+	var out []Decision
+	for _, d := range j.Decisions {
+		if d.Approve {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -160,7 +160,7 @@ type SubmitRequest struct {
 // Submit checks the request against policy, plans it against Azure's current state, stores the
 // job, reports it, and queues it unless it waits for approval. Nothing is sent to Azure here.
 func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error) {
-	if err := e.cfg.Policy.CanRequest(req.Requester, req.Channel, req.Op); err != nil {
+	if err := e.cfg.Policy.CanRequest(ctx, req.Requester, req.Channel, req.Op); err != nil {
 		return aks.Job{}, err
 	}
 	plan, err := e.cfg.Cloud.Plan(ctx, req.Op)
@@ -171,6 +171,10 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 	if op.Kind.OnPool() && op.Target.Pool == "" {
 		op.Target.Pool = plan.Pool
 	}
+	reqmt, err := e.cfg.Policy.Evaluate(ctx, req.Requester, req.Channel, op, plan)
+	if err != nil {
+		return aks.Job{}, err
+	}
 	now := e.now()
 	job := aks.Job{
 		Op:            op,
@@ -179,15 +183,18 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 		Channel:       req.Channel,
 		CreatedAt:     now,
 		UpdatedAt:     now,
-		NeedsApproval: e.cfg.Policy.NeedsApproval(op, plan),
+		NeedsApproval: reqmt.Approvals > 0,
 		State:         aks.StateQueued,
+	}
+	if job.NeedsApproval {
+		job.ApprovalsNeeded, job.Approvers, job.Rule = reqmt.Approvals, reqmt.Approvers, reqmt.Rule
 	}
 	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued}
 	if job.NeedsApproval {
 		job.State = aks.StateAwaitingApproval
 		ev.To = aks.StateAwaitingApproval
 		ev.Message = fmt.Sprintf("<@%s> asked to %s. Plan: %s. Needs approval from %s.",
-			req.Requester.ID, op.Describe(), plan.Summary, orList(e.cfg.Policy.Approvers(op)))
+			req.Requester.ID, op.Describe(), plan.Summary, orList(job.Approvers))
 	} else {
 		ev.Message = fmt.Sprintf("<@%s> asked to %s. Plan: %s. No approval needed: queued; it starts when no other operation runs on %s.",
 			req.Requester.ID, op.Describe(), plan.Summary, op.Target.Cluster)
@@ -218,7 +225,7 @@ func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approv
 		if job.State != aks.StateAwaitingApproval {
 			return job, aks.Errorf(aks.EConflict, "job %s is already %s; nothing changed", job.ID, job.State.Words())
 		}
-		if err := e.cfg.Policy.CanApprove(user, job); err != nil {
+		if err := e.cfg.Policy.CanApprove(ctx, user, job); err != nil {
 			return job, err
 		}
 		for _, d := range job.Decisions {
@@ -277,7 +284,7 @@ func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.J
 			return job, aks.Errorf(aks.EConflict, "job %s is already %s; nothing changed", job.ID, job.State.Words())
 		}
 		if user.ID != job.Requester.ID {
-			if err := e.cfg.Policy.CanApprove(user, job); err != nil {
+			if err := e.cfg.Policy.CanApprove(ctx, user, job); err != nil {
 				return job, aks.Errorf(aks.EUnauthorized, "only the requester <@%s> or an approver can cancel job %s", job.Requester.ID, job.ID)
 			}
 		}

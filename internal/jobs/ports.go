@@ -82,17 +82,34 @@ type Reporter interface {
 	Report(ctx context.Context, job aks.Job, ev aks.Event) error
 }
 
-// Policy decides who may do what. The engine asks it again at each step, so a policy change
-// takes effect for waiting jobs too.
+// Policy decides who may do what. The engine asks it at request, at every decision, and again
+// just before a job runs, so a policy change takes effect for waiting jobs too. Group
+// memberships may need Slack: when they cannot be resolved, methods fail closed with an
+// *aks.Error (EUnavailable) that says so.
 type Policy interface {
 	// CanRequest returns nil, or an *aks.Error (EUnauthorized) saying why the user may not ask
-	// for op in that channel.
-	CanRequest(user aks.User, channel string, op aks.Operation) error
+	// for op in that channel. It is asked before Azure is read, so it looks only at who and where.
+	CanRequest(ctx context.Context, user aks.User, channel string, op aks.Operation) error
+	// Evaluate decides on a planned request: it refuses guardrail violations (an *aks.Error,
+	// EInvalid, naming the rule), and says how many approvals are needed and from whom.
+	Evaluate(ctx context.Context, user aks.User, channel string, op aks.Operation, plan aks.Plan) (Requirement, error)
 	// CanApprove returns nil, or an *aks.Error (EUnauthorized) saying why the user may not approve
-	// or deny the job (the requester never may).
-	CanApprove(user aks.User, job aks.Job) error
-	// NeedsApproval reports whether the planned operation must wait for an approver.
-	NeedsApproval(op aks.Operation, plan aks.Plan) bool
-	// Approvers describes who can approve, for the approval message ("<@U1> or <@U2>").
-	Approvers(op aks.Operation) []string
+	// or deny the job. The requester never may.
+	CanApprove(ctx context.Context, user aks.User, job aks.Job) error
+}
+
+// Requirement is the policy's answer for one planned request.
+type Requirement struct {
+	Rule      string   // the rule that matched, by name
+	Approvals int      // distinct approvals needed; 0 = none
+	Approvers []string // who may approve, as shown to people ("<@U1>", "<!subteam^S1>")
+	// Note says why no approval is needed when a rule would otherwise ask for one (an
+	// auto-approval threshold), for the thread: "auto-approved: +1 node, at most 10 in the pool".
+	Note string
+}
+
+// AuditLog is the append-only audit trail. The store records every stored job event itself (in
+// the same transaction); the engine appends what has no event: refused requests and decisions.
+type AuditLog interface {
+	AppendAudit(ctx context.Context, rec aks.AuditRecord) error
 }

@@ -34,7 +34,7 @@ func (e *Engine) drive(ctx context.Context, job aks.Job) {
 // start moves a queued job to running and sends its request. The job is stored as running and
 // "sent" before the request leaves, so a crash in between is seen at the next start.
 func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
-	if err := e.cfg.Policy.CanRequest(job.Requester, job.Channel, job.Op); err != nil {
+	if err := e.cfg.Policy.CanRequest(ctx, job.Requester, job.Channel, job.Op); err != nil {
 		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
 			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s).", job.ID, userMessage(err)))
 		return job, nil, false

@@ -4,6 +4,7 @@
 package policy
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -51,7 +52,7 @@ func Demo(approver string) *Policy {
 
 // CanRequest returns nil, or an *aks.Error (EUnauthorized) saying why the user may not ask for op
 // in that channel.
-func (p *Policy) CanRequest(user aks.User, channel string, op aks.Operation) error {
+func (p *Policy) CanRequest(_ context.Context, user aks.User, channel string, op aks.Operation) error {
 	if user.ID == "" {
 		return unauthorized("you cannot request operations: your user is not known", "")
 	}
@@ -68,7 +69,7 @@ func (p *Policy) CanRequest(user aks.User, channel string, op aks.Operation) err
 
 // CanApprove returns nil, or an *aks.Error (EUnauthorized) saying why the user may not approve or
 // deny the job. The requester never may, even when they are an approver.
-func (p *Policy) CanApprove(user aks.User, job aks.Job) error {
+func (p *Policy) CanApprove(_ context.Context, user aks.User, job aks.Job) error {
 	approvers := p.approversFor(job.Op)
 	if user.ID == "" {
 		return unauthorized("you cannot approve requests: your user is not known", "")
@@ -89,6 +90,15 @@ func (p *Policy) CanApprove(user aks.User, job aks.Job) error {
 			"add approvers to policy.approvers")
 	}
 	return unauthorized("only "+orList(mentions(approvers))+" can approve this request", "")
+}
+
+// Evaluate says how many approvals the planned operation needs (one, from the configured
+// approvers, when NeedsApproval says so) and from whom.
+func (p *Policy) Evaluate(_ context.Context, _ aks.User, _ string, op aks.Operation, plan aks.Plan) (jobs.Requirement, error) {
+	if !p.NeedsApproval(op, plan) {
+		return jobs.Requirement{Rule: "default"}, nil
+	}
+	return jobs.Requirement{Rule: "default", Approvals: 1, Approvers: p.Approvers(op)}, nil
 }
 
 // NeedsApproval reports whether the planned operation must wait for an approver: everything that

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -79,7 +80,7 @@ func TestCanRequest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// The rules do not depend on the operation: every kind gets the same answer.
 			for _, op := range ops {
-				err := tt.p.CanRequest(tt.user, tt.channel, op)
+				err := tt.p.CanRequest(context.Background(), tt.user, tt.channel, op)
 				if tt.want == nil {
 					if err != nil {
 						t.Fatalf("%s refused: %v", op.Kind, err)
@@ -94,7 +95,7 @@ func TestCanRequest(t *testing.T) {
 
 func TestCanRequestChannelListSingle(t *testing.T) {
 	p := New(config.PolicyFile{Channels: []string{"C0OPS"}})
-	err := p.CanRequest(carol, "C0DEV", ops[0])
+	err := p.CanRequest(context.Background(), carol, "C0DEV", ops[0])
 	wantUnauthorized(t, err, "use <#C0OPS>")
 	if strings.Contains(err.Error(), " or ") {
 		t.Errorf("one channel listed as a choice: %v", err)
@@ -129,7 +130,7 @@ func TestCanApprove(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.p.CanApprove(tt.approver, tt.job)
+			err := tt.p.CanApprove(context.Background(), tt.approver, tt.job)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -147,7 +148,7 @@ func TestNobodyApprovesOwnRequest(t *testing.T) {
 	for _, p := range policies {
 		for _, u := range []aks.User{alice, bob, carol, mallory} {
 			for _, op := range ops {
-				err := p.CanApprove(u, aks.Job{Op: op, Requester: u})
+				err := p.CanApprove(context.Background(), u, aks.Job{Op: op, Requester: u})
 				wantUnauthorized(t, err, "your own request")
 			}
 		}
@@ -282,13 +283,13 @@ func TestDemo(t *testing.T) {
 	if !p.IsApprover("alice") || p.IsApprover("bob") {
 		t.Fatal("demo approver is not the one given")
 	}
-	if err := p.CanRequest(aks.User{ID: "bob"}, "console", ops[0]); err != nil {
+	if err := p.CanRequest(context.Background(), aks.User{ID: "bob"}, "console", ops[0]); err != nil {
 		t.Fatalf("demo refuses a request: %v", err)
 	}
 	if !p.NeedsApproval(aks.Operation{Kind: aks.OpClusterDelete, Target: target}, aks.Plan{}) {
 		t.Fatal("demo does not require approval")
 	}
-	if err := p.CanApprove(aks.User{ID: "alice"}, aks.Job{Op: ops[0], Requester: aks.User{ID: "bob"}}); err != nil {
+	if err := p.CanApprove(context.Background(), aks.User{ID: "alice"}, aks.Job{Op: ops[0], Requester: aks.User{ID: "bob"}}); err != nil {
 		t.Fatalf("demo approver refused: %v", err)
 	}
 	if got := p.Approvers(ops[0]); len(got) != 1 || got[0] != "<@alice>" {
@@ -304,7 +305,7 @@ func TestNewCopiesConfiguration(t *testing.T) {
 	if !p.IsApprover("U0ALICE") || p.IsApprover("U0EVE") {
 		t.Error("approvers changed with the caller's slice")
 	}
-	if p.CanRequest(carol, "C0OPS", ops[0]) != nil || p.CanRequest(aks.User{ID: "U0EVE"}, "C0EVIL", ops[0]) == nil {
+	if p.CanRequest(context.Background(), carol, "C0OPS", ops[0]) != nil || p.CanRequest(context.Background(), aks.User{ID: "U0EVE"}, "C0EVIL", ops[0]) == nil {
 		t.Error("requesters or channels changed with the caller's slice")
 	}
 }
