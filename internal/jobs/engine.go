@@ -22,6 +22,8 @@ type Config struct {
 	Cloud    Cloud
 	Reporter Reporter
 	Policy   Policy
+	Audit    AuditLog // nil = refusals are only logged
+	Observer Observer // nil = none
 	Logger   *slog.Logger
 	Now      func() time.Time // nil = time.Now
 

@@ -106,6 +106,21 @@ type Requirement struct {
 	// Note says why no approval is needed when a rule would otherwise ask for one (an
 	// auto-approval threshold), for the thread: "auto-approved: +1 node, at most 10 in the pool".
 	Note string
+	// Timeout is how long the job may wait for its approvals before it expires; 0 = the
+	// engine's default (1 hour).
+	Timeout time.Duration
+}
+
+// Observer is told about what jobs do, for metrics. Calls must be cheap and never block.
+type Observer interface {
+	// JobTransition: a job went from one state to another ("" when it was just made).
+	JobTransition(op aks.OpKind, from, to aks.JobState)
+	// OperationFinished: an Azure operation ended (outcome succeeded, failed or cancelled) after d
+	// (from the request to Azure to its end).
+	OperationFinished(op aks.OpKind, outcome aks.JobState, d time.Duration)
+	// ApprovalWait: a job waited d for its approvals, from request to the decision that approved,
+	// denied or expired it (outcome is the state it went to).
+	ApprovalWait(op aks.OpKind, outcome aks.JobState, d time.Duration)
 }
 
 // AuditLog is the append-only audit trail. The store records every stored job event itself (in

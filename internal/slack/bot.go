@@ -43,6 +43,7 @@ type Config struct {
 	AppToken, BotToken string // xapp-, xoxb-
 	APIURL             string // "" = Slack; tests: slacktest URL
 	Logger             *slog.Logger
+	Metrics            Metrics // nil = none
 }
 
 // RefStore keeps the Slack message references of a job (jobs.Store satisfies it).
