@@ -38,7 +38,14 @@ type Config struct {
 	// running on the cluster (started outside the bot). Zero means 30 minutes.
 	BusyTimeout time.Duration
 	// RetryDelay is the pause after a failed poll or report before trying again. Zero means 5 s.
+	// Expired approvals are looked for at the same rate.
 	RetryDelay time.Duration
+	// ApprovalTimeout is how long a job waits for approvals when the policy does not say.
+	// Zero means DefaultApprovalTimeout.
+	ApprovalTimeout time.Duration
+	// SlowAfter says, per operation kind, after how long a running job is flagged in its thread
+	// as slower than usual (it is not failed). Kinds not listed use DefaultSlowAfter.
+	SlowAfter map[aks.OpKind]time.Duration
 }
 
 // Engine runs jobs. Create it with New, then call Run.
@@ -83,6 +90,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 5 * time.Second
+	}
+	if cfg.ApprovalTimeout <= 0 {
+		cfg.ApprovalTimeout = DefaultApprovalTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -148,6 +158,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	for key := range keys {
 		e.kick(key)
 	}
+	e.expireDue(ctx)
 	e.redeliverFinals(ctx)
 	return nil
 }
@@ -163,7 +174,7 @@ type SubmitRequest struct {
 // job, reports it, and queues it unless it waits for approval. Nothing is sent to Azure here.
 func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error) {
 	if err := e.cfg.Policy.CanRequest(ctx, req.Requester, req.Channel, req.Op); err != nil {
-		return aks.Job{}, err
+		return aks.Job{}, e.refuseRequest(ctx, req, aks.Plan{}, "", err)
 	}
 	plan, err := e.cfg.Cloud.Plan(ctx, req.Op)
 	if err != nil {
@@ -173,9 +184,10 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 	if op.Kind.OnPool() && op.Target.Pool == "" {
 		op.Target.Pool = plan.Pool
 	}
+	req.Op = op
 	reqmt, err := e.cfg.Policy.Evaluate(ctx, req.Requester, req.Channel, op, plan)
 	if err != nil {
-		return aks.Job{}, err
+		return aks.Job{}, e.refuseRequest(ctx, req, plan, reqmt.Rule, err)
 	}
 	now := e.now()
 	job := aks.Job{
@@ -186,27 +198,38 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 		CreatedAt:     now,
 		UpdatedAt:     now,
 		NeedsApproval: reqmt.Approvals > 0,
+		Rule:          reqmt.Rule,
 		State:         aks.StateQueued,
 	}
-	if job.NeedsApproval {
-		job.ApprovalsNeeded, job.Approvers, job.Rule = reqmt.Approvals, reqmt.Approvers, reqmt.Rule
-	}
 	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued}
+	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
 	if job.NeedsApproval {
-		job.State = aks.StateAwaitingApproval
-		ev.To = aks.StateAwaitingApproval
-		ev.Message = fmt.Sprintf("<@%s> asked to %s. Plan: %s. Needs approval from %s.",
-			req.Requester.ID, op.Describe(), plan.Summary, orList(job.Approvers))
+		timeout := reqmt.Timeout
+		if timeout <= 0 {
+			timeout = e.cfg.ApprovalTimeout
+		}
+		job.ApprovalsNeeded, job.Approvers, job.ExpiresAt = reqmt.Approvals, reqmt.Approvers, now.Add(timeout)
+		job.State, ev.To = aks.StateAwaitingApproval, aks.StateAwaitingApproval
+		who := orList(job.Approvers)
+		if job.ApprovalsNeeded > 1 {
+			who = fmt.Sprintf("%d different people among %s", job.ApprovalsNeeded, andList(job.Approvers))
+		}
+		ev.Message = fmt.Sprintf("%s Needs approval from %s by %s.", asked, who, job.ExpiresAt.UTC().Format("15:04 MST"))
 	} else {
-		ev.Message = fmt.Sprintf("<@%s> asked to %s. Plan: %s. No approval needed: queued; it starts when no other operation runs on %s.",
-			req.Requester.ID, op.Describe(), plan.Summary, op.Target.Cluster)
+		note := "No approval needed"
+		if reqmt.Note != "" {
+			note = capitalise(reqmt.Note)
+		}
+		ev.Message = fmt.Sprintf("%s %s: queued; it starts when no other operation runs on %s.", asked, note, op.Target.Cluster)
 	}
 	job, err = e.cfg.Store.CreateJob(ctx, job, ev)
 	if err != nil {
+		e.log.Error("could not store a new job; nothing was sent to Azure", "cluster", op.Target.String(), "channel", req.Channel, "user", req.Requester.ID, "err", err)
 		return aks.Job{}, &aks.Error{Code: aks.EUnavailable, Message: "could not save the job, so nothing was sent to Azure", Hint: "try again; if it persists, tell whoever runs the bot (the data file may be full or read-only)", Err: err}
 	}
 	ev.JobID, ev.Seq = job.ID, 1
-	e.log.Info("job created", "job", job.ID, "op", job.Op.Kind, "cluster", job.Op.Target.String(), "channel", job.Channel, "state", job.State)
+	e.logFor(job).Info("job created", "op", job.Op.Kind, "state", job.State, "rule", job.Rule)
+	e.transition(job, "")
 	// Report before queueing, so that the transport's parent message exists before the lane
 	// posts anything in its thread.
 	e.report(ctx, job, ev)
@@ -216,94 +239,13 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 	return job, nil
 }
 
-// Decide records an approval or a denial by user. Only a job awaiting approval can be decided,
-// and only by someone the policy allows (never the requester).
-func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (aks.Job, error) {
-	for {
-		job, err := e.job(ctx, jobID)
-		if err != nil {
-			return aks.Job{}, err
-		}
-		if job.State != aks.StateAwaitingApproval {
-			return job, aks.Errorf(aks.EConflict, "job %s is already %s; nothing changed", job.ID, job.State.Words())
-		}
-		if err := e.cfg.Policy.CanApprove(ctx, user, job); err != nil {
-			return job, err
-		}
-		for _, d := range job.Decisions {
-			if d.By.ID == user.ID {
-				return job, aks.Errorf(aks.EConflict, "you already answered job %s", job.ID)
-			}
-		}
-		now := e.now()
-		job.Decisions = append(job.Decisions, aks.Decision{By: user, At: now, Approve: approve, Reason: reason})
-		job.UpdatedAt = now
-		ev := aks.Event{At: now, Actor: user, From: job.State}
-		if approve {
-			job.State = aks.StateQueued
-			ev.Kind = aks.EventApproved
-			ev.Message = fmt.Sprintf("Approved by <@%s>. Queued: it starts when no other operation runs on %s.", user.ID, job.Op.Target.Cluster)
-		} else {
-			job.State = aks.StateDenied
-			job.FinishedAt = now
-			ev.Kind = aks.EventDenied
-			ev.Message = fmt.Sprintf("Job %s denied by <@%s>.", job.ID, user.ID)
-			if reason != "" {
-				ev.Message += " Reason: " + reason
-			}
-		}
-		ev.To = job.State
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
-		if errors.Is(err, ErrConflict) {
-			continue // someone else changed it: look again
-		}
-		if err != nil {
-			return job, storeFailure(err)
-		}
-		e.log.Info("job decided", "job", stored.ID, "by", user.ID, "approve", approve, "cluster", stored.Op.Target.String(), "channel", stored.Channel)
-		if stored.State.Final() {
-			e.finishReport(ctx, stored, ev)
-		} else {
-			e.report(ctx, stored, ev)
-			e.kick(stored.Op.Target.ClusterKey())
-		}
-		return stored, nil
-	}
-}
-
-// Cancel ends a job that has not started in Azure. The requester or an approver may cancel.
-func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.Job, error) {
-	for {
-		job, err := e.job(ctx, jobID)
-		if err != nil {
-			return aks.Job{}, err
-		}
-		switch job.State {
-		case aks.StateAwaitingApproval, aks.StateQueued:
-		case aks.StateRunning:
-			return job, aks.Errorf(aks.EConflict, "job %s is already running in Azure and cannot be cancelled", job.ID)
-		default:
-			return job, aks.Errorf(aks.EConflict, "job %s is already %s; nothing changed", job.ID, job.State.Words())
-		}
-		if user.ID != job.Requester.ID {
-			if err := e.cfg.Policy.CanApprove(ctx, user, job); err != nil {
-				return job, aks.Errorf(aks.EUnauthorized, "only the requester <@%s> or an approver can cancel job %s", job.Requester.ID, job.ID)
-			}
-		}
-		now := e.now()
-		ev := aks.Event{At: now, Kind: aks.EventCancelled, Actor: user, From: job.State, To: aks.StateCancelled,
-			Message: fmt.Sprintf("Job %s cancelled by <@%s> before it started; nothing was sent to Azure.", job.ID, user.ID)}
-		job.State, job.UpdatedAt, job.FinishedAt = aks.StateCancelled, now, now
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return job, storeFailure(err)
-		}
-		e.finishReport(ctx, stored, ev)
-		return stored, nil
-	}
+// refuseRequest records a refused request in the audit log and returns err for the user.
+func (e *Engine) refuseRequest(ctx context.Context, req SubmitRequest, plan aks.Plan, rule string, err error) error {
+	e.log.Info("request refused by policy", "user", req.Requester.ID, "channel", req.Channel, "op", req.Op.Kind, "cluster", req.Op.Target.String(), "err", err)
+	e.audit(ctx, aks.AuditRecord{At: e.now(), Action: aks.AuditRefused, User: req.Requester, Channel: req.Channel,
+		Op: req.Op.Kind, Target: req.Op.Target, Subscription: plan.Subscription, Plan: plan.Summary, Rule: rule,
+		Detail: userMessage(err)})
+	return err
 }
 
 func (e *Engine) job(ctx context.Context, id string) (aks.Job, error) {
@@ -325,7 +267,7 @@ func storeFailure(err error) error {
 // dropped: the status card catches up at the next event.
 func (e *Engine) report(ctx context.Context, job aks.Job, ev aks.Event) bool {
 	if err := e.cfg.Reporter.Report(ctx, job, ev); err != nil {
-		e.log.Warn("report failed", "job", job.ID, "event", ev.Kind, "cluster", job.Op.Target.String(), "channel", job.Channel, "err", err)
+		e.logFor(job).Warn("report failed", "event", ev.Kind, "cluster", job.Op.Target.String(), "channel", job.Channel, "err", err)
 		return false
 	}
 	return true
@@ -342,13 +284,13 @@ func (e *Engine) finishReport(ctx context.Context, job aks.Job, ev aks.Event) {
 		_, err := e.cfg.Store.UpdateJob(ctx, job, nil)
 		if !errors.Is(err, ErrConflict) {
 			if err != nil {
-				e.log.Error("could not record that the final report was delivered", "job", job.ID, "err", err)
+				e.logFor(job).Error("could not record that the final report was delivered", "err", err)
 			}
 			return
 		}
 		fresh, err := e.cfg.Store.Job(ctx, job.ID)
 		if err != nil {
-			e.log.Error("could not reload job", "job", job.ID, "err", err)
+			e.logFor(job).Error("could not reload job", "err", err)
 			return
 		}
 		job = fresh
@@ -369,23 +311,28 @@ func (e *Engine) redeliverFinals(ctx context.Context) {
 		}
 		evs, err := e.cfg.Store.Events(ctx, job.ID)
 		if err != nil || len(evs) == 0 {
-			e.log.Warn("read events of unreported job", "job", job.ID, "err", err)
+			e.logFor(job).Warn("read events of unreported job", "err", err)
 			continue
 		}
 		e.finishReport(ctx, job, evs[len(evs)-1])
 	}
 }
 
+// redeliverLoop expires approvals that ran out of time and, less often, redelivers final
+// reports that did not go out.
 func (e *Engine) redeliverLoop(ctx context.Context) {
 	defer e.wg.Done()
-	t := time.NewTicker(e.cfg.RetryDelay * 6)
+	t := time.NewTicker(e.cfg.RetryDelay)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			e.redeliverFinals(ctx)
+			e.expireDue(ctx)
+			if tick%6 == 0 {
+				e.redeliverFinals(ctx)
+			}
 		}
 	}
 }
@@ -464,6 +411,47 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// logFor is the engine's logger for lines about one job: each carries the job, its cluster and
+// its channel, so that one grep follows a job.
+func (e *Engine) logFor(job aks.Job) *slog.Logger {
+	return e.log.With("job", job.ID, "cluster", job.Op.Target.String(), "channel", job.Channel)
+}
+
+// transition tells the observer that a stored job changed state.
+func (e *Engine) transition(job aks.Job, from aks.JobState) {
+	if from != job.State {
+		e.observer().JobTransition(job.Op.Kind, from, job.State)
+	}
+}
+
+func (e *Engine) observer() Observer {
+	if e.cfg.Observer == nil {
+		return noObserver{}
+	}
+	return e.cfg.Observer
+}
+
+type noObserver struct{}
+
+func (noObserver) JobTransition(aks.OpKind, aks.JobState, aks.JobState)      {}
+func (noObserver) OperationFinished(aks.OpKind, aks.JobState, time.Duration) {}
+func (noObserver) ApprovalWait(aks.OpKind, aks.JobState, time.Duration)      {}
+
+// andList joins mentions as "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // orList joins mentions as "a, b or c"; "an approver" when there are none.

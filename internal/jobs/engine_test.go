@@ -93,7 +93,7 @@ func fast() sim.Durations {
 	return sim.Durations{Create: d, Delete: d, Scale: d, Update: d, Upgrade: d, StartStop: d, NodeImage: d}
 }
 
-func start(t *testing.T, path string, rec *recorder, durations sim.Durations) *harness {
+func start(t *testing.T, path string, rec *recorder, durations sim.Durations, opts ...func(*jobs.Config)) *harness {
 	t.Helper()
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -108,9 +108,13 @@ func start(t *testing.T, path string, rec *recorder, durations sim.Durations) *h
 	if err != nil {
 		t.Fatalf("azure client: %v", err)
 	}
-	e, err := jobs.New(jobs.Config{Store: st, Cloud: client, Reporter: rec, Policy: policy.Demo(bob.ID),
+	cfg := jobs.Config{Store: st, Cloud: client, Reporter: rec, Policy: policy.Demo(bob.ID),
 		PollInterval: 50 * time.Millisecond, ProgressInterval: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond,
-		BusyTimeout: 5 * time.Second})
+		BusyTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := jobs.New(cfg)
 	if err != nil {
 		t.Fatalf("engine: %v", err)
 	}

@@ -34,12 +34,11 @@ func (e *Engine) drive(ctx context.Context, job aks.Job) {
 // start moves a queued job to running and sends its request. The job is stored as running and
 // "sent" before the request leaves, so a crash in between is seen at the next start.
 func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
-	if err := e.cfg.Policy.CanRequest(ctx, job.Requester, job.Channel, job.Op); err != nil {
-		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
-			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s).", job.ID, userMessage(err)))
+	if !e.waitUntilIdle(ctx, &job) {
 		return job, nil, false
 	}
-	if !e.waitUntilIdle(ctx, &job) {
+	job, ok := e.recheck(ctx, job)
+	if !ok {
 		return job, nil, false
 	}
 	now := e.now()
@@ -50,12 +49,105 @@ func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 		// A conflict means the job was cancelled meanwhile; other errors mean the data file
 		// cannot be written, and nothing may go to Azure that the bot could not track.
 		if !errors.Is(err, ErrConflict) {
-			e.log.Error("could not store job start; not sending it to Azure", "job", job.ID, "err", err)
+			e.logFor(job).Error("could not store job start; not sending it to Azure", "err", err)
 			sleep(ctx, e.cfg.RetryDelay)
 		}
 		return job, nil, false
 	}
+	e.transition(stored, aks.StateQueued)
 	return e.begin(ctx, stored)
+}
+
+// recheck is the last look before a job runs, because time passes between request, approval
+// and start: the requester must still be allowed to ask for it, its approvals must still come
+// from people who may give them, and Azure must still look as it did when the plan was made (an
+// approval is given to a plan, not to an operation). It returns ok=false when the job ended or
+// must be looked at again later.
+func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
+	later := func(what string, err error) (aks.Job, bool) {
+		e.logFor(job).Warn("cannot check the job before it runs; will try again", "step", what, "err", err)
+		sleep(ctx, e.cfg.RetryDelay)
+		return job, false
+	}
+	if err := e.cfg.Policy.CanRequest(ctx, job.Requester, job.Channel, job.Op); err != nil {
+		if aks.ErrorCode(err) == aks.EUnavailable {
+			return later("policy", err)
+		}
+		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
+			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s). Nothing was sent to Azure.", job.ID, userMessage(err)))
+		return job, false
+	}
+	plan, err := e.cfg.Cloud.Plan(ctx, job.Op)
+	if err != nil {
+		if ctx.Err() != nil {
+			return job, false
+		}
+		if code := aks.ErrorCode(err); code == aks.EUnavailable || code == aks.EInternal {
+			return later("plan", err)
+		}
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PlanStale",
+			Message: "it is no longer possible: " + userMessage(err),
+			Hint:    "check /aks show " + job.Op.Target.Cluster + " and ask again if it is still needed"}, "")
+		return job, false
+	}
+	reqmt, err := e.cfg.Policy.Evaluate(ctx, job.Requester, job.Channel, job.Op, plan)
+	if err != nil {
+		if aks.ErrorCode(err) == aks.EUnavailable {
+			return later("policy", err)
+		}
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PolicyRefused",
+			Message: "the policy refuses it now: " + userMessage(err), Hint: "see /aks policy " + job.Op.Target.Cluster}, "")
+		return job, false
+	}
+	stale := func(why string) (aks.Job, bool) {
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PlanStale",
+			Message: fmt.Sprintf("the plan is stale: %s. Nothing was sent to Azure", why),
+			Hint:    "ask again with the same command for a new plan and approval"}, "")
+		return job, false
+	}
+	if !job.NeedsApproval {
+		if reqmt.Approvals > 0 {
+			return stale(fmt.Sprintf("%s changed since the request (now: %s) and now needs approval", job.Op.Target, plan.Summary))
+		}
+		job.Plan = plan // nobody approved the old plan: run what is true now
+		return job, true
+	}
+	if why := planChange(job.Plan, plan); why != "" {
+		return stale(why)
+	}
+	valid := 0
+	for _, d := range job.Approvals() {
+		err := e.cfg.Policy.CanApprove(ctx, d.By, job)
+		if aks.ErrorCode(err) == aks.EUnavailable {
+			return later("approvers", err)
+		}
+		if err == nil {
+			valid++
+		}
+	}
+	if want := max(reqmt.Approvals, needed(job)); valid < want {
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "ApprovalsNoLongerValid",
+			Message: fmt.Sprintf("only %d of the %d approvals it needs still count under the policy (approvers changed since they approved). Nothing was sent to Azure", valid, want),
+			Hint:    "ask again with the same command"}, "")
+		return job, false
+	}
+	return job, true
+}
+
+// planChange says how Azure's state moved away from an approved plan, or "" when it did not.
+func planChange(approved, now aks.Plan) string {
+	if approved.FromNodes != now.FromNodes && approved.FromNodes >= 0 && now.FromNodes >= 0 {
+		return fmt.Sprintf("it was approved to go from %d to %d nodes, but there are %d nodes now", approved.FromNodes, approved.ToNodes, now.FromNodes)
+	}
+	for i, c := range approved.Changes {
+		if i < len(now.Changes) && now.Changes[i].What == c.What && now.Changes[i].From != c.From {
+			return fmt.Sprintf("it was approved for %s, but Azure shows %s now", c, now.Changes[i].From)
+		}
+	}
+	if approved.ETag != "" && now.ETag != "" && approved.ETag != now.ETag {
+		return "the resource was changed in Azure after it was approved (its ETag differs)"
+	}
+	return ""
 }
 
 // waitUntilIdle holds a job while its cluster is busy with an operation started outside the
@@ -70,7 +162,7 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 			if ctx.Err() != nil {
 				return false
 			}
-			e.log.Warn("read cluster state before start", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+			e.logFor(*job).Warn("read cluster state before start", "err", err)
 		} else if !aks.InProgress(state) {
 			return true
 		} else if e.now().After(deadline) {
@@ -117,13 +209,16 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 			if !sleep(ctx, e.cfg.PollInterval) {
 				return job, nil, false
 			}
-		case errors.As(err, &az) || aks.ErrorCode(err) != aks.EInternal:
+		case errors.As(err, &az) && !retryable(az) && !lostCreate(job, az),
+			!errors.As(err, &az) && aks.ErrorCode(err) != aks.EInternal:
 			e.fail(ctx, job, err)
 			return job, nil, false
 		default:
-			// The request may or may not have reached Azure: look at the resource instead of
-			// guessing, the same way a restart does.
-			e.log.Warn("Azure request outcome unknown; reconciling", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+			// Throttled, a server error, a create that Azure says exists already (the SDK
+			// retried a create whose answer was lost), or no answer at all: the request may or
+			// may not have been applied.
+			// Look at the resource instead of guessing, the same way a restart does.
+			e.logFor(job).Warn("Azure request outcome unknown; reconciling", "err", err)
 			if !sleep(ctx, e.cfg.RetryDelay) {
 				return job, nil, false
 			}
@@ -136,7 +231,7 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Job, Operation, bool) {
 	token, err := op.ResumeToken()
 	if err != nil {
-		e.log.Warn("operation has no resume token; following the resource state instead", "job", job.ID, "err", err)
+		e.logFor(job).Warn("operation has no resume token; following the resource state instead", "err", err)
 	}
 	state, _ := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
 	now := e.now()
@@ -146,7 +241,7 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if err != nil {
-		e.log.Error("could not store resume token; following the operation in memory", "job", job.ID, "err", err)
+		e.logFor(job).Error("could not store resume token; following the operation in memory", "err", err)
 		stored = job
 	}
 	ev.JobID = stored.ID
@@ -168,7 +263,7 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	}
 	op, err := e.cfg.Cloud.Resume(ctx, job.Op, job.ResumeToken)
 	if err != nil {
-		e.log.Warn("could not resume from token; following the resource state", "job", job.ID, "err", err)
+		e.logFor(job).Warn("could not resume from token; following the resource state", "err", err)
 		op = nil
 	}
 	now := e.now()
@@ -177,7 +272,7 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	job.UpdatedAt = now
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if err != nil {
-		e.log.Error("could not store resume", "job", job.ID, "err", err)
+		e.logFor(job).Error("could not store resume", "err", err)
 		stored = job
 	}
 	ev.JobID = stored.ID
@@ -237,7 +332,7 @@ func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation) {
 				e.fail(ctx, job, err)
 				return
 			}
-			e.log.Warn("poll failed; will poll again", "job", job.ID, "cluster", job.Op.Target.String(), "err", err)
+			e.logFor(job).Warn("poll failed; will poll again", "err", err)
 			continue
 		}
 		if done {
@@ -247,6 +342,7 @@ func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation) {
 			job = e.progress(ctx, job)
 			lastProgress = e.now()
 		}
+		job = e.flagSlow(ctx, job)
 	}
 	for {
 		err := op.Result(ctx)
@@ -262,7 +358,7 @@ func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation) {
 			}
 			return
 		}
-		e.log.Warn("read operation result; will retry", "job", job.ID, "err", err)
+		e.logFor(job).Warn("read operation result; will retry", "err", err)
 		if !sleep(ctx, e.cfg.RetryDelay) {
 			return
 		}
@@ -293,6 +389,7 @@ func (e *Engine) followState(ctx context.Context, job aks.Job) {
 			job = e.progress(ctx, job)
 			lastProgress = e.now()
 		}
+		job = e.flagSlow(ctx, job)
 		if !sleep(ctx, e.cfg.PollInterval) {
 			return
 		}
@@ -319,6 +416,48 @@ func (e *Engine) progress(ctx context.Context, job aks.Job) aks.Job {
 	return job
 }
 
+// DefaultSlowAfter is when a running job of each kind is flagged as slow: about twice what AKS
+// usually needs, so that a flag means something is worth a look.
+var DefaultSlowAfter = map[aks.OpKind]time.Duration{
+	aks.OpClusterCreate:  20 * time.Minute,
+	aks.OpClusterDelete:  30 * time.Minute,
+	aks.OpClusterUpgrade: 2 * time.Hour,
+	aks.OpClusterStart:   20 * time.Minute,
+	aks.OpClusterStop:    20 * time.Minute,
+	aks.OpPoolAdd:        10 * time.Minute,
+	aks.OpPoolScale:      10 * time.Minute,
+	aks.OpPoolAutoscale:  10 * time.Minute,
+	aks.OpPoolDelete:     30 * time.Minute,
+	aks.OpPoolUpgrade:    2 * time.Hour,
+}
+
+// flagSlow tells the thread, once, that a job runs longer than usual. The job is not failed:
+// AKS operations do take longer at times, and the bot keeps following it.
+func (e *Engine) flagSlow(ctx context.Context, job aks.Job) aks.Job {
+	limit, ok := e.cfg.SlowAfter[job.Op.Kind]
+	if !ok {
+		limit = DefaultSlowAfter[job.Op.Kind]
+	}
+	took := e.now().Sub(job.StartedAt)
+	if job.SlowReported || limit <= 0 || job.StartedAt.IsZero() || took < limit {
+		return job
+	}
+	job.SlowReported = true
+	ev := aks.Event{At: e.now(), Kind: aks.EventSlow, From: job.State, To: job.State,
+		Message: fmt.Sprintf("Still running after %s, longer than the %s this usually takes. The bot keeps following it; check /aks show %s or the Azure activity log if it seems stuck.",
+			views.Elapsed(took), views.Elapsed(limit), job.Op.Target.Cluster)}
+	stored, err := e.saveRunning(ctx, job, &ev)
+	if err != nil {
+		e.logFor(job).Warn("could not store the slow flag; will try again", "err", err)
+		job.SlowReported = false
+		return job
+	}
+	ev.JobID = stored.ID
+	e.logFor(stored).Warn("job is slow", "running", took)
+	e.report(ctx, stored, ev)
+	return stored
+}
+
 func (e *Engine) succeed(ctx context.Context, job aks.Job) {
 	took := views.Elapsed(e.now().Sub(job.StartedAt))
 	job.ProvisioningState = "Succeeded"
@@ -335,7 +474,7 @@ func (e *Engine) fail(ctx context.Context, job aks.Job, err error) {
 	if jerr.Hint != "" {
 		msg += " Next: " + jerr.Hint
 	}
-	e.log.Info("job failed", "job", job.ID, "cluster", job.Op.Target.String(), "channel", job.Channel, "err", err)
+	e.logFor(job).Info("job failed", "err", err)
 	e.end(ctx, job, aks.StateFailed, aks.EventFailed, &jerr, msg)
 }
 
@@ -352,7 +491,11 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 		ev := aks.Event{At: now, Kind: kind, From: job.State, To: state, Message: msg}
 		stored, err := e.cfg.Store.UpdateJob(ctx, final, &ev)
 		if err == nil {
-			e.log.Info("job ended", "job", stored.ID, "state", stored.State, "cluster", stored.Op.Target.String(), "channel", stored.Channel)
+			e.logFor(stored).Info("job ended", "state", stored.State)
+			e.transition(stored, job.State)
+			if job.State == aks.StateRunning && !job.StartedAt.IsZero() {
+				e.observer().OperationFinished(job.Op.Kind, state, now.Sub(job.StartedAt))
+			}
 			e.finishReport(ctx, stored, ev)
 			return
 		}
@@ -366,7 +509,7 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 				continue
 			}
 		}
-		e.log.Error("could not store job end; retrying", "job", job.ID, "err", err)
+		e.logFor(job).Error("could not store job end; retrying", "err", err)
 		if !sleep(ctx, e.cfg.RetryDelay) {
 			return
 		}
@@ -386,6 +529,7 @@ func (e *Engine) saveRunning(ctx context.Context, job aks.Job, ev *aks.Event) (a
 			return job, gerr
 		}
 		fresh.ResumeToken, fresh.ProvisioningState, fresh.UpdatedAt = job.ResumeToken, job.ProvisioningState, job.UpdatedAt
+		fresh.OperationID, fresh.SlowReported = job.OperationID, job.SlowReported
 		job = fresh
 	}
 }
@@ -423,6 +567,13 @@ func hintFor(job aks.Job, az *aks.AzureError) string {
 // busy reports whether Azure refused because another operation runs on the cluster.
 func busy(az *aks.AzureError) bool {
 	return az.Code == "OperationNotAllowed" || (az.StatusCode == 409 && strings.Contains(az.Message, "in progress"))
+}
+
+// lostCreate reports whether Azure refused a create because the resource exists: after a lost
+// answer the SDK sends the PUT again, and If-None-Match makes the second one fail.
+func lostCreate(job aks.Job, az *aks.AzureError) bool {
+	return (job.Op.Kind == aks.OpClusterCreate || job.Op.Kind == aks.OpPoolAdd) &&
+		(az.StatusCode == 412 || az.Code == "PreconditionFailed")
 }
 
 // retryable reports whether a failed poll may succeed later (throttling, server errors).
