@@ -76,14 +76,74 @@ func JobList(js []aks.Job, now time.Time, all bool) string {
 		title = fmt.Sprintf("*Jobs* (%d, newest first)", len(shown))
 	}
 	footer := "Details: `/aks job ID`"
+	queue := queuePositions(js)
 	lines := make([]string, len(shown))
 	for i, j := range shown {
 		lines[i] = "• " + JobLine(j, now)
+		if q, ok := queue[j.ID]; ok {
+			lines[i] = strings.Replace(lines[i], " "+StateWords(j)+" · ", " "+q+" · ", 1)
+		}
 	}
 	lines = fitLines(lines, Limit-1-len(title)-1-len(footer)-1, func(n int) string {
 		return fmt.Sprintf("… and %d older %s", n, plural(n, "job", "jobs"))
 	})
 	return clip(title + "\n" + strings.Join(lines, "\n") + "\n" + footer)
+}
+
+// queuePositions says where each queued job stands in its cluster's line, the way the engine
+// runs them: the running job first, then queued jobs oldest first. Example: "queued, 2nd in
+// line on demo, behind #5".
+func queuePositions(js []aks.Job) map[string]string {
+	byCluster := map[string][]aks.Job{}
+	for _, j := range js {
+		if j.State == aks.StateQueued || j.State == aks.StateRunning {
+			k := j.Op.Target.ClusterKey()
+			byCluster[k] = append(byCluster[k], j)
+		}
+	}
+	out := map[string]string{}
+	for _, line := range byCluster {
+		slices.SortStableFunc(line, func(a, b aks.Job) int {
+			if (a.State == aks.StateRunning) != (b.State == aks.StateRunning) {
+				if a.State == aks.StateRunning {
+					return -1
+				}
+				return 1
+			}
+			return compareIDs(a.ID, b.ID)
+		})
+		pos := 0
+		for i, j := range line {
+			if j.State != aks.StateQueued {
+				continue
+			}
+			pos++
+			cluster := plain(j.Op.Target.Cluster, maxFieldLen)
+			switch {
+			case i == 0:
+				out[j.ID] = "queued, next on " + cluster
+			case pos == 1:
+				out[j.ID] = fmt.Sprintf("queued, next on %s after #%s", cluster, line[i-1].ID)
+			default:
+				out[j.ID] = fmt.Sprintf("queued, %s in line on %s, behind #%s", ordinal(pos), cluster, line[i-1].ID)
+			}
+		}
+	}
+	return out
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 // compareIDs orders job IDs as the numbers they are ("9" < "10"); IDs that are not numbers
@@ -149,8 +209,24 @@ func approvalText(j aks.Job) string {
 	if !j.NeedsApproval && len(j.Decisions) == 0 {
 		return "Approval: not needed\n"
 	}
+	head := "Approval:"
+	if need := j.ApprovalsNeeded; j.NeedsApproval && need > 0 {
+		head = fmt.Sprintf("Approval: %d of %d", len(j.Approvals()), need)
+		if len(j.Approvers) > 0 {
+			head += " from " + strings.Join(j.Approvers, ", ") // mentions made by the policy from validated IDs
+		}
+		if j.Rule != "" {
+			head += " (rule " + plain(j.Rule, maxFieldLen) + ")"
+		}
+		if j.State == aks.StateAwaitingApproval && !j.ExpiresAt.IsZero() {
+			head += fmt.Sprintf(", expires %s UTC", timestamp(j.ExpiresAt))
+		}
+	}
 	if len(j.Decisions) == 0 {
 		if j.State == aks.StateAwaitingApproval {
+			if j.ApprovalsNeeded > 0 {
+				return head + "\n"
+			}
 			return "Approval: waiting for an approver\n"
 		}
 		return "Approval: needed, none given\n"
@@ -169,7 +245,7 @@ func approvalText(j aks.Job) string {
 	lines = fitLines(lines, sectionLen, func(n int) string {
 		return fmt.Sprintf("  • … and %d more %s", n, plural(n, "decision", "decisions"))
 	})
-	return "Approval:\n" + strings.Join(lines, "\n") + "\n"
+	return head + "\n" + strings.Join(lines, "\n") + "\n"
 }
 
 // azureText says what happened on the Azure side: whether the request was sent, the last

@@ -275,3 +275,50 @@ func TestJobDetailManyChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestJobListShowsQueuePositions(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	job := func(id string, state aks.JobState, cluster string) aks.Job {
+		return aks.Job{ID: id, State: state, CreatedAt: now.Add(-time.Minute), Requester: aks.User{ID: "U1"},
+			Op: aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg", Cluster: cluster, Pool: "np"}}}
+	}
+	js := []aks.Job{
+		job("5", aks.StateRunning, "demo"),
+		job("9", aks.StateQueued, "demo"),
+		job("10", aks.StateQueued, "demo"),
+		job("11", aks.StateQueued, "other"),
+		job("12", aks.StateAwaitingApproval, "demo"),
+	}
+	out := JobList(js, now, false)
+	for _, want := range []string{
+		"#9 queued, next on demo after #5 ·",
+		"#10 queued, 2nd in line on demo, behind #9 ·",
+		"#11 queued, next on other ·",
+		"#12 awaiting approval ·",
+		"#5 running ·",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("job list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestOrdinal(t *testing.T) {
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 102: "102nd", 111: "111th"} {
+		if got := ordinal(n); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestJobDetailShowsApprovalProgress(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	j := aks.Job{ID: "3", State: aks.StateAwaitingApproval, NeedsApproval: true, ApprovalsNeeded: 2,
+		Approvers: []string{"<!subteam^S0SRE>"}, Rule: "prod", ExpiresAt: now.Add(time.Hour), CreatedAt: now,
+		Requester: aks.User{ID: "U1"}, Op: aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg", Cluster: "prod-1", Pool: "np"}},
+		Decisions: []aks.Decision{{By: aks.User{ID: "U2"}, At: now, Approve: true}}}
+	out := JobDetail(j, nil, now)
+	if !strings.Contains(out, "Approval: 1 of 2 from <!subteam^S0SRE> (rule prod), expires 2026-11-27 13:00:00 UTC") {
+		t.Errorf("detail lacks the approval progress:\n%s", out)
+	}
+}
