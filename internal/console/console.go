@@ -178,6 +178,9 @@ func status(job aks.Job) string {
 	if job.State == aks.StateRunning && job.ProvisioningState != "" {
 		s += " (Azure: " + job.ProvisioningState + ")"
 	}
+	if job.State == aks.StateAwaitingApproval && job.ApprovalsNeeded > 1 {
+		s += fmt.Sprintf(" (%d of %d approvals)", len(job.Approvals()), job.ApprovalsNeeded)
+	}
 	return s
 }
 
@@ -189,11 +192,13 @@ func (c *Console) printf(format string, args ...any) {
 
 var mentionRE = regexp.MustCompile(`<@([^>|]+)(\|[^>]*)?>`)
 var channelRE = regexp.MustCompile(`<#([^>|]+)(\|[^>]*)?>`)
+var groupRE = regexp.MustCompile(`<!subteam\^([^>|]+)(\|[^>]*)?>`)
 
 // plain turns Slack mrkdwn mentions into readable text for the terminal.
 func plain(s string) string {
 	s = mentionRE.ReplaceAllString(s, "@$1")
 	s = channelRE.ReplaceAllString(s, "#$1")
+	s = groupRE.ReplaceAllString(s, "@group:$1")
 	return s
 }
 
