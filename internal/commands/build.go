@@ -271,6 +271,43 @@ func buildJobs(in *input) (Command, string) {
 	return Command{All: in.has(fAll)}, ""
 }
 
+// buildNothing builds the commands that take no arguments and no flags.
+func buildNothing(*input) (Command, string) {
+	return Command{}, ""
+}
+
+// buildOptionalCluster builds policy: a cluster when one is named, the defaults when not.
+func buildOptionalCluster(in *input) (Command, string) {
+	if _, named := in.slots[slotCluster]; named {
+		return clusterCommand(in)
+	}
+	rg, msg := resourceGroup(in)
+	return Command{ResourceGroup: rg}, msg
+}
+
+func buildAudit(in *input) (Command, string) {
+	c, msg := buildOptionalCluster(in)
+	if msg != "" {
+		return c, msg
+	}
+	c.Since, msg = since(in)
+	return c, msg
+}
+
+func buildAbort(in *input) (Command, string) {
+	c, msg := clusterCommand(in)
+	if msg != "" {
+		return c, msg
+	}
+	if pool, named := in.slots[slotPool]; named {
+		if msg := checkPool(pool, ""); msg != "" {
+			return c, msg
+		}
+		c.Pool = pool
+	}
+	return c, ""
+}
+
 func buildJobID(in *input) (Command, string) {
 	id, msg := jobID(in.slots[slotID])
 	return Command{JobID: id}, msg

@@ -6,6 +6,7 @@ package commands
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aksbot/aksbot/internal/aks"
@@ -35,6 +36,13 @@ const (
 	KindJobs            Kind = "jobs"
 	KindJob             Kind = "job"
 	KindCancel          Kind = "cancel"
+	KindApprove         Kind = "approve"
+	KindDeny            Kind = "deny"
+	KindPending         Kind = "pending"
+	KindWhoami          Kind = "whoami"
+	KindPolicy          Kind = "policy"
+	KindAudit           Kind = "audit"
+	KindAbort           Kind = "abort"
 )
 
 // Command is one parsed and validated `/aks` command. Defaults that come from configuration
@@ -48,13 +56,22 @@ type Command struct {
 	Cluster       string
 	Location      string // get-versions and create -l, lower case without spaces ("westeurope")
 	All           bool   // jobs --all
-	JobID         string // job ID / cancel ID, canonical decimal ("7", never "007")
+	JobID         string // job, cancel, approve and deny: the ID, canonical decimal ("7", never "007")
+	Pool          string // abort --nodepool-name; "" = the cluster's own operation
+	// Reason is deny's free text: the rest of the line after the ID, without enclosing quotes,
+	// trimmed, at most 500 characters; "" when none was given.
+	Reason string
+	// Since is how far back audit looks: 24h when --since is not given, never more than 90
+	// days; 0 for every other kind.
+	Since time.Duration
 	// Op is set for mutating kinds; Op.Target.ResourceGroup == ResourceGroup and
 	// Op.Location == Location.
 	Op *aks.Operation
 }
 
 // Mutating reports whether the command asks for a change in Azure (and so becomes a job).
+// abort changes Azure too, but it stops an operation rather than starting one, so it is not a
+// job and is not Mutating.
 func (c Command) Mutating() bool {
 	switch c.Kind {
 	case KindCreate, KindDelete, KindScale, KindUpgrade, KindStart, KindStop,
@@ -83,16 +100,22 @@ func Parse(text string) (Command, error) {
 			Usage:   overviewUsage,
 		}
 	}
-	toks, err := tokenize(normalise(text))
-	if err != nil {
-		return Command{}, &UsageError{Message: err.Error(), Usage: overviewUsage}
-	}
+	norm := normalise(text)
+	toks, lexErr := tokenize(norm)
 	if len(toks) > 0 && !toks[0].quoted && strings.EqualFold(toks[0].text, "/aks") {
 		toks = toks[1:]
 	}
 	sp, rest, err := lookupCommand(toks)
+	// A free-text reason may hold an unclosed quote ("deny 7 don't "fix it"): the words before
+	// it were read whole, and the reason is taken as typed.
+	if lexErr != nil && (err != nil || sp.reason == "" || len(rest) == 0 || rest[0].isFlag()) {
+		return Command{}, &UsageError{Message: lexErr.Error(), Usage: overviewUsage}
+	}
 	if err != nil {
 		return Command{}, err
+	}
+	if sp.reason != "" {
+		return parseWithReason(sp, norm, rest, lexErr != nil)
 	}
 	if sp.kind == KindHelp {
 		words := make([]string, len(rest))
@@ -106,7 +129,7 @@ func Parse(text string) (Command, error) {
 		return Command{Kind: KindHelp, Topic: topic}, nil
 	}
 	for _, t := range rest {
-		if t.isFlag() && (t.text == "-h" || strings.EqualFold(t.text, "--help")) {
+		if t.isHelpFlag() {
 			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
 		}
 	}
@@ -129,6 +152,44 @@ func Parse(text string) (Command, error) {
 	return c, nil
 }
 
+// parseWithReason parses a command made of an ID and a free-text reason: "deny 7 not during
+// the freeze". The reason is the rest of the line as typed (after normalise), so quotes,
+// dashes and flags inside it are words of the reason; one quoted string around all of it is
+// removed. unclosed says the line has an unclosed quote after the ID, which the reason keeps.
+func parseWithReason(sp *spec, norm string, rest []token, unclosed bool) (Command, error) {
+	if len(rest) == 0 {
+		return Command{}, sp.usageError("missing %s", slotWords(slotID))
+	}
+	first := rest[0]
+	if first.isFlag() {
+		if first.isHelpFlag() {
+			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
+		}
+		spelling, _, _ := strings.Cut(first.text, "=")
+		if _, err := sp.lookupFlag(spelling); err != nil {
+			return Command{}, err
+		}
+		return Command{}, sp.usageError("missing %s before %s", slotWords(slotID), clip(spelling))
+	}
+	id, msg := jobID(first.text)
+	if msg != "" {
+		return Command{}, sp.usageError("%s", msg)
+	}
+	reason := strings.TrimSpace(norm[first.end:])
+	if !unclosed && len(rest) == 2 {
+		if rest[1].isHelpFlag() {
+			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
+		}
+		if rest[1].quoted {
+			reason = strings.TrimSpace(rest[1].text)
+		}
+	}
+	if msg := checkReason(reason); msg != "" {
+		return Command{}, sp.usageError("%s", msg)
+	}
+	return Command{Kind: sp.kind, JobID: id, Reason: reason}, nil
+}
+
 // lookupCommand finds the command the tokens start with and returns the tokens after its words.
 func lookupCommand(toks []token) (*spec, []token, error) {
 	if len(toks) == 0 {
@@ -136,7 +197,7 @@ func lookupCommand(toks []token) (*spec, []token, error) {
 	}
 	first := toks[0]
 	if first.isFlag() {
-		if first.text == "-h" || strings.EqualFold(first.text, "--help") {
+		if first.isHelpFlag() {
 			return specs[KindHelp], toks[1:], nil
 		}
 		return nil, nil, &UsageError{
@@ -162,7 +223,7 @@ func lookupCommand(toks []token) (*spec, []token, error) {
 	}
 	second := toks[1]
 	if second.isFlag() {
-		if second.text == "-h" || strings.EqualFold(second.text, "--help") {
+		if second.isHelpFlag() {
 			return specs[KindHelp], []token{{text: "nodepool"}}, nil
 		}
 		return nil, nil, &UsageError{Message: "missing nodepool subcommand before " + second.text, Usage: nodepoolUsage()}

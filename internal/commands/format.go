@@ -3,6 +3,7 @@ package commands
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -26,7 +27,10 @@ func (c Command) String() string {
 	if c.Op != nil {
 		op = *c.Op
 	}
-	for _, slot := range sp.args {
+	for _, slot := range sp.positionals() {
+		if slot == slotCluster && c.Cluster == "" {
+			continue // policy and audit without a cluster
+		}
 		switch slot {
 		case slotCluster:
 			w = append(w, quote(c.Cluster))
@@ -44,6 +48,15 @@ func (c Command) String() string {
 	}
 	if c.All {
 		w = append(w, fAll)
+	}
+	if c.Pool != "" {
+		w = append(w, fPoolName, quote(c.Pool))
+	}
+	if c.Kind == KindAudit && c.Since != defaultAuditSpan {
+		w = append(w, fSince, formatSpan(c.Since))
+	}
+	if c.Reason != "" {
+		w = append(w, reasonText(c.Reason))
 	}
 	if op.Kind == aks.OpPoolScale && len(sp.args) == 1 && op.Target.Pool != "" {
 		w = append(w, fPoolName, quote(op.Target.Pool))
@@ -101,4 +114,31 @@ func appendPairs(w []string, flag string, m map[string]string) []string {
 		w = append(w, quote(k+"="+m[k]))
 	}
 	return w
+}
+
+// formatSpan writes a --since value that parseSpan reads back: whole days as "7d", the rest as
+// a Go duration.
+func formatSpan(d time.Duration) string {
+	if d > 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	s := d.String() // "36h0m0s": the zero minutes and seconds are noise
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// reasonText writes deny's reason so that the parser reads it back unchanged: as typed when
+// that works, else as one quoted string (a reason that itself starts with a quote, or that
+// would read as --help).
+func reasonText(reason string) string {
+	raw := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(reason)
+	if c, err := Parse(string(KindDeny) + " 1 " + raw); err == nil && c.Kind == KindDeny && c.Reason == reason {
+		return raw
+	}
+	return quote(reason)
 }

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -31,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(ex)
 		}
 	}
-	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;"} {
+	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -71,8 +74,33 @@ func checkCommand(t *testing.T, text string, c Command) {
 			t.Fatalf("Parse(%q): topic %q has no help: %v", text, c.Topic, err)
 		}
 	}
-	if (c.Kind == KindJob || c.Kind == KindCancel) && !fuzzJobIDRe.MatchString(c.JobID) {
-		t.Fatalf("Parse(%q): job ID %q", text, c.JobID)
+	switch c.Kind {
+	case KindJob, KindCancel, KindApprove, KindDeny:
+		if !fuzzJobIDRe.MatchString(c.JobID) {
+			t.Fatalf("Parse(%q): job ID %q", text, c.JobID)
+		}
+	}
+	if c.Reason != "" {
+		if c.Kind != KindDeny || strings.TrimSpace(c.Reason) != c.Reason || utf8.RuneCountInString(c.Reason) > 500 {
+			t.Fatalf("Parse(%q): reason %q on %s", text, c.Reason, c.Kind)
+		}
+		for _, r := range c.Reason {
+			if unicode.IsControl(r) {
+				t.Fatalf("Parse(%q): control character in reason %q", text, c.Reason)
+			}
+		}
+	}
+	if (c.Kind == KindAudit) != (c.Since != 0) || c.Since < 0 || c.Since > 90*24*time.Hour {
+		t.Fatalf("Parse(%q): since %v on %s", text, c.Since, c.Kind)
+	}
+	if c.Pool != "" && (c.Kind != KindAbort || !fuzzPoolRe.MatchString(c.Pool)) {
+		t.Fatalf("Parse(%q): pool %q on %s", text, c.Pool, c.Kind)
+	}
+	if c.Cluster != "" && !fuzzClusterRe.MatchString(c.Cluster) {
+		t.Fatalf("Parse(%q): invalid cluster name %q", text, c.Cluster)
+	}
+	if c.Kind == KindAbort && c.Cluster == "" {
+		t.Fatalf("Parse(%q): abort without a cluster", text)
 	}
 	if c.Mutating() != (c.Op != nil) {
 		t.Fatalf("Parse(%q): Mutating() = %v with Op %v", text, c.Mutating(), c.Op)
@@ -159,6 +187,8 @@ var benchInputs = []string{
 		"--max-count 4 --labels example.com/gpu=true --node-taints sku=gpu:NoSchedule --zones 1 2 3 -g rg-prod",
 	"create demo -l \u201cWest Europe\u201d \u2014tags owner=\u201cJane Doe\u201d",
 	"sacle demo --node-cout 3",
+	"deny 42 not during the \u201crelease freeze\u201d",
+	"audit demo --since 7d",
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -67,8 +67,8 @@ func shortUsage(s *spec) string {
 	}
 	var kept []string
 	for _, w := range strings.Fields(u) {
-		if strings.HasPrefix(w, "[") {
-			break
+		if strings.HasPrefix(w, "[-") {
+			break // optional flags; optional arguments such as [CLUSTER] stay
 		}
 		kept = append(kept, w)
 	}
@@ -120,8 +120,11 @@ func (s *spec) flagHelp(f *flagDef) string {
 	case slotCluster:
 		return "the cluster, instead of the positional CLUSTER"
 	case slotPool:
-		if len(s.args) > 1 {
+		switch {
+		case len(s.args) > 1:
 			return "the node pool, instead of the positional POOL"
+		case s.kind == KindAbort:
+			return "abort the pool's operation rather than the cluster's"
 		}
 		return "the node pool to scale (default: the cluster's only pool)"
 	}

@@ -14,6 +14,11 @@ const maxInput = 4000
 type token struct {
 	text   string
 	quoted bool
+	end    int // byte offset just past the word in the text, to take the rest of a line as typed
+}
+
+func (t token) isHelpFlag() bool {
+	return t.isFlag() && (t.text == "-h" || strings.EqualFold(t.text, "--help"))
 }
 
 // isFlag reports whether the token is a flag. "-3" is a (negative) number, so that
@@ -71,7 +76,8 @@ var errUnterminated = errors.New("a quote is not closed")
 // tokenize splits normalised text into words, shell-like but forgiving: a quote opens a quoted
 // part only at the start of a word or right after '=' (so `--tags owner="Jane Doe"` works and
 // "O'Brien" stays one word), and inside double quotes \" and \\ are escapes. A long dash at the
-// start of an unquoted word becomes "--".
+// start of an unquoted word becomes "--". When a quote is not closed it returns the words
+// before the unclosed one along with errUnterminated.
 func tokenize(s string) ([]token, error) {
 	var (
 		toks   []token
@@ -82,14 +88,14 @@ func tokenize(s string) ([]token, error) {
 		escape bool // the previous rune was a backslash inside double quotes
 		prev   rune // the previous rune of the current word
 	)
-	flush := func() {
+	flush := func(end int) {
 		if inWord {
-			toks = append(toks, token{text: b.String(), quoted: quoted})
+			toks = append(toks, token{text: b.String(), quoted: quoted, end: end})
 		}
 		b.Reset()
 		inWord, quoted, prev = false, false, 0
 	}
-	for _, r := range s {
+	for i, r := range s {
 		switch {
 		case escape:
 			if r != '"' && r != '\\' {
@@ -113,7 +119,7 @@ func tokenize(s string) ([]token, error) {
 			inWord = true
 			quote = r
 		case r == ' ':
-			flush()
+			flush(i)
 		case !inWord && isLongDash(r):
 			b.WriteString("--")
 			inWord = true
@@ -124,9 +130,9 @@ func tokenize(s string) ([]token, error) {
 		prev = r
 	}
 	if quote != 0 {
-		return nil, errUnterminated
+		return toks, errUnterminated
 	}
-	flush()
+	flush(len(s))
 	return toks, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -199,6 +200,43 @@ var acceptCases = []struct {
 	{"job", "job 42", Command{Kind: KindJob, JobID: "42"}},
 	{"job leading zeros", "job 007", Command{Kind: KindJob, JobID: "7"}},
 	{"cancel", "cancel 3", Command{Kind: KindCancel, JobID: "3"}},
+
+	// approvals and the approver's commands
+	{"pending", "pending", Command{Kind: KindPending}},
+	{"whoami", "WhoAmI", Command{Kind: KindWhoami}},
+	{"approve", "approve 42", Command{Kind: KindApprove, JobID: "42"}},
+	{"approve leading zeros", "approve 0042", Command{Kind: KindApprove, JobID: "42"}},
+	{"deny without reason", "deny 7", Command{Kind: KindDeny, JobID: "7"}},
+	{"deny reason is the rest of the line", "deny 7 not during the freeze", Command{Kind: KindDeny, JobID: "7", Reason: "not during the freeze"}},
+	{"deny quoted reason", `deny 7 "too risky"`, Command{Kind: KindDeny, JobID: "7", Reason: "too risky"}},
+	{"deny single-quoted reason trimmed", `deny 7 '  too risky  '`, Command{Kind: KindDeny, JobID: "7", Reason: "too risky"}},
+	{"deny smart-quoted reason", "deny 7 \u201ctoo risky\u201d", Command{Kind: KindDeny, JobID: "7", Reason: "too risky"}},
+	{"deny reason with inner quotes kept", `deny 7 it's "partly" quoted`, Command{Kind: KindDeny, JobID: "7", Reason: `it's "partly" quoted`}},
+	{"deny reason with unclosed quote", `deny 7 he said "wait`, Command{Kind: KindDeny, JobID: "7", Reason: `he said "wait`}},
+	{"deny reason with flags and dashes", "deny 7 -- use -g rg-test --node-count 2 \u2014 not prod", Command{Kind: KindDeny, JobID: "7", Reason: "-- use -g rg-test --node-count 2 \u2014 not prod"}},
+	{"deny reason keeps inner spacing", "deny 7  wait\tfor   Monday ", Command{Kind: KindDeny, JobID: "7", Reason: "wait for   Monday"}},
+	{"deny reason with slack entities", "deny 7 a &amp; b &lt;3", Command{Kind: KindDeny, JobID: "7", Reason: "a & b <3"}},
+	{"deny reason that is a quote", `deny 7 '"no"'`, Command{Kind: KindDeny, JobID: "7", Reason: `"no"`}},
+	{"deny quoted --help is a reason", `deny 7 "--help"`, Command{Kind: KindDeny, JobID: "7", Reason: "--help"}},
+	{"deny reason of 500 characters", "deny 7 " + strings.Repeat("é", 500), Command{Kind: KindDeny, JobID: "7", Reason: strings.Repeat("é", 500)}},
+	{"deny --help", "deny --help", Command{Kind: KindHelp, Topic: "deny"}},
+	{"deny ID -h", "deny 7 -h", Command{Kind: KindHelp, Topic: "deny"}},
+	{"approve --help", "approve -h", Command{Kind: KindHelp, Topic: "approve"}},
+	{"policy defaults", "policy", Command{Kind: KindPolicy}},
+	{"policy of a cluster", "policy demo -g rg", Command{Kind: KindPolicy, Cluster: "demo", ResourceGroup: "rg"}},
+	{"policy --name", "policy --name demo", Command{Kind: KindPolicy, Cluster: "demo"}},
+	{"policy of a resource group", "policy -g rg", Command{Kind: KindPolicy, ResourceGroup: "rg"}},
+	{"audit defaults to a day", "audit", Command{Kind: KindAudit, Since: 24 * time.Hour}},
+	{"audit days", "audit demo --since 7d", Command{Kind: KindAudit, Cluster: "demo", Since: 7 * 24 * time.Hour}},
+	{"audit Go duration", "audit --since=90m", Command{Kind: KindAudit, Since: 90 * time.Minute}},
+	{"audit days and hours", "audit -g rg --since 1d12h", Command{Kind: KindAudit, ResourceGroup: "rg", Since: 36 * time.Hour}},
+	{"audit fraction", "audit --since 1.5h", Command{Kind: KindAudit, Since: 90 * time.Minute}},
+	{"audit 90 days", "audit --since 90d", Command{Kind: KindAudit, Since: 90 * 24 * time.Hour}},
+	{"audit 2160 hours", "audit --since 2160h", Command{Kind: KindAudit, Since: 90 * 24 * time.Hour}},
+	{"audit --cluster-name", "audit --cluster-name demo", Command{Kind: KindAudit, Cluster: "demo", Since: 24 * time.Hour}},
+	{"abort cluster", "abort demo", Command{Kind: KindAbort, Cluster: "demo"}},
+	{"abort pool", "abort demo --nodepool-name np2 -g rg", Command{Kind: KindAbort, Cluster: "demo", ResourceGroup: "rg", Pool: "np2"}},
+	{"abort -n is the cluster", "abort -n demo", Command{Kind: KindAbort, Cluster: "demo"}},
 
 	// what Slack and phones do to text
 	{"em dash for --", "scale demo \u2014node-count 3",
@@ -401,6 +439,50 @@ var refuseCases = []struct {
 	{"job negative", "cancel -1", "/aks cancel ID", []string{`invalid job ID "-1"`}},
 	{"job not a number", "job abc", "/aks job ID", []string{`invalid job ID "abc"`}},
 	{"job with sign", "job +5", "/aks job ID", []string{`invalid job ID "+5"`}},
+
+	// approvals and the approver's commands
+	{"whoami typo", "whomai", "/aks COMMAND", []string{"unknown command whomai", "did you mean whoami?"}},
+	{"approve typo", "aprove 5", "/aks COMMAND", []string{"did you mean approve?"}},
+	{"deny typo", "deyn 5", "/aks COMMAND", []string{"did you mean deny?"}},
+	{"pending typo", "pendign", "/aks COMMAND", []string{"did you mean pending?"}},
+	{"policy typo", "polcy demo", "/aks COMMAND", []string{"did you mean policy?"}},
+	{"audit typo", "audti", "/aks COMMAND", []string{"did you mean audit?"}},
+	{"abort typo", "abrot demo", "/aks COMMAND", []string{"did you mean abort?"}},
+	{"whoami with an argument", "whoami alice", "/aks whoami", []string{"unexpected argument alice"}},
+	{"pending with a flag", "pending -g rg", "/aks pending", []string{"-g is not a flag of /aks pending"}},
+	{"approve without ID", "approve", "/aks approve ID", []string{"missing the job ID"}},
+	{"approve bad ID", "approve 0", "/aks approve ID", []string{`invalid job ID "0"`}},
+	{"approve with a comment", "approve 5 lgtm", "/aks approve ID", []string{"unexpected argument lgtm"}},
+	{"deny without ID", "deny", "/aks deny ID [REASON...]", []string{"missing the job ID"}},
+	{"deny bad ID", "deny abc too risky", "/aks deny", []string{`invalid job ID "abc"`}},
+	{"deny flag before ID", "deny -g rg 5", "/aks deny", []string{"-g is not a flag of /aks deny"}},
+	{"deny unknown flag", "deny --reason x 5", "/aks deny", []string{"unknown flag --reason"}},
+	{"deny reason too long", "deny 5 " + strings.Repeat("x", 501), "/aks deny", []string{"the reason is 501 characters long", "keep it to 500"}},
+	{"deny reason with control character", "deny 5 bad\x01char", "/aks deny", []string{"control character"}},
+	{"deny unclosed quote in the ID", `deny "5 reason`, "/aks COMMAND", []string{"quote is not closed"}},
+	{"unclosed quote elsewhere", `approve 5 "x`, "/aks COMMAND", []string{"quote is not closed"}},
+	{"policy two clusters", "policy a b", "/aks policy [CLUSTER]", []string{"unexpected argument b"}},
+	{"policy bad cluster", "policy bad!", "/aks policy", []string{`invalid cluster name "bad!"`}},
+	{"policy bad resource group", "policy -g rg.", "/aks policy", []string{"invalid resource group name"}},
+	{"audit since typo", "audit --snice 7d", "/aks audit", []string{"unknown flag --snice", "did you mean --since?"}},
+	{"audit since without value", "audit --since", "/aks audit", []string{"--since needs a value (DURATION)"}},
+	{"audit since zero", "audit --since 0s", "/aks audit", []string{"--since 0s is not a positive duration"}},
+	{"audit since zero days", "audit --since 0d", "/aks audit", []string{"not a positive duration"}},
+	{"audit since negative", "audit --since -2h", "/aks audit", []string{"--since -2h is not a positive duration"}},
+	{"audit since over 90 days", "audit --since 91d", "/aks audit", []string{"--since 91d is too far back", "90d"}},
+	{"audit since over 90 days in hours", "audit --since 2161h", "/aks audit", []string{"too far back"}},
+	{"audit since 90 days and a second", "audit --since 90d1s", "/aks audit", []string{"too far back"}},
+	{"audit since a million days", "audit --since 999999d", "/aks audit", []string{"too far back"}},
+	{"audit since huge extra", "audit --since 1d2000000h", "/aks audit", []string{"too far back"}},
+	{"audit since without unit", "audit --since 7", "/aks audit", []string{`invalid --since "7"`, "2h, 90m or 7d"}},
+	{"audit since words", "audit --since yesterday", "/aks audit", []string{`invalid --since "yesterday"`}},
+	{"audit since negative extra", "audit --since 1d-2h", "/aks audit", []string{`invalid --since "1d-2h"`}},
+	{"audit since overflow", "audit --since 9999999999h", "/aks audit", []string{"invalid --since"}},
+	{"audit since twice", "audit --since 1h --since 2h", "/aks audit", []string{"--since is given twice"}},
+	{"abort without cluster", "abort", "/aks abort CLUSTER", []string{"missing the cluster name"}},
+	{"abort pool as positional", "abort demo np2", "/aks abort", []string{"unexpected argument np2", "use --nodepool-name POOL"}},
+	{"abort bad pool", "abort demo --nodepool-name NP2", "/aks abort", []string{`invalid node pool name "NP2"`}},
+	{"abort with a job flag", "abort demo --all", "/aks abort", []string{"--all is not a flag of /aks abort"}},
 }
 
 func TestParseRefuses(t *testing.T) {
@@ -450,7 +532,8 @@ func TestEveryKindParses(t *testing.T) {
 	}
 	all := []Kind{KindHelp, KindList, KindShow, KindCreate, KindDelete, KindScale, KindUpgrade, KindStart, KindStop,
 		KindGetVersions, KindGetUpgrades, KindNodepoolList, KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate,
-		KindNodepoolDelete, KindNodepoolUpgrade, KindJobs, KindJob, KindCancel}
+		KindNodepoolDelete, KindNodepoolUpgrade, KindJobs, KindJob, KindCancel,
+		KindApprove, KindDeny, KindPending, KindWhoami, KindPolicy, KindAudit, KindAbort}
 	seen := map[Kind]bool{}
 	for _, tc := range acceptCases {
 		c, err := Parse(tc.in)
@@ -481,9 +564,19 @@ func TestStringIsCanonical(t *testing.T) {
 		"scale -c 3 --name demo -g rg":                    "scale demo -g rg --node-count 3",
 		"nodepool scale --cluster-name demo -n np2 -c 3":  "nodepool scale demo np2 --node-count 3",
 		`create demo --tags b=2 a="x y" -l "West Europe"`: `create demo -l westeurope --tags "a=x y" b=2`,
-		"help  NODEPOOL": "help nodepool",
-		"job 0042":       "job 42",
-		"list":           "list",
+		"help  NODEPOOL":                          "help nodepool",
+		"job 0042":                                "job 42",
+		"list":                                    "list",
+		"audit --since 24h":                       "audit",
+		"audit -n demo --since 168h":              "audit demo --since 7d",
+		"audit --since 1d12h":                     "audit --since 36h",
+		"audit --since 90m":                       "audit --since 1h30m",
+		"policy --cluster-name demo -g rg":        "policy demo -g rg",
+		"abort -g rg --nodepool-name np2 -n demo": "abort demo -g rg --nodepool-name np2",
+		"deny 007 \u201ctoo risky\u201d":          "deny 7 too risky",
+		"deny 7 a &amp; b":                        "deny 7 a &amp; b",
+		`deny 7 '"no"'`:                           `deny 7 "\"no\""`,
+		`deny 7 "--help"`:                         `deny 7 "--help"`,
 		"nodepool update demo np2 --update-cluster-autoscaler --max-count 3 --min-count 1": "nodepool update demo np2 --enable-cluster-autoscaler --min-count 1 --max-count 3",
 	}
 	for in, want := range cases {
@@ -502,19 +595,22 @@ func TestTokenize(t *testing.T) {
 		in   string
 		want []token
 	}{
-		{`a "b c" d`, []token{{"a", false}, {"b c", true}, {"d", false}}},
-		{`k="v w"`, []token{{"k=v w", false}}},
-		{`it's`, []token{{"it's", false}}},
-		{`'a "b"'`, []token{{`a "b"`, true}}},
-		{`"a\"b\\c\d"`, []token{{`a"b\c\d`, true}}},
-		{`""`, []token{{"", true}}},
-		{"\u2014all", []token{{"--all", false}}},
-		{"a\u2014b", []token{{"a\u2014b", false}}},
+		{`a "b c" d`, []token{{"a", false, 0}, {"b c", true, 0}, {"d", false, 0}}},
+		{`k="v w"`, []token{{"k=v w", false, 0}}},
+		{`it's`, []token{{"it's", false, 0}}},
+		{`'a "b"'`, []token{{`a "b"`, true, 0}}},
+		{`"a\"b\\c\d"`, []token{{`a"b\c\d`, true, 0}}},
+		{`""`, []token{{"", true, 0}}},
+		{"\u2014all", []token{{"--all", false, 0}}},
+		{"a\u2014b", []token{{"a\u2014b", false, 0}}},
 	}
 	for _, tc := range cases {
 		got, err := tokenize(tc.in)
 		if err != nil {
 			t.Fatalf("tokenize(%q): %v", tc.in, err)
+		}
+		for i := range got {
+			got[i].end = 0 // checked by TestTokenizeEnds
 		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("tokenize(%q) = %#v, want %#v", tc.in, got, tc.want)
@@ -524,6 +620,32 @@ func TestTokenize(t *testing.T) {
 		if _, err := tokenize(bad); err == nil {
 			t.Errorf("tokenize(%q) succeeded, want an unclosed quote error", bad)
 		}
+	}
+}
+
+// TestTokenizeEnds: each word knows where it ends, and an unclosed quote keeps the words
+// before it, which is what lets deny take the rest of a line as typed.
+func TestTokenizeEnds(t *testing.T) {
+	in := `deny  7 "a b" c`
+	toks, err := tokenize(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnds := []int{4, 7, 13, 15}
+	if len(toks) != len(wantEnds) {
+		t.Fatalf("tokenize(%q) = %#v", in, toks)
+	}
+	for i, tok := range toks {
+		if tok.end != wantEnds[i] {
+			t.Errorf("word %d %q ends at %d, want %d", i, tok.text, tok.end, wantEnds[i])
+		}
+	}
+	toks, err = tokenize(`deny 7 why "not`)
+	if !errors.Is(err, errUnterminated) {
+		t.Fatalf("error %v, want errUnterminated", err)
+	}
+	if len(toks) != 3 || toks[2].text != "why" || toks[2].end != 10 {
+		t.Errorf("words before the unclosed quote = %#v", toks)
 	}
 }
 

@@ -29,6 +29,7 @@ const (
 	slotCluster = "CLUSTER"
 	slotPool    = "POOL"
 	slotID      = "ID"
+	slotReason  = "REASON"
 )
 
 // Flag long names, used as keys everywhere.
@@ -55,6 +56,7 @@ const (
 	fMode          = "--mode"
 	fOSType        = "--os-type"
 	fAll           = "--all"
+	fSince         = "--since"
 )
 
 var flagDefs = []*flagDef{
@@ -80,6 +82,7 @@ var flagDefs = []*flagDef{
 	{long: fMode, kind: valueFlag, meta: "User|System", help: "pool mode (default User)"},
 	{long: fOSType, kind: valueFlag, meta: "Linux|Windows", help: "node OS (default Linux)"},
 	{long: fAll, kind: boolFlag, help: "include finished jobs"},
+	{long: fSince, kind: valueFlag, meta: "DURATION", help: "how far back to look, e.g. 2h, 90m or 7d (default 24h, at most 90d)"},
 }
 
 // flagsBySpelling finds a flag by its long name or short alias.
@@ -98,12 +101,16 @@ var flagsBySpelling = func() map[string]*flagDef {
 type spec struct {
 	kind     Kind
 	args     []string // positional slots, all required
+	optional []string // positional slots after args that may be left out
+	reason   string   // slot that takes the rest of the line after args as free text ("" = none)
 	flags    []string // long names of the flags it takes
 	nameSlot string   // the slot --name/-n fills ("" when the command has no --name)
 	usage    []string // usage lines without "/aks "
 	summary  string   // one line for the overview
 	about    string   // what it does, for the command's help
 	examples []string // without "/aks "
+	// extraHint says what to do instead when there are more positional arguments than slots.
+	extraHint string
 	// misplaced says what to do instead when a flag of another command is used here.
 	misplaced map[string]string
 	build     func(in *input) (Command, string)
@@ -350,13 +357,89 @@ var specList = []*spec{
 		build:    buildJobID,
 	},
 	{
-		kind:     KindCancel,
-		args:     []string{slotID},
-		usage:    []string{"cancel ID"},
-		summary:  "cancel a job that has not started",
-		about:    "Cancels a job that is awaiting approval or queued. A job already sent to Azure cannot be cancelled.",
+		kind:    KindCancel,
+		args:    []string{slotID},
+		usage:   []string{"cancel ID"},
+		summary: "cancel a job waiting for approval or queued",
+		about: "Cancels a job that is waiting for approval or queued behind another operation on its cluster. " +
+			"A job already sent to Azure cannot be cancelled: see `/aks abort`.",
 		examples: []string{"cancel 42"},
 		build:    buildJobID,
+	},
+	{
+		kind:    KindPending,
+		usage:   []string{"pending"},
+		summary: "list the jobs waiting for an approval you could give",
+		about: "Lists the jobs waiting for approval that you may approve or deny: not your own requests, " +
+			"and only where the policy makes you an approver.",
+		examples: []string{"pending"},
+		build:    buildNothing,
+	},
+	{
+		kind:     KindApprove,
+		args:     []string{slotID},
+		usage:    []string{"approve ID"},
+		summary:  "approve a job waiting for approval",
+		about:    "Approves a job, as the Approve button in its thread does. Jobs that need several approvals start after the last one. You cannot approve your own request.",
+		examples: []string{"approve 42"},
+		build:    buildJobID,
+	},
+	{
+		kind:    KindDeny,
+		args:    []string{slotID},
+		reason:  slotReason,
+		usage:   []string{"deny ID [REASON...]"},
+		summary: "deny a job waiting for approval, with a reason",
+		about: "Denies a job, as the Deny button in its thread does. The rest of the line after the ID is the " +
+			"reason shown to the requester (quotes optional, at most 500 characters).",
+		examples: []string{"deny 42", "deny 42 not during the release freeze"},
+	},
+	{
+		kind:     KindWhoami,
+		usage:    []string{"whoami"},
+		summary:  "show what you may request and approve, and where",
+		about:    "Shows which operations you may request and which you may approve, on which clusters and in which channels, as the policy says.",
+		examples: []string{"whoami"},
+		build:    buildNothing,
+	},
+	{
+		kind:     KindPolicy,
+		optional: []string{slotCluster},
+		flags:    []string{fResourceGroup, fName, fClusterName},
+		nameSlot: slotCluster,
+		usage:    []string{"policy [CLUSTER] [-g RG]"},
+		summary:  "show what needs approval on a cluster, who approves, and the guardrails",
+		about: "Shows the rules that apply to a cluster: which operations need approval and how many, " +
+			"who may approve, and the guardrails that refuse a request. Without CLUSTER it shows the defaults.",
+		examples: []string{"policy", "policy prod-weu -g rg-prod"},
+		build:    buildOptionalCluster,
+	},
+	{
+		kind:     KindAudit,
+		optional: []string{slotCluster},
+		flags:    []string{fResourceGroup, fName, fClusterName, fSince},
+		nameSlot: slotCluster,
+		usage:    []string{"audit [CLUSTER] [-g RG] [--since DURATION]"},
+		summary:  "show the recent audit trail (approvers only)",
+		about: "Shows who requested, approved, denied, cancelled and aborted what, and what was refused, " +
+			"newest first, for one cluster or all. Only approvers may read it. --since takes Go durations " +
+			"(90m, 12h) and days (7d); the default is 24h and the limit 90d.",
+		examples: []string{"audit", "audit demo --since 7d", "audit -g rg-prod --since 2h"},
+		build:    buildAudit,
+	},
+	{
+		kind:     KindAbort,
+		args:     []string{slotCluster},
+		flags:    []string{fResourceGroup, fName, fClusterName, fPoolName},
+		nameSlot: slotCluster,
+		usage:    []string{"abort CLUSTER [--nodepool-name POOL] [-g RG]"},
+		summary:  "abort the operation running on a cluster or node pool",
+		about: "Asks Azure to abort the latest operation on the cluster, or on one node pool with --nodepool-name, " +
+			"for an operation already sent to Azure (`/aks cancel` stops a job before that). Azure stops the " +
+			"operation where it is: what it already changed stays changed.",
+		examples:  []string{"abort demo", "abort demo --nodepool-name np2 -g rg-prod"},
+		extraHint: "to abort a node pool's operation use --nodepool-name POOL",
+		build:     buildAbort,
 	},
 }
 
@@ -418,6 +501,14 @@ func (s *spec) usageText() string {
 
 func (s *spec) usageError(format string, args ...any) *UsageError {
 	return &UsageError{Message: fmt.Sprintf(format, args...), Usage: s.usageText()}
+}
+
+// positionals lists the slots positional arguments fill, in order: required, then optional.
+func (s *spec) positionals() []string {
+	if len(s.optional) == 0 {
+		return s.args
+	}
+	return append(append([]string(nil), s.args...), s.optional...)
 }
 
 func (s *spec) takes(long string) bool {
@@ -549,7 +640,7 @@ func scan(sp *spec, toks []token) (*input, error) {
 	}
 	for _, p := range positional {
 		filled := false
-		for _, slot := range sp.args {
+		for _, slot := range sp.positionals() {
 			if _, ok := in.slots[slot]; !ok {
 				in.slots[slot] = p
 				filled = true
@@ -558,11 +649,14 @@ func scan(sp *spec, toks []token) (*input, error) {
 		}
 		if !filled {
 			msg := fmt.Sprintf("unexpected argument %s", quoteWord(p))
-			for _, slot := range sp.args {
+			for _, slot := range sp.positionals() {
 				if by, ok := in.used[slot]; ok {
 					msg += fmt.Sprintf(" (%s is already given by %s)", slotWords(slot), by)
 					break
 				}
+			}
+			if sp.extraHint != "" {
+				msg += "; " + sp.extraHint
 			}
 			return nil, sp.usageError("%s", msg)
 		}
@@ -611,7 +705,7 @@ func slotWords(slot string) string {
 	case slotPool:
 		return "the node pool name (POOL)"
 	case slotID:
-		return "the job ID"
+		return "the job ID (ID)"
 	}
 	return slot
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -27,7 +28,15 @@ const (
 	maxRGLength     = 90
 	maxTagKeyLength = 512
 	maxTagValLength = 256
+	maxReason       = 500 // characters of a deny reason: a sentence or two, not an essay
+
+	day              = 24 * time.Hour
+	defaultAuditSpan = day
+	maxAuditSpan     = 90 * day
 )
+
+// daysRe reads the day part of a --since value such as "7d" or "1d12h"; Go durations have no days.
+var daysRe = regexp.MustCompile(`^([0-9]{1,6})d(.*)$`)
 
 var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
@@ -292,4 +301,59 @@ func jobID(s string) (string, string) {
 		return "", fmt.Sprintf("invalid job ID %q: job IDs are numbers such as 42", clip(s))
 	}
 	return strconv.FormatUint(n, 10), ""
+}
+
+// checkReason checks deny's free-text reason, already trimmed.
+func checkReason(reason string) string {
+	if n := utf8.RuneCountInString(reason); n > maxReason {
+		return fmt.Sprintf("the reason is %d characters long: keep it to %d", n, maxReason)
+	}
+	if hasControl(reason) {
+		return "the reason contains a control character: use plain text"
+	}
+	return ""
+}
+
+// since reads audit's --since: a Go duration ("90m", "12h") or days ("7d", "1d12h"), more than
+// 0 and at most 90 days. Without the flag it is a day.
+func since(in *input) (time.Duration, string) {
+	if !in.has(fSince) {
+		return defaultAuditSpan, ""
+	}
+	raw := in.value(fSince)
+	d, ok := parseSpan(raw)
+	switch {
+	case !ok:
+		return 0, fmt.Sprintf("invalid %s %q: use a duration such as 2h, 90m or 7d", in.used[fSince], clip(raw))
+	case d <= 0:
+		return 0, fmt.Sprintf("%s %s is not a positive duration: use e.g. 2h or 7d", in.used[fSince], clip(raw))
+	case d > maxAuditSpan:
+		return 0, fmt.Sprintf("%s %s is too far back: the audit trail can be read at most 90d back", in.used[fSince], clip(raw))
+	}
+	return d, ""
+}
+
+// parseSpan parses a Go duration with an optional leading number of days ("1d12h"). A span
+// far beyond maxAuditSpan is returned as just over it, so nothing overflows.
+func parseSpan(s string) (time.Duration, bool) {
+	m := daysRe.FindStringSubmatch(s)
+	if m == nil {
+		d, err := time.ParseDuration(s)
+		return d, err == nil
+	}
+	days, _ := strconv.Atoi(m[1]) // at most six digits: cannot fail
+	var extra time.Duration
+	if m[2] != "" {
+		var err error
+		if extra, err = time.ParseDuration(m[2]); err != nil || extra < 0 {
+			return 0, false // "1d-2h" is not a span anyone means
+		}
+	}
+	// Capping both parts before adding keeps the sum from overflowing and still over the limit.
+	tooLong := maxAuditSpan + 1
+	span := tooLong
+	if days <= int(maxAuditSpan/day) {
+		span = time.Duration(days) * day
+	}
+	return span + min(extra, tooLong), true
 }

@@ -2,7 +2,6 @@ package telemetry_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -10,29 +9,30 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/slack-go/slack"
 
 	"github.com/aksbot/aksbot/internal/telemetry"
 )
 
 func ExampleMetrics_WriteTo() {
 	m := telemetry.NewMetrics()
-	m.SetOutboxDepth(3)
-	m.SlackCall("chat.postMessage", errors.New("ratelimited"), true)
+	m.OutboxDepth(3)
+	m.SlackCall("chat.postMessage", nil)
+	m.SlackCall("chat.postMessage", &slack.RateLimitedError{RetryAfter: time.Second})
 
 	var b strings.Builder
 	if _, err := m.WriteTo(&b); err != nil {
 		panic(err)
 	}
 	for line := range strings.Lines(b.String()) {
-		if strings.HasPrefix(line, "aksbot_slack") || strings.HasPrefix(line, "aksbot_outbox") {
+		if strings.HasPrefix(line, "aksbot_slack_api") || strings.HasPrefix(line, "aksbot_slack_outbox") {
 			os.Stdout.WriteString(line)
 		}
 	}
 	// Output:
-	// aksbot_outbox_depth 3
-	// aksbot_slack_api_calls_total{method="chat.postMessage"} 1
-	// aksbot_slack_api_errors_total{method="chat.postMessage"} 1
-	// aksbot_slack_api_rate_limited_total{method="chat.postMessage"} 1
+	// aksbot_slack_api_calls_total{method="chat.postMessage",result="ok"} 1
+	// aksbot_slack_api_calls_total{method="chat.postMessage",result="ratelimited"} 1
+	// aksbot_slack_outbox_depth 3
 }
 
 // Wiring in main: one Metrics shared by the adapters, the ARM policy in the

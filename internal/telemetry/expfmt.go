@@ -45,16 +45,20 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 
 func (m *Metrics) families() []*family {
 	fams := []*family{
-		counterFamily(nameJobTransitions, "Job state transitions by operation and new state.", []string{"op", "state"}, m.jobTransitions),
-		counterFamily(nameSlackCalls, "Slack Web API calls by method.", []string{"method"}, m.slackCalls),
-		counterFamily(nameSlackErrors, "Slack Web API calls that returned an error, by method.", []string{"method"}, m.slackErrors),
-		counterFamily(nameSlackRateLimited, "Slack Web API calls that were rate limited, by method.", []string{"method"}, m.slackLimited),
-		counterFamily(nameARMRequests, "Azure Resource Manager HTTP requests by method and status code.", []string{"method", "code"}, m.armRequests),
+		counterFamily(nameJobTransitions, "Job state transitions by operation, old state (empty for a new job) and new state.",
+			[]string{"op", "from", "to"}, m.jobTransitions),
+		counterFamily(nameSlackCalls, "Slack Web API calls by method and result (ok, error, ratelimited).",
+			[]string{"method", "result"}, m.slackCalls),
+		counterFamily(nameARMRequests, "Azure Resource Manager HTTP requests by method and status code (error: no response).",
+			[]string{"method", "code"}, m.armRequests),
 		scalarFamily(nameARMThrottled, "Azure Resource Manager requests answered 429 (throttled).", "counter", float64(m.armThrottled.Load())),
 		scalarFamily(nameSocketReconnects, "Reconnections of the Slack socket-mode connection.", "counter", float64(m.socketReconnects.Load())),
-		scalarFamily(nameOutboxDepth, "Messages waiting in the outbox to be sent.", "gauge", float64(m.outboxDepth.Load())),
-		histogramFamily(nameApprovalWait, "Time jobs waited for approval.", m.approvalWait.snapshot()),
-		histogramFamily(nameAckLatency, "Time from receiving a Slack event to acknowledging it.", m.ackLatency.snapshot()),
+		scalarFamily(nameOutboxDepth, "Messages stored in the outbox and not yet delivered to Slack.", "gauge", float64(m.outboxDepth.Load())),
+		histogramFamily(nameSlackAck, "Time from reading a Slack socket-mode envelope to acknowledging it.", m.slackAck.snapshot()),
+		histogramVecFamily(nameOperationSeconds, "Duration of Azure operations, from the request to its end, by operation and outcome.",
+			[]string{"op", "outcome"}, m.operations),
+		histogramVecFamily(nameApprovalWait, "Time jobs waited for their approvals, by operation and outcome: the state the decision moved the job to (queued when approved, denied, expired).",
+			[]string{"op", "outcome"}, m.approvalWait),
 	}
 
 	jobs := &family{name: nameJobs, help: "Jobs by operation and state.", typ: "gauge", labels: []string{"op", "state"}}
@@ -65,12 +69,6 @@ func (m *Metrics) families() []*family {
 	m.jobsMu.Unlock()
 	fams = append(fams, jobs)
 
-	ops := &family{name: nameOperationSeconds, help: "Duration of Azure operations by operation and result.", typ: "histogram", labels: []string{"op", "result"}}
-	for k, h := range m.operations.snapshot() {
-		ops.series = append(ops.series, series{values: []string{k[0], k[1]}, hist: &h})
-	}
-	fams = append(fams, ops)
-
 	slices.SortFunc(fams, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	return fams
 }
@@ -79,6 +77,14 @@ func counterFamily(name, help string, labels []string, v *counterVec) *family {
 	f := &family{name: name, help: help, typ: "counter", labels: labels}
 	for k, c := range v.snapshot() {
 		f.series = append(f.series, series{values: k[:len(labels)], value: float64(c)})
+	}
+	return f
+}
+
+func histogramVecFamily(name, help string, labels []string, v *histogramVec) *family {
+	f := &family{name: name, help: help, typ: "histogram", labels: labels}
+	for k, h := range v.snapshot() {
+		f.series = append(f.series, series{values: k[:len(labels)], hist: &h})
 	}
 	return f
 }

@@ -13,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // sample is one parsed exposition line.
@@ -244,24 +248,29 @@ func checkHistogram(t *testing.T, e exposition, name string, labels map[string]s
 
 func TestExpositionParsesBack(t *testing.T) {
 	m := NewMetrics()
-	m.JobTransition("scale", "running")
-	m.JobTransition("scale", "running")
-	m.JobTransition("upgrade", "succeeded")
-	m.SetJobsByState(map[[2]string]int{{"scale", "running"}: 2, {"upgrade", "waiting"}: 1})
-	m.OperationDone("scale", "succeeded", 45*time.Second)
-	m.OperationDone("scale", "succeeded", 3*time.Hour)
-	m.OperationDone("upgrade", "failed", 10*time.Second)
-	m.ApprovalWait(90 * time.Second)
-	m.SlackCall("chat.postMessage", nil, false)
-	m.SlackCall("chat.postMessage", errors.New("ratelimited"), true)
-	m.SlackCall("chat.update", errors.New("message_not_found"), false)
+	m.JobTransition(aks.OpPoolScale, "", aks.StateAwaitingApproval)
+	m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning)
+	m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning)
+	m.JobTransition(aks.OpClusterUpgrade, aks.StateRunning, aks.StateSucceeded)
+	m.SetJobsByState(map[[2]string]int{{"nodepool.scale", "running"}: 2, {"cluster.upgrade", "awaiting_approval"}: 1})
+	m.OperationFinished(aks.OpPoolScale, aks.StateSucceeded, 45*time.Second)
+	m.OperationFinished(aks.OpPoolScale, aks.StateSucceeded, 3*time.Hour)
+	m.OperationFinished(aks.OpClusterUpgrade, aks.StateFailed, 10*time.Second)
+	m.ApprovalWait(aks.OpClusterDelete, aks.StateQueued, 90*time.Second)
+	m.ApprovalWait(aks.OpClusterDelete, aks.StateExpired, 25*time.Hour)
+	m.ApprovalWait(aks.OpPoolScale, aks.StateDenied, 5*time.Second)
+	m.SlackCall("chat.postMessage", nil)
+	m.SlackCall("chat.postMessage", fmt.Errorf("post report: %w", &slack.RateLimitedError{RetryAfter: time.Second}))
+	m.SlackCall("chat.postMessage", &slack.RateLimitedError{RetryAfter: 3 * time.Second})
+	m.SlackCall("chat.update", errors.New("message_not_found"))
 	m.ARMRequest("PUT", 201, nil)
 	m.ARMRequest("GET", 429, nil)
+	m.ARMRequest("GET", 503, nil)
 	m.ARMRequest("GET", 0, errors.New("dial tcp: refused"))
 	m.SocketReconnect()
-	m.AckLatency(3 * time.Millisecond)
-	m.AckLatency(7 * time.Second)
-	m.SetOutboxDepth(4)
+	m.SlackAck(3 * time.Millisecond)
+	m.SlackAck(7 * time.Second)
+	m.OutboxDepth(4)
 
 	text, e := scrape(t, m)
 
@@ -270,12 +279,21 @@ func TestExpositionParsesBack(t *testing.T) {
 	}
 	wantTypes := map[string]string{
 		nameJobTransitions: "counter", nameJobs: "gauge", nameOperationSeconds: "histogram",
-		nameApprovalWait: "histogram", nameSlackCalls: "counter", nameSlackErrors: "counter",
-		nameSlackRateLimited: "counter", nameARMRequests: "counter", nameARMThrottled: "counter",
-		nameSocketReconnects: "counter", nameAckLatency: "histogram", nameOutboxDepth: "gauge",
+		nameApprovalWait: "histogram", nameSlackCalls: "counter", nameARMRequests: "counter",
+		nameARMThrottled: "counter", nameSocketReconnects: "counter", nameSlackAck: "histogram",
+		nameOutboxDepth: "gauge",
 	}
 	if !maps.Equal(e.types, wantTypes) {
 		t.Errorf("families = %v, want %v", e.types, wantTypes)
+	}
+	// The names dashboards use, spelled out once more so a renamed constant fails here.
+	for _, name := range []string{"aksbot_job_transitions_total", "aksbot_operation_duration_seconds",
+		"aksbot_approval_wait_seconds", "aksbot_slack_api_calls_total", "aksbot_slack_ack_latency_seconds",
+		"aksbot_slack_socket_reconnects_total", "aksbot_slack_outbox_depth", "aksbot_arm_requests_total",
+		"aksbot_arm_throttled_total"} {
+		if _, ok := e.types[name]; !ok {
+			t.Errorf("no family %s", name)
+		}
 	}
 	for name := range wantTypes {
 		if !strings.HasPrefix(name, "aksbot_") || e.helps[name] == "" {
@@ -288,17 +306,17 @@ func TestExpositionParsesBack(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{nameJobTransitions, map[string]string{"op": "scale", "state": "running"}, 2},
-		{nameJobTransitions, map[string]string{"op": "upgrade", "state": "succeeded"}, 1},
-		{nameJobs, map[string]string{"op": "scale", "state": "running"}, 2},
-		{nameJobs, map[string]string{"op": "upgrade", "state": "waiting"}, 1},
-		{nameSlackCalls, map[string]string{"method": "chat.postMessage"}, 2},
-		{nameSlackCalls, map[string]string{"method": "chat.update"}, 1},
-		{nameSlackErrors, map[string]string{"method": "chat.postMessage"}, 1},
-		{nameSlackErrors, map[string]string{"method": "chat.update"}, 1},
-		{nameSlackRateLimited, map[string]string{"method": "chat.postMessage"}, 1},
+		{nameJobTransitions, map[string]string{"op": "nodepool.scale", "from": "", "to": "awaiting_approval"}, 1},
+		{nameJobTransitions, map[string]string{"op": "nodepool.scale", "from": "queued", "to": "running"}, 2},
+		{nameJobTransitions, map[string]string{"op": "cluster.upgrade", "from": "running", "to": "succeeded"}, 1},
+		{nameJobs, map[string]string{"op": "nodepool.scale", "state": "running"}, 2},
+		{nameJobs, map[string]string{"op": "cluster.upgrade", "state": "awaiting_approval"}, 1},
+		{nameSlackCalls, map[string]string{"method": "chat.postMessage", "result": "ok"}, 1},
+		{nameSlackCalls, map[string]string{"method": "chat.postMessage", "result": "ratelimited"}, 2},
+		{nameSlackCalls, map[string]string{"method": "chat.update", "result": "error"}, 1},
 		{nameARMRequests, map[string]string{"method": "PUT", "code": "201"}, 1},
 		{nameARMRequests, map[string]string{"method": "GET", "code": "429"}, 1},
+		{nameARMRequests, map[string]string{"method": "GET", "code": "503"}, 1},
 		{nameARMRequests, map[string]string{"method": "GET", "code": "error"}, 1},
 		{nameARMThrottled, map[string]string{}, 1},
 		{nameSocketReconnects, map[string]string{}, 1},
@@ -312,12 +330,12 @@ func TestExpositionParsesBack(t *testing.T) {
 
 	// A label set never recorded must not appear.
 	for _, s := range e.samples {
-		if s.name == nameSlackRateLimited && s.labels["method"] == "chat.update" {
-			t.Errorf("rate limit counted for a call that was not rate limited")
+		if s.name == nameSlackCalls && s.labels["method"] == "chat.update" && s.labels["result"] != "error" {
+			t.Errorf("chat.update counted as %s, want only error", s.labels["result"])
 		}
 	}
 
-	scale := map[string]string{"op": "scale", "result": "succeeded"}
+	scale := map[string]string{"op": "nodepool.scale", "outcome": "succeeded"}
 	b, sum, count := checkHistogram(t, e, nameOperationSeconds, scale)
 	if count != 2 || sum != 45+3*3600 {
 		t.Errorf("scale histogram count=%v sum=%v, want 2 and %v", count, sum, 45+3*3600)
@@ -326,27 +344,101 @@ func TestExpositionParsesBack(t *testing.T) {
 	if b["30"] != 0 || b["60"] != 1 || b["7200"] != 1 || b["+Inf"] != 2 {
 		t.Errorf("scale buckets = %v", b)
 	}
-	if len(b) != len(operationBuckets)+1 {
-		t.Errorf("operation histogram has %d buckets, want %d", len(b), len(operationBuckets)+1)
+	if len(b) != len(operationBuckets)+1 || operationBuckets[0] != 30 || operationBuckets[len(operationBuckets)-1] != 7200 {
+		t.Errorf("operation histogram has buckets %v, want 30s..2h and +Inf", b)
 	}
-	if _, _, c := checkHistogram(t, e, nameOperationSeconds, map[string]string{"op": "upgrade", "result": "failed"}); c != 1 {
+	if _, _, c := checkHistogram(t, e, nameOperationSeconds, map[string]string{"op": "cluster.upgrade", "outcome": "failed"}); c != 1 {
 		t.Errorf("upgrade/failed count = %v, want 1", c)
 	}
 
-	ack, ackSum, _ := checkHistogram(t, e, nameAckLatency, map[string]string{})
-	if ack["0.0025"] != 0 || ack["0.005"] != 1 || ack["5"] != 1 || ack["+Inf"] != 2 {
+	ack, ackSum, _ := checkHistogram(t, e, nameSlackAck, map[string]string{})
+	if ack["0.0025"] != 0 || ack["0.005"] != 1 || ack["3"] != 1 || ack["+Inf"] != 2 {
 		t.Errorf("ack buckets = %v", ack)
+	}
+	if len(ack) != 13 || ack["0.001"] != 0 {
+		t.Errorf("ack histogram has buckets %v, want 1ms..3s and +Inf", ack)
 	}
 	if math.Abs(ackSum-7.003) > 1e-9 {
 		t.Errorf("ack sum = %v, want 7.003", ackSum)
 	}
-	if _, s, c := checkHistogram(t, e, nameApprovalWait, map[string]string{}); c != 1 || s != 90 {
-		t.Errorf("approval wait count=%v sum=%v, want 1 and 90", c, s)
+
+	approved := map[string]string{"op": "cluster.delete", "outcome": "queued"}
+	if wb, s, c := checkHistogram(t, e, nameApprovalWait, approved); c != 1 || s != 90 || wb["60"] != 0 || wb["300"] != 1 || len(wb) != 12 {
+		t.Errorf("approval wait %v count=%v sum=%v buckets %v, want 1, 90 and 10s..24h", approved, c, s, wb)
+	}
+	if wb, _, c := checkHistogram(t, e, nameApprovalWait, map[string]string{"op": "cluster.delete", "outcome": "expired"}); c != 1 || wb["86400"] != 0 {
+		t.Errorf("25h wait: count=%v buckets %v, want only in +Inf", c, wb)
+	}
+	if wb, _, _ := checkHistogram(t, e, nameApprovalWait, map[string]string{"op": "nodepool.scale", "outcome": "denied"}); wb["10"] != 1 {
+		t.Errorf("5s wait not in le=10: %v", wb)
 	}
 
 	again, _ := scrape(t, m)
 	if again != text {
 		t.Errorf("two scrapes of the same state differ:\n%s\n---\n%s", text, again)
+	}
+}
+
+// TestValuesChange: a second round of recording moves every family's values.
+func TestValuesChange(t *testing.T) {
+	m := NewMetrics()
+	record := func(depth int) {
+		m.JobTransition(aks.OpClusterStop, aks.StateQueued, aks.StateRunning)
+		m.OperationFinished(aks.OpClusterStop, aks.StateCancelled, 20*time.Minute)
+		m.ApprovalWait(aks.OpClusterStop, aks.StateQueued, time.Hour)
+		m.SlackCall("conversations.replies", nil)
+		m.SlackAck(time.Millisecond)
+		m.SocketReconnect()
+		m.OutboxDepth(depth)
+		m.ARMRequest("POST", 429, nil)
+	}
+	record(7)
+	_, first := scrape(t, m)
+	record(2)
+	_, second := scrape(t, m)
+
+	op := map[string]string{"op": "cluster.stop", "outcome": "cancelled"}
+	wait := map[string]string{"op": "cluster.stop", "outcome": "queued"}
+	for _, c := range []struct {
+		name          string
+		labels        map[string]string
+		first, second float64
+	}{
+		{nameJobTransitions, map[string]string{"op": "cluster.stop", "from": "queued", "to": "running"}, 1, 2},
+		{nameOperationSeconds + "_count", op, 1, 2},
+		{nameOperationSeconds + "_sum", op, 1200, 2400},
+		{nameApprovalWait + "_count", wait, 1, 2},
+		{nameSlackCalls, map[string]string{"method": "conversations.replies", "result": "ok"}, 1, 2},
+		{nameSlackAck + "_count", map[string]string{}, 1, 2},
+		{nameSocketReconnects, map[string]string{}, 1, 2},
+		{nameOutboxDepth, map[string]string{}, 7, 2},
+		{nameARMRequests, map[string]string{"method": "POST", "code": "429"}, 1, 2},
+		{nameARMThrottled, map[string]string{}, 1, 2},
+	} {
+		if got := first.find(t, c.name, c.labels); got != c.first {
+			t.Errorf("%s%v first = %v, want %v", c.name, c.labels, got, c.first)
+		}
+		if got := second.find(t, c.name, c.labels); got != c.second {
+			t.Errorf("%s%v second = %v, want %v", c.name, c.labels, got, c.second)
+		}
+	}
+}
+
+func TestSlackResult(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{errors.New("channel_not_found"), "error"},
+		{&slack.RateLimitedError{RetryAfter: time.Second}, "ratelimited"},
+		{fmt.Errorf("update message: %w", &slack.RateLimitedError{}), "ratelimited"},
+		{slack.StatusCodeError{Code: 503, Status: "503 Service Unavailable"}, "error"}, // retryable, but not a rate limit
+	}
+	for _, c := range cases {
+		if got := slackResult(c.err); got != c.want {
+			t.Errorf("slackResult(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }
 
@@ -358,10 +450,11 @@ func TestEmptyMetricsWriteOnlyUnlabelled(t *testing.T) {
 			t.Errorf("%s = %v, want 0", name, got)
 		}
 	}
-	if _, _, c := checkHistogram(t, e, nameAckLatency, map[string]string{}); c != 0 {
+	if _, _, c := checkHistogram(t, e, nameSlackAck, map[string]string{}); c != 0 {
 		t.Errorf("ack count = %v, want 0", c)
 	}
-	for _, name := range []string{nameJobTransitions, nameJobs, nameSlackCalls, nameARMRequests, nameOperationSeconds + "_count"} {
+	for _, name := range []string{nameJobTransitions, nameJobs, nameSlackCalls, nameARMRequests,
+		nameOperationSeconds + "_count", nameApprovalWait + "_count"} {
 		if e.has(name) {
 			t.Errorf("%s has samples before anything was recorded", name)
 		}
@@ -371,12 +464,12 @@ func TestEmptyMetricsWriteOnlyUnlabelled(t *testing.T) {
 func TestLabelEscaping(t *testing.T) {
 	m := NewMetrics()
 	odd := "say \"hi\"\\now\nnext"
-	m.JobTransition(odd, "running")
+	m.JobTransition(aks.OpKind(odd), "", aks.StateRunning)
 	text, e := scrape(t, m)
 	if want := `op="say \"hi\"\\now\nnext"`; !strings.Contains(text, want) {
 		t.Errorf("exposition lacks %s:\n%s", want, text)
 	}
-	if got := e.find(t, nameJobTransitions, map[string]string{"op": odd, "state": "running"}); got != 1 {
+	if got := e.find(t, nameJobTransitions, map[string]string{"op": odd, "from": "", "to": "running"}); got != 1 {
 		t.Errorf("escaped label did not round-trip: %v", got)
 	}
 	if got := escapeHelp("a\\b\nc \"q\""); got != `a\\b\nc "q"` {
@@ -407,17 +500,24 @@ func TestSetJobsByStateReplaces(t *testing.T) {
 func TestConcurrentRecording(t *testing.T) {
 	m := NewMetrics()
 	const workers, each = 8, 500
+	limited := fmt.Errorf("post: %w", &slack.RateLimitedError{RetryAfter: time.Second})
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			method := fmt.Sprintf("m%d", w%2)
 			for i := range each {
-				m.SlackCall(method, nil, i%5 == 0)
-				m.AckLatency(time.Duration(i) * time.Millisecond)
-				m.OperationDone("scale", "succeeded", time.Minute)
-				m.JobTransition("scale", "running")
+				var err error
+				if i%5 == 0 {
+					err = limited
+				}
+				m.SlackCall(method, err)
+				m.SlackAck(time.Duration(i) * time.Millisecond)
+				m.OperationFinished(aks.OpPoolScale, aks.StateSucceeded, time.Minute)
+				m.ApprovalWait(aks.OpPoolScale, aks.StateQueued, time.Minute)
+				m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning)
 				m.ARMRequest("GET", 200, nil)
-				m.SetOutboxDepth(i)
+				m.OutboxDepth(i)
+				m.SocketReconnect()
 				m.SetJobsByState(map[[2]string]int{{"scale", "running"}: i})
 			}
 		})
@@ -445,69 +545,127 @@ func TestConcurrentRecording(t *testing.T) {
 
 	_, e := scrape(t, m)
 	total := float64(workers * each)
-	if got := e.find(t, nameSlackCalls, map[string]string{"method": "m0"}) + e.find(t, nameSlackCalls, map[string]string{"method": "m1"}); got != total {
-		t.Errorf("slack calls = %v, want %v", got, total)
+	sumSlack := func(result string) float64 {
+		return e.find(t, nameSlackCalls, map[string]string{"method": "m0", "result": result}) +
+			e.find(t, nameSlackCalls, map[string]string{"method": "m1", "result": result})
 	}
-	if got := e.find(t, nameSlackRateLimited, map[string]string{"method": "m0"}) + e.find(t, nameSlackRateLimited, map[string]string{"method": "m1"}); got != total/5 {
-		t.Errorf("rate limited = %v, want %v", got, total/5)
+	if ok, rl := sumSlack("ok"), sumSlack("ratelimited"); ok != total*4/5 || rl != total/5 {
+		t.Errorf("slack calls ok=%v ratelimited=%v, want %v and %v", ok, rl, total*4/5, total/5)
 	}
-	if got := e.find(t, nameJobTransitions, map[string]string{"op": "scale", "state": "running"}); got != total {
+	if got := e.find(t, nameJobTransitions, map[string]string{"op": "nodepool.scale", "from": "queued", "to": "running"}); got != total {
 		t.Errorf("transitions = %v, want %v", got, total)
 	}
 	if got := e.find(t, nameARMRequests, map[string]string{"method": "GET", "code": "200"}); got != total {
 		t.Errorf("arm requests = %v, want %v", got, total)
 	}
-	if _, _, c := checkHistogram(t, e, nameAckLatency, map[string]string{}); c != total {
+	if got := e.find(t, nameSocketReconnects, map[string]string{}); got != total {
+		t.Errorf("reconnects = %v, want %v", got, total)
+	}
+	if _, _, c := checkHistogram(t, e, nameSlackAck, map[string]string{}); c != total {
 		t.Errorf("ack count = %v, want %v", c, total)
 	}
-	if _, s, c := checkHistogram(t, e, nameOperationSeconds, map[string]string{"op": "scale", "result": "succeeded"}); c != total || s != total*60 {
+	if _, s, c := checkHistogram(t, e, nameOperationSeconds, map[string]string{"op": "nodepool.scale", "outcome": "succeeded"}); c != total || s != total*60 {
 		t.Errorf("operation count=%v sum=%v, want %v and %v", c, s, total, total*60)
+	}
+	if _, s, c := checkHistogram(t, e, nameApprovalWait, map[string]string{"op": "nodepool.scale", "outcome": "queued"}); c != total || s != total*60 {
+		t.Errorf("approval wait count=%v sum=%v, want %v and %v", c, s, total, total*60)
 	}
 }
 
 func TestHotPathsDoNotAllocate(t *testing.T) {
 	m := NewMetrics()
-	m.SlackCall("chat.postMessage", nil, false) // first use creates the series
-	m.ARMRequest("GET", 200, nil)
 	errBoom := errors.New("boom")
-	for name, f := range map[string]func(){
-		"AckLatency":     func() { m.AckLatency(2 * time.Millisecond) },
-		"SlackCall":      func() { m.SlackCall("chat.postMessage", errBoom, true) },
-		"ARMRequest":     func() { m.ARMRequest("GET", 200, nil) },
-		"ApprovalWait":   func() { m.ApprovalWait(time.Minute) },
-		"SetOutboxDepth": func() { m.SetOutboxDepth(3) },
-	} {
+	limited := fmt.Errorf("post: %w", &slack.RateLimitedError{RetryAfter: time.Second})
+	hot := map[string]func(){
+		"JobTransition":     func() { m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning) },
+		"OperationFinished": func() { m.OperationFinished(aks.OpPoolScale, aks.StateSucceeded, time.Minute) },
+		"ApprovalWait":      func() { m.ApprovalWait(aks.OpPoolScale, aks.StateQueued, time.Minute) },
+		"SlackCall ok":      func() { m.SlackCall("chat.postMessage", nil) },
+		"SlackCall error":   func() { m.SlackCall("chat.postMessage", errBoom) },
+		"SlackCall limited": func() { m.SlackCall("chat.postMessage", limited) },
+		"SlackAck":          func() { m.SlackAck(2 * time.Millisecond) },
+		"SocketReconnect":   func() { m.SocketReconnect() },
+		"OutboxDepth":       func() { m.OutboxDepth(3) },
+		"ARMRequest":        func() { m.ARMRequest("GET", 200, nil) },
+	}
+	for _, f := range hot {
+		f() // first use creates the series
+	}
+	for name, f := range hot {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s allocates %v times per call", name, n)
 		}
 	}
 }
 
-func BenchmarkAckLatency(b *testing.B) {
+// The hot calls, from many goroutines at once as the engine and the Slack transport make them:
+// go test -run '^$' -bench . -benchmem ./internal/telemetry
+func BenchmarkJobTransition(b *testing.B) {
 	m := NewMetrics()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.AckLatency(4 * time.Millisecond)
+			m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning)
+		}
+	})
+}
+
+func BenchmarkOperationFinished(b *testing.B) {
+	m := NewMetrics()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.OperationFinished(aks.OpPoolScale, aks.StateSucceeded, 7*time.Minute)
+		}
+	})
+}
+
+func BenchmarkSlackAck(b *testing.B) {
+	m := NewMetrics()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.SlackAck(4 * time.Millisecond)
 		}
 	})
 }
 
 func BenchmarkSlackCall(b *testing.B) {
 	m := NewMetrics()
+	limited := fmt.Errorf("post: %w", &slack.RateLimitedError{RetryAfter: time.Second})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		i := 0
 		for pb.Next() {
-			m.SlackCall("chat.postMessage", nil, false)
+			var err error
+			if i++; i%10 == 0 {
+				err = limited
+			}
+			m.SlackCall("chat.postMessage", err)
+		}
+	})
+}
+
+func BenchmarkOutboxDepth(b *testing.B) {
+	m := NewMetrics()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			m.OutboxDepth(i)
 		}
 	})
 }
 
 func BenchmarkWriteTo(b *testing.B) {
 	m := NewMetrics()
+	ops := []aks.OpKind{aks.OpClusterCreate, aks.OpClusterUpgrade, aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolDelete}
 	for i := range 20 {
-		m.SlackCall(fmt.Sprintf("method%d", i), nil, false)
-		m.OperationDone(fmt.Sprintf("op%d", i%5), "succeeded", time.Duration(i)*time.Minute)
+		m.SlackCall(fmt.Sprintf("method%d", i), nil)
+		m.OperationFinished(ops[i%5], aks.StateSucceeded, time.Duration(i)*time.Minute)
+		m.ApprovalWait(ops[i%5], aks.StateQueued, time.Duration(i)*time.Minute)
+		m.JobTransition(ops[i%5], aks.StateQueued, aks.StateRunning)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -4,11 +4,16 @@
 package telemetry
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // Metric names are part of the public interface: dashboards and alerts use them.
@@ -18,32 +23,37 @@ const (
 	nameOperationSeconds = "aksbot_operation_duration_seconds"
 	nameApprovalWait     = "aksbot_approval_wait_seconds"
 	nameSlackCalls       = "aksbot_slack_api_calls_total"
-	nameSlackErrors      = "aksbot_slack_api_errors_total"
-	nameSlackRateLimited = "aksbot_slack_api_rate_limited_total"
+	nameSlackAck         = "aksbot_slack_ack_latency_seconds"
+	nameSocketReconnects = "aksbot_slack_socket_reconnects_total"
+	nameOutboxDepth      = "aksbot_slack_outbox_depth"
 	nameARMRequests      = "aksbot_arm_requests_total"
 	nameARMThrottled     = "aksbot_arm_throttled_total"
-	nameSocketReconnects = "aksbot_socket_reconnects_total"
-	nameAckLatency       = "aksbot_ack_latency_seconds"
-	nameOutboxDepth      = "aksbot_outbox_depth"
 )
 
-// Bucket upper bounds in seconds. AKS operations take minutes, approvals take
-// minutes to hours, and Slack wants an ack within 3s, so each histogram gets
-// bounds around the values that matter for it.
+// Results of a Slack Web API call, the result label of aksbot_slack_api_calls_total.
+const (
+	slackOK          = "ok"
+	slackError       = "error"
+	slackRateLimited = "ratelimited"
+)
+
+// Bucket upper bounds in seconds. AKS operations take minutes to a couple of
+// hours, approvals minutes to a day, and Slack wants an ack within 3s, so each
+// histogram gets bounds around the values that matter for it.
 var (
 	operationBuckets = []float64{30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200}
 	approvalBuckets  = []float64{10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400}
-	ackBuckets       = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+	ackBuckets       = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3}
 )
 
-// Metrics holds everything the bot records. It is safe for concurrent use;
-// recording an already-seen label set takes a read lock and atomic adds and
-// does not allocate.
+// Metrics holds everything the bot records. It is the job engine's
+// jobs.Observer and the Slack transport's slack.Metrics (its methods match
+// those interfaces; this package imports neither). It is safe for concurrent
+// use; recording an already-seen label set takes a read lock and atomic adds
+// and does not allocate.
 type Metrics struct {
-	jobTransitions *counterVec // op, state
-	slackCalls     *counterVec // method
-	slackErrors    *counterVec // method
-	slackLimited   *counterVec // method
+	jobTransitions *counterVec // op, from, to
+	slackCalls     *counterVec // method, result
 	armRequests    *counterVec // method, code
 
 	armThrottled     atomic.Uint64
@@ -53,9 +63,9 @@ type Metrics struct {
 	jobsMu sync.Mutex
 	jobs   map[[2]string]int // op, state
 
-	operations   *histogramVec // op, result
-	approvalWait *histogram
-	ackLatency   *histogram
+	operations   *histogramVec // op, outcome
+	approvalWait *histogramVec // op, outcome
+	slackAck     *histogram
 }
 
 // NewMetrics returns an empty set of metrics.
@@ -63,19 +73,32 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		jobTransitions: newCounterVec(),
 		slackCalls:     newCounterVec(),
-		slackErrors:    newCounterVec(),
-		slackLimited:   newCounterVec(),
 		armRequests:    newCounterVec(),
 		jobs:           map[[2]string]int{},
 		operations:     newHistogramVec(operationBuckets),
-		approvalWait:   newHistogram(approvalBuckets),
-		ackLatency:     newHistogram(ackBuckets),
+		approvalWait:   newHistogramVec(approvalBuckets),
+		slackAck:       newHistogram(ackBuckets),
 	}
 }
 
-// JobTransition counts a job entering state while running operation op.
-func (m *Metrics) JobTransition(op, state string) {
-	m.jobTransitions.inc([2]string{op, state})
+// JobTransition counts a job of operation op going from one state to
+// another; from is "" for a job just made (jobs.Observer).
+func (m *Metrics) JobTransition(op aks.OpKind, from, to aks.JobState) {
+	m.jobTransitions.inc(labels3(string(op), string(from), string(to)))
+}
+
+// OperationFinished records how long an Azure operation took, from the
+// request to Azure to its end with outcome succeeded, failed or cancelled
+// (jobs.Observer).
+func (m *Metrics) OperationFinished(op aks.OpKind, outcome aks.JobState, d time.Duration) {
+	m.operations.get(labels3(string(op), string(outcome), "")).observe(d.Seconds())
+}
+
+// ApprovalWait records how long a job waited for its approvals until the
+// decision that approved, denied or expired it; outcome is the state the job
+// went to (jobs.Observer).
+func (m *Metrics) ApprovalWait(op aks.OpKind, outcome aks.JobState, d time.Duration) {
+	m.approvalWait.get(labels3(string(op), string(outcome), "")).observe(d.Seconds())
 }
 
 // SetJobsByState replaces the aksbot_jobs gauge with counts keyed by
@@ -91,52 +114,52 @@ func (m *Metrics) SetJobsByState(counts map[[2]string]int) {
 	m.jobsMu.Unlock()
 }
 
-// OperationDone records how long an operation took until it ended with result
-// (for example "succeeded", "failed", "canceled").
-func (m *Metrics) OperationDone(op, result string, d time.Duration) {
-	m.operations.get([2]string{op, result}).observe(d.Seconds())
+// SlackCall counts one Slack Web API call of method by its result: ok, error,
+// or ratelimited when err is (or wraps) slack-go's *slack.RateLimitedError,
+// which is what a 429 turns into (slack.Metrics).
+func (m *Metrics) SlackCall(method string, err error) {
+	m.slackCalls.inc(labels3(method, slackResult(err), ""))
 }
 
-// ApprovalWait records how long a job waited for its approval.
-func (m *Metrics) ApprovalWait(d time.Duration) {
-	m.approvalWait.observe(d.Seconds())
+func slackResult(err error) string {
+	if err == nil {
+		return slackOK
+	}
+	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return slackRateLimited
+	}
+	return slackError
 }
 
-// SlackCall counts one Slack Web API call of method; err and rateLimited
-// are counted independently, so a rate-limited call that failed counts in both.
-func (m *Metrics) SlackCall(method string, err error, rateLimited bool) {
-	k := [2]string{method}
-	m.slackCalls.inc(k)
-	if err != nil {
-		m.slackErrors.inc(k)
-	}
-	if rateLimited {
-		m.slackLimited.inc(k)
-	}
-}
+// SlackAck records the time from reading a socket-mode envelope to writing
+// its ack (slack.Metrics).
+func (m *Metrics) SlackAck(latency time.Duration) { m.slackAck.observe(latency.Seconds()) }
+
+// SocketReconnect counts one reconnection of the Slack socket-mode
+// connection (slack.Metrics).
+func (m *Metrics) SocketReconnect() { m.socketReconnects.Add(1) }
+
+// OutboxDepth sets how many messages are stored and not yet delivered to
+// Slack (slack.Metrics).
+func (m *Metrics) OutboxDepth(n int) { m.outboxDepth.Store(int64(n)) }
 
 // ARMRequest counts one ARM HTTP request by HTTP method and status code; a
 // request that got no response (status 0, usually with err set) is counted
-// with code "error". A 429 also counts in aksbot_arm_throttled_total.
+// with code "error". Failures are the 4xx and 5xx codes and "error". A 429
+// also counts in aksbot_arm_throttled_total.
 func (m *Metrics) ARMRequest(method string, status int, err error) {
 	code := "error"
 	if status > 0 {
 		code = statusText(status)
 	}
-	m.armRequests.inc([2]string{method, code})
+	m.armRequests.inc(labels3(method, code, ""))
 	if status == 429 {
 		m.armThrottled.Add(1)
 	}
 }
 
-// SocketReconnect counts one reconnection of the Slack socket-mode websocket.
-func (m *Metrics) SocketReconnect() { m.socketReconnects.Add(1) }
-
-// AckLatency records the time from receiving a Slack event to acking it.
-func (m *Metrics) AckLatency(d time.Duration) { m.ackLatency.observe(d.Seconds()) }
-
-// SetOutboxDepth sets how many messages wait in the outbox to be sent.
-func (m *Metrics) SetOutboxDepth(n int) { m.outboxDepth.Store(int64(n)) }
+// labels3 is a series key; families with fewer labels leave the rest empty.
+func labels3(a, b, c string) [3]string { return [3]string{a, b, c} }
 
 // statusCodes holds the text of the status codes ARM returns, so counting a
 // request does not format an integer each time.
@@ -155,17 +178,17 @@ func statusText(status int) string {
 	return strconv.Itoa(status)
 }
 
-// counterVec is a counter family keyed by up to two label values.
+// counterVec is a counter family keyed by up to three label values.
 type counterVec struct {
 	mu sync.RWMutex
-	m  map[[2]string]*atomic.Uint64
+	m  map[[3]string]*atomic.Uint64
 }
 
 func newCounterVec() *counterVec {
-	return &counterVec{m: map[[2]string]*atomic.Uint64{}}
+	return &counterVec{m: map[[3]string]*atomic.Uint64{}}
 }
 
-func (v *counterVec) inc(k [2]string) {
+func (v *counterVec) inc(k [3]string) {
 	v.mu.RLock()
 	c, ok := v.m[k]
 	v.mu.RUnlock()
@@ -181,10 +204,10 @@ func (v *counterVec) inc(k [2]string) {
 }
 
 // snapshot copies the current values so writing the exposition holds no lock.
-func (v *counterVec) snapshot() map[[2]string]uint64 {
+func (v *counterVec) snapshot() map[[3]string]uint64 {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	out := make(map[[2]string]uint64, len(v.m))
+	out := make(map[[3]string]uint64, len(v.m))
 	for k, c := range v.m {
 		out[k] = c.Load()
 	}
@@ -238,14 +261,14 @@ func (h *histogram) snapshot() histogramSnapshot {
 type histogramVec struct {
 	upper []float64
 	mu    sync.RWMutex
-	m     map[[2]string]*histogram
+	m     map[[3]string]*histogram
 }
 
 func newHistogramVec(upper []float64) *histogramVec {
-	return &histogramVec{upper: upper, m: map[[2]string]*histogram{}}
+	return &histogramVec{upper: upper, m: map[[3]string]*histogram{}}
 }
 
-func (v *histogramVec) get(k [2]string) *histogram {
+func (v *histogramVec) get(k [3]string) *histogram {
 	v.mu.RLock()
 	h, ok := v.m[k]
 	v.mu.RUnlock()
@@ -261,10 +284,10 @@ func (v *histogramVec) get(k [2]string) *histogram {
 	return h
 }
 
-func (v *histogramVec) snapshot() map[[2]string]histogramSnapshot {
+func (v *histogramVec) snapshot() map[[3]string]histogramSnapshot {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	out := make(map[[2]string]histogramSnapshot, len(v.m))
+	out := make(map[[3]string]histogramSnapshot, len(v.m))
 	for k, h := range v.m {
 		out[k] = h.snapshot()
 	}
