@@ -183,4 +183,3 @@ func addAuditLog(tx *bbolt.Tx, log *slog.Logger) error {
 	}
 	return nil
 }
-
