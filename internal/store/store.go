@@ -1,9 +1,9 @@
-// Package store keeps aksbot's jobs, their events and the chat transports' message references
-// in one bbolt data file. It implements jobs.Store.
+// Package store keeps aksbot's jobs, their events, the chat transports' message references and
+// the audit log in one bbolt data file. It implements jobs.Store and jobs.AuditLog.
 //
 // Buckets (the simulated cloud keeps its own buckets, under other names, in the same file):
 //
-//	meta    "schema" -> decimal schema version
+//	meta    "schema" -> decimal schema version (see schema.go); "probe" -> last readiness write
 //	jobs    8-byte big-endian job sequence -> JSON aks.Job (so iteration is creation order)
 //	active  job key -> state, for the jobs that are not final (read at every start and by the scheduler)
 //	events  job key -> bucket: 8-byte big-endian event seq -> JSON aks.Event
