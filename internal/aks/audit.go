@@ -7,6 +7,8 @@ import "time"
 type AuditAction string
 
 const (
+	// AuditRequested: a job was made (its "created" event); the record names the requester.
+	AuditRequested AuditAction = "requested"
 	// AuditRefused: a request was refused by policy (who, where, or a guardrail) before any job existed.
 	AuditRefused AuditAction = "refused"
 	// AuditDecisionRefused: a click or command to approve, deny, cancel or abort was refused.

@@ -4,18 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // migration moves the data file from one schema version to the next, inside the open
-// transaction.
-type migration func(tx *bbolt.Tx) error
+// transaction: if it fails, the file is left as it was.
+type migration func(tx *bbolt.Tx, log *slog.Logger) error
 
 // migrations[i] migrates schema version i+1 to i+2; the current version is 1+len(migrations).
-// Version 1 is the first: there is nothing to migrate from yet.
-var migrations []migration
+//
+//	1: jobs, active, events, refs (files made before the version was recorded are version 1)
+//	2: + audit, filled from the events already stored
+var migrations = []migration{addAuditLog}
 
 // ErrNewerSchema: the data file was written by a newer aksbot, whose records this one may not
 // understand; it is refused rather than read wrongly or downgraded.
@@ -23,33 +29,34 @@ var ErrNewerSchema = errors.New("data file written by a newer aksbot")
 
 func currentSchema(steps []migration) int { return 1 + len(steps) }
 
-// init creates the store's buckets in a new file, or checks and migrates an existing one, in
-// one transaction so that a failed migration leaves the file as it was.
+// init creates the store's buckets in a new file, or checks and migrates an existing one. A file
+// that is already current is only read, so that opening it writes nothing; a migration runs in
+// one transaction, so that a failed one leaves the file as it was.
 func (s *Store) init(ctx context.Context, steps []migration) error {
 	target := currentSchema(steps)
+	var current bool
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		v, err := s.schemaVersion(tx, target)
+		current = v == target && hasBuckets(tx)
+		return err
+	})
+	if err != nil || current {
+		return err
+	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
+		v, err := s.schemaVersion(tx, target)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
 			if err := createBuckets(tx); err != nil {
 				return err
 			}
 			s.log.Info("store: new data file", "path", s.path, "schema", target)
 			return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(target)))
 		}
-		raw := meta.Get(keySchema)
-		v, err := strconv.Atoi(string(raw))
-		if err != nil || v < 1 {
-			return fmt.Errorf("unreadable schema version %q", raw)
-		}
-		if v > target {
-			return fmt.Errorf("%w: the file has schema version %d and this aksbot reads versions up to %d; run the newer aksbot",
-				ErrNewerSchema, v, target)
-		}
-		if v == target {
-			return createBuckets(tx)
-		}
 		for ; v < target; v++ {
-			if err := steps[v-1](tx); err != nil {
+			if err := steps[v-1](tx, s.log); err != nil {
 				return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 			}
 			s.log.Info("store: migrated data file", "path", s.path, "from", v, "to", v+1)
@@ -57,15 +64,122 @@ func (s *Store) init(ctx context.Context, steps []migration) error {
 		if err := createBuckets(tx); err != nil {
 			return err
 		}
-		return meta.Put(keySchema, []byte(strconv.Itoa(target)))
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(target)))
 	})
 }
 
+// schemaVersion returns the file's schema version: 0 for a new (empty) file, 1 for a file with
+// jobs but no recorded version (written before versions were recorded). A version above target
+// is refused with an error matching ErrNewerSchema that names the file and both versions.
+func (s *Store) schemaVersion(tx *bbolt.Tx, target int) (int, error) {
+	var raw []byte
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		raw = meta.Get(keySchema)
+	}
+	if raw == nil {
+		if tx.Bucket(bucketJobs) != nil {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("unreadable schema version %q", raw)
+	}
+	if v > target {
+		return v, &aks.Error{
+			Code: aks.EUnavailable,
+			Message: fmt.Sprintf("the data file %s was written by a newer aksbot: it has schema version %d and this aksbot reads versions up to %d",
+				s.path, v, target),
+			Hint: "run the newer aksbot on this file, or give this one its own data file",
+			Err:  ErrNewerSchema,
+		}
+	}
+	return v, nil
+}
+
+var storeBuckets = [][]byte{bucketMeta, bucketJobs, bucketActive, bucketEvents, bucketRefs, bucketAudit}
+
+func hasBuckets(tx *bbolt.Tx) bool {
+	for _, name := range storeBuckets {
+		if tx.Bucket(name) == nil {
+			return false
+		}
+	}
+	return true
+}
+
 func createBuckets(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketJobs, bucketActive, bucketEvents, bucketRefs} {
+	for _, name := range storeBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// addAuditLog (schema 1 to 2) creates the audit log and fills it with the records of the
+// events already stored, in time order, so that the log covers the jobs made before it existed.
+// The job's fields (plan, rule, operation ID) are as stored now, not as they were at each
+// event. Records that cannot be decoded are skipped and counted: they are already errors when
+// read, and must not stop the upgrade.
+func addAuditLog(tx *bbolt.Tx, log *slog.Logger) error {
+	audit, err := tx.CreateBucketIfNotExists(bucketAudit)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketAudit, err)
+	}
+	if audit.Sequence() > 0 {
+		return nil
+	}
+	jobsB, eventsB := tx.Bucket(bucketJobs), tx.Bucket(bucketEvents)
+	if jobsB == nil || eventsB == nil {
+		return nil
+	}
+	var recs []aks.AuditRecord
+	skipped := 0
+	err = jobsB.ForEach(func(k, v []byte) error {
+		job, err := decodeStoredJob(k, v)
+		if err != nil {
+			skipped++
+			return nil
+		}
+		eb := eventsB.Bucket(k)
+		if eb == nil {
+			return nil
+		}
+		var evs []aks.Event
+		if err := eb.ForEach(func(_, v []byte) error {
+			ev, err := decodeEvent(v)
+			if err != nil {
+				skipped++
+				return nil
+			}
+			evs = append(evs, ev)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, ev := range evs {
+			rec := auditOfEvent(job, ev, job.CreatedAt)
+			if ev.To == "" && i < len(evs)-1 {
+				rec.State = "" // only the last event's state is known
+			}
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Jobs and events were read in order, so a stable sort keeps it among equal times.
+	slices.SortStableFunc(recs, func(a, b aks.AuditRecord) int { return a.At.Compare(b.At) })
+	for _, rec := range recs {
+		if _, err := appendAudit(tx, rec); err != nil {
+			return err
+		}
+	}
+	if skipped > 0 {
+		log.Warn("store: audit log migration skipped damaged records", "skipped", skipped)
 	}
 	return nil
 }

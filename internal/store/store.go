@@ -1,13 +1,14 @@
-// Package store keeps aksbot's jobs, their events and the chat transports' message references
-// in one bbolt data file. It implements jobs.Store.
+// Package store keeps aksbot's jobs, their events, the chat transports' message references and
+// the audit log in one bbolt data file. It implements jobs.Store and jobs.AuditLog.
 //
 // Buckets (the simulated cloud keeps its own buckets, under other names, in the same file):
 //
-//	meta    "schema" -> decimal schema version
+//	meta    "schema" -> decimal schema version (see schema.go); "probe" -> last readiness write
 //	jobs    8-byte big-endian job sequence -> JSON aks.Job (so iteration is creation order)
 //	active  job key -> state, for the jobs that are not final (read at every start and by the scheduler)
 //	events  job key -> bucket: 8-byte big-endian event seq -> JSON aks.Event
 //	refs    job key -> bucket: name -> value
+//	audit   8-byte big-endian record sequence -> JSON aks.AuditRecord (append-only)
 package store
 
 import (
@@ -49,9 +50,12 @@ const lockTimeout = time.Second
 // Options configures a Store. The zero value is usable.
 type Options struct {
 	Logger *slog.Logger // nil: no logs
+
+	// openFile replaces os.OpenFile for the data file, so that tests can make writes fail.
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
-// Store is the bbolt-backed jobs.Store. It is safe for concurrent use.
+// Store is the bbolt-backed jobs.Store and jobs.AuditLog. It is safe for concurrent use.
 type Store struct {
 	db   *bbolt.DB
 	path string
@@ -78,7 +82,7 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: open %s: create directory: %w", path, err)
 		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, OpenFile: opts.openFile})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, &aks.Error{
@@ -302,7 +306,7 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 }
 
 // putJob writes job under key, keeps the active index right and appends ev (if not nil) with
-// the job's next event sequence.
+// the job's next event sequence, and its audit record.
 func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
 	data, err := encodeJob(job)
 	if err != nil {
@@ -340,6 +344,10 @@ func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
 	}
 	if err := eb.Put(seqKey(seq), evData); err != nil {
 		return fmt.Errorf("put event: %w", err)
+	}
+	// The audit record goes in the same transaction: an event is never stored without it.
+	if _, err := appendAudit(tx, auditOfEvent(job, e, time.Now().UTC())); err != nil {
+		return err
 	}
 	*ev = e // the caller learns the event's job and sequence number (a re-run sets the same)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -687,28 +688,31 @@ func TestMigrationHook(t *testing.T) {
 	raw := newStore(db, path, s.log)
 	defer raw.Close()
 
-	failing := []migration{func(tx *bbolt.Tx) error {
+	// The file is at the current version; the hook's steps go one past it.
+	cur := currentSchema(migrations)
+	from, to := fmt.Sprint(cur), fmt.Sprint(cur+1)
+	failing := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ *slog.Logger) error {
 		if _, err := tx.CreateBucket([]byte("half-done")); err != nil {
 			return err
 		}
 		return errors.New("boom")
-	}}
-	if err := raw.init(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "migrate schema 1 to 2") {
+	})
+	if err := raw.init(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "migrate schema "+from+" to "+to) {
 		t.Fatalf("failing migration: err = %v", err)
 	}
-	if got := schemaOf(t, db); got != "1" {
-		t.Fatalf("schema after failed migration = %q; want 1", got)
+	if got := schemaOf(t, db); got != from {
+		t.Fatalf("schema after failed migration = %q; want %s", got, from)
 	}
 
 	var ran int
-	steps := []migration{func(tx *bbolt.Tx) error {
+	steps := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ *slog.Logger) error {
 		ran++
 		if tx.Bucket([]byte("half-done")) != nil {
 			return errors.New("failed migration left changes behind")
 		}
-		_, err := tx.CreateBucket([]byte("v2-index"))
+		_, err := tx.CreateBucket([]byte("next-index"))
 		return err
-	}}
+	})
 	if err := raw.init(context.Background(), steps); err != nil {
 		t.Fatalf("migration: %v", err)
 	}
@@ -718,8 +722,8 @@ func TestMigrationHook(t *testing.T) {
 	if ran != 1 {
 		t.Fatalf("migration ran %d times; want once", ran)
 	}
-	if got := schemaOf(t, db); got != "2" {
-		t.Fatalf("schema after migration = %q; want 2", got)
+	if got := schemaOf(t, db); got != to {
+		t.Fatalf("schema after migration = %q; want %s", got, to)
 	}
 	if got, err := raw.Job(context.Background(), job.ID); err != nil || got.ID != job.ID {
 		t.Fatalf("job after migration: %+v, %v", got, err)
