@@ -38,8 +38,8 @@ type Config struct {
 	// Retry tunes azcore's retry policy; the zero value keeps its defaults (3 retries of 408,
 	// 429, 500, 502, 503 and 504 on every method, 800 ms exponential backoff or Retry-After).
 	// Tests shorten the delays.
-	Retry policy.RetryOptions
-	Logger         *slog.Logger
+	Retry  policy.RetryOptions
+	Logger *slog.Logger
 }
 
 // Client reads and changes AKS clusters in one subscription. It is safe for concurrent use.
