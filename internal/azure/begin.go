@@ -151,29 +151,29 @@ func (c *Client) Resume(ctx context.Context, op aks.Operation, token string) (jo
 	case aks.OpClusterCreate, aks.OpClusterUpgrade:
 		p, err := c.clusters.BeginCreateOrUpdate(ctx, rg, name, armcontainerservice.ManagedCluster{},
 			&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	case aks.OpClusterDelete:
 		p, err := c.clusters.BeginDelete(ctx, rg, name, &armcontainerservice.ManagedClustersClientBeginDeleteOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	case aks.OpClusterStart:
 		p, err := c.clusters.BeginStart(ctx, rg, name, &armcontainerservice.ManagedClustersClientBeginStartOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	case aks.OpClusterStop:
 		p, err := c.clusters.BeginStop(ctx, rg, name, &armcontainerservice.ManagedClustersClientBeginStopOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	case aks.OpPoolUpgrade:
 		if op.NodeImageOnly {
 			p, err := c.pools.BeginUpgradeNodeImageVersion(ctx, rg, name, pool, &armcontainerservice.AgentPoolsClientBeginUpgradeNodeImageVersionOptions{ResumeToken: token})
-			return resumed(c, p, err, what)
+			return resumed(c, p, err, what, token)
 		}
 		fallthrough
 	case aks.OpPoolAdd, aks.OpPoolScale, aks.OpPoolAutoscale:
 		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, pool, armcontainerservice.AgentPool{},
 			&armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	case aks.OpPoolDelete:
 		p, err := c.pools.BeginDelete(ctx, rg, name, pool, &armcontainerservice.AgentPoolsClientBeginDeleteOptions{ResumeToken: token})
-		return resumed(c, p, err, what)
+		return resumed(c, p, err, what, token)
 	}
 	return nil, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 }

@@ -35,7 +35,11 @@ type Config struct {
 	Audience       string             // token audience with Endpoint; "" = DefaultAudience
 	Transport      policy.Transporter // nil = default HTTP; tests and the in-process simulated cloud set it
 	Policies       []policy.Policy    // extra per-try policies (metrics)
-	Logger         *slog.Logger
+	// Retry tunes azcore's retry policy; the zero value keeps its defaults (3 retries of 408,
+	// 429, 500, 502, 503 and 504 on every method, 800 ms exponential backoff or Retry-After).
+	// Tests shorten the delays.
+	Retry  policy.RetryOptions
+	Logger *slog.Logger
 }
 
 // Client reads and changes AKS clusters in one subscription. It is safe for concurrent use.
@@ -86,6 +90,7 @@ func New(cfg Config) (*Client, error) {
 			opts.InsecureAllowCredentialWithHTTP = true
 		}
 	}
+	opts.Retry = cfg.Retry
 	if cfg.Transport != nil {
 		opts.Transport = cfg.Transport
 	}

@@ -69,15 +69,33 @@ func azureErrorFrom(re *azcore.ResponseError) *aks.AzureError {
 						Message string `json:"message"`
 					} `json:"details"`
 				} `json:"error"`
-				Status string `json:"status"`
+				Status     string `json:"status"`
+				Properties *struct {
+					ProvisioningState string `json:"provisioningState"`
+				} `json:"properties"`
 			}
-			if json.Unmarshal(body, &doc) == nil && doc.Error != nil {
-				if az.Code == "" {
-					az.Code = doc.Error.Code
+			if json.Unmarshal(body, &doc) == nil {
+				if doc.Error != nil {
+					if az.Code == "" {
+						az.Code = doc.Error.Code
+					}
+					az.Message = doc.Error.Message
+					if az.Message == "" && len(doc.Error.Details) > 0 {
+						az.Message = doc.Error.Details[0].Message
+					}
 				}
-				az.Message = doc.Error.Message
-				if az.Message == "" && len(doc.Error.Details) > 0 {
-					az.Message = doc.Error.Details[0].Message
+				// A cancelled operation (aborted, or superseded) ends with status Canceled on
+				// the status URL, or provisioningState Canceled on the resource; whatever code
+				// the error carries, callers see one code for it.
+				state := doc.Status
+				if state == "" && doc.Properties != nil {
+					state = doc.Properties.ProvisioningState
+				}
+				if canceledState(state) {
+					az.Code = CodeCanceled
+					if az.Message == "" {
+						az.Message = "the operation was canceled"
+					}
 				}
 			}
 		}
@@ -89,6 +107,13 @@ func azureErrorFrom(re *azcore.ResponseError) *aks.AzureError {
 		az.Message = fmt.Sprintf("the request failed (HTTP %d)", re.StatusCode)
 	}
 	return az
+}
+
+// CodeCanceled is the aks.AzureError code of an operation that ended Canceled (after an abort).
+const CodeCanceled = "Canceled"
+
+func canceledState(s string) bool {
+	return strings.EqualFold(s, "Canceled") || strings.EqualFold(s, "Cancelled")
 }
 
 func isNotFound(err error) bool {

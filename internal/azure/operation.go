@@ -2,15 +2,19 @@ package azure
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
+	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/jobs"
 )
 
@@ -20,6 +24,8 @@ type operation[T any] struct {
 	c      *Client
 	poller *runtime.Poller[T]
 	what   string
+	// id is Azure's async operation ID, read from the resume token when the operation started.
+	id string
 	// failed is a final error the service answered a poll with: polling again cannot help.
 	failed error
 }
@@ -31,17 +37,78 @@ func started[T any](c *Client, p *runtime.Poller[T], err error, what string) (jo
 	if err != nil {
 		return nil, c.mapErr(err, what, "")
 	}
-	c.log.Debug("operation started", "what", what)
-	return &operation[T]{c: c, poller: p, what: what}, nil
+	o := &operation[T]{c: c, poller: p, what: what}
+	if !p.Done() {
+		// The token is only available before the end; an operation Azure finished at once has
+		// no ID worth keeping.
+		if tk, err := p.ResumeToken(); err == nil {
+			o.id = operationID(tk)
+		}
+	}
+	c.log.Debug("operation started", "what", what, "operationId", o.id)
+	return o, nil
 }
 
 // resumed wraps a poller rebuilt from a resume token.
-func resumed[T any](c *Client, p *runtime.Poller[T], err error, what string) (jobs.Operation, error) {
+func resumed[T any](c *Client, p *runtime.Poller[T], err error, what, token string) (jobs.Operation, error) {
 	if err != nil {
 		// A token that does not parse or belongs to another method is a bug or corrupt data.
 		return nil, fmt.Errorf("resume %s: %w", what, err)
 	}
-	return &operation[T]{c: c, poller: p, what: what}, nil
+	return &operation[T]{c: c, poller: p, what: what, id: operationID(token)}, nil
+}
+
+// OperationID returns Azure's ID of the async operation (the last path segment of its
+// Azure-AsyncOperation URL, else of its Location URL), for the audit trail and for matching the
+// Azure activity log; "" when Azure gave none (an operation that ended at once, or one followed
+// through the resource's own URL).
+func (o *operation[T]) OperationID() string { return o.id }
+
+// operationID reads the operation ID from an azcore resume token. Tokens are
+// {"type": ..., "token": {poller fields}}; the fields that carry the operation's URL are
+// asyncURL (Azure-AsyncOperation), oplocURL (Operation-Location), locURL (Location) and, for
+// the Location poller (type "loc"), pollURL. The body poller's pollURL is the resource itself,
+// and the SDK fake's fakeURL is no operation, so neither gives an ID.
+func operationID(token string) string {
+	var wrapper struct {
+		Token struct {
+			Type     string `json:"type"`
+			AsyncURL string `json:"asyncURL"`
+			OpLocURL string `json:"oplocURL"`
+			LocURL   string `json:"locURL"`
+			PollURL  string `json:"pollURL"`
+		} `json:"token"`
+	}
+	if json.Unmarshal([]byte(token), &wrapper) != nil {
+		return ""
+	}
+	tk := wrapper.Token
+	candidates := []string{tk.AsyncURL, tk.OpLocURL, tk.LocURL}
+	if tk.Type == "loc" {
+		candidates = append(candidates, tk.PollURL)
+	}
+	for _, raw := range candidates {
+		if id := lastSegment(raw); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// lastSegment is the last segment of a URL's path, without the query.
+func lastSegment(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	p := strings.TrimRight(u.Path, "/")
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		p = p[i+1:]
+	}
+	return p
 }
 
 // ResumeToken returns the token from which Resume rebuilds this operation. It is "" once the
@@ -88,9 +155,28 @@ func (o *operation[T]) Result(ctx context.Context) error {
 		return fmt.Errorf("%s: the operation has not ended yet", o.what)
 	}
 	if _, err := o.poller.Result(ctx); err != nil {
+		var re *azcore.ResponseError
+		if errors.As(err, &re) && transientStatus(re.StatusCode) {
+			// Reading the result (the final GET) was throttled or hit a server error after the
+			// pipeline's retries: the operation's outcome is not known yet, and the poller keeps
+			// no such error, so the caller may simply ask again later.
+			return &aks.Error{Code: aks.EUnavailable, Message: "cannot read the result of " + o.what + " from Azure now",
+				Hint: "the bot asks again", Err: err}
+		}
 		return o.c.mapErr(err, o.what, "")
 	}
 	return nil
+}
+
+// transientStatus reports whether an HTTP status says "not now" rather than "no": the ones
+// azcore's retry policy and poller treat as non-terminal (408, 429, 500, 502, 503, 504).
+func transientStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // finalStatus reports whether an error status on a poll means the operation is over (it failed

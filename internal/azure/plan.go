@@ -30,7 +30,19 @@ const (
 
 // Plan reads the target's current state, checks that op is possible now and says what it will
 // change. Refusals are *aks.Error (EInvalid, ENotFound) with a hint saying what to do instead.
+//
+// Every plan names the subscription and the cluster's location, and ClusterNodes counts the
+// cluster's nodes after the change (autoscaled pools at their max), for policy guardrails.
 func (c *Client) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
+	plan, err := c.plan(ctx, op)
+	if err != nil {
+		return aks.Plan{}, err
+	}
+	plan.Subscription = c.sub
+	return plan, nil
+}
+
+func (c *Client) plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 	t := op.Target
 	if t.ResourceGroup == "" || t.Cluster == "" {
 		return aks.Plan{}, invalid("a resource group and a cluster name are needed", "add --resource-group and --name")
@@ -42,15 +54,40 @@ func (c *Client) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 	if err != nil {
 		return aks.Plan{}, err
 	}
+	plan, err := c.planExisting(ctx, op, cl)
+	if err != nil {
+		return aks.Plan{}, err
+	}
+	plan.Location = normLocation(cl.Location)
+	return plan, nil
+}
+
+// planExisting plans an operation on the existing cluster cl.
+func (c *Client) planExisting(ctx context.Context, op aks.Operation, cl aks.Cluster) (aks.Plan, error) {
+	t := op.Target
 	switch op.Kind {
 	case aks.OpClusterDelete:
 		return planDelete(cl), nil
 	case aks.OpClusterStart, aks.OpClusterStop:
-		return planPower(op, cl)
+		plan, err := planPower(op, cl)
+		// A stopped cluster runs no nodes; a started one runs all its pools.
+		plan.ClusterNodes = 0
+		if op.Kind == aks.OpClusterStart {
+			plan.ClusterNodes = nodesAfter(cl, "", 0)
+		}
+		return plan, err
 	case aks.OpClusterUpgrade:
-		return c.planUpgrade(ctx, op, cl)
+		plan, err := c.planUpgrade(ctx, op, cl)
+		plan.ClusterNodes = nodesAfter(cl, "", 0)
+		return plan, err
 	case aks.OpPoolAdd:
-		return planPoolAdd(op, cl)
+		plan, err := planPoolAdd(op, cl)
+		added := plan.ToNodes
+		if a := op.Autoscaler; a != nil {
+			added = a.Max
+		}
+		plan.ClusterNodes = nodesAfter(cl, t.Pool, added)
+		return plan, err
 	case aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolDelete, aks.OpPoolUpgrade:
 		name, err := resolvePool(op, cl)
 		if err != nil {
@@ -82,12 +119,63 @@ func (c *Client) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 		plan.Pool = pool.Name
 		plan.ETag = pool.ETag
 		plan.VMSize = pool.VMSize
+		plan.ClusterNodes = nodesAfter(cl, pool.Name, poolNodesAfter(op, pool))
 		return plan, nil
 	}
 	return aks.Plan{}, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 }
 
 func clusterName(t aks.Target) string { return t.ResourceGroup + "/" + t.Cluster }
+
+// normLocation is a location as ARM names it: "West Europe" -> "westeurope".
+func normLocation(loc string) string { return strings.ToLower(strings.ReplaceAll(loc, " ", "")) }
+
+// poolNodes is what a pool counts for guardrails: its autoscaler max when autoscaled, since
+// the autoscaler may grow it that far without asking anyone.
+func poolNodes(p aks.Pool) int {
+	if p.Autoscaling && p.MaxCount > 0 {
+		return p.MaxCount
+	}
+	return p.Count
+}
+
+// poolNodesAfter is what the pool an operation changes counts after it.
+func poolNodesAfter(op aks.Operation, p aks.Pool) int {
+	switch op.Kind {
+	case aks.OpPoolScale:
+		if op.NodeCount != nil {
+			return *op.NodeCount
+		}
+	case aks.OpPoolAutoscale:
+		if op.DisableAutoscaler {
+			return p.Count
+		}
+		if op.Autoscaler != nil {
+			return op.Autoscaler.Max
+		}
+	case aks.OpPoolDelete:
+		return 0
+	}
+	return poolNodes(p)
+}
+
+// nodesAfter is the cluster's node count with pool (if not "") counted as n instead of what it
+// has now, or added when it does not exist yet; -1 when the cluster lists no pools.
+func nodesAfter(cl aks.Cluster, pool string, n int) int {
+	if len(cl.Pools) == 0 {
+		return -1
+	}
+	total := 0
+	for _, p := range cl.Pools {
+		if pool == "" || !strings.EqualFold(p.Name, pool) {
+			total += poolNodes(p)
+		}
+	}
+	if pool != "" {
+		total += n
+	}
+	return total
+}
 
 // createSpec is what a create sends; Plan and Begin both derive it from the operation.
 type createSpec struct {
@@ -191,8 +279,11 @@ func (c *Client) planCreate(ctx context.Context, op aks.Operation) (aks.Plan, er
 	if s.isDefault {
 		version += " (default)"
 	}
-	nodes := fmt.Sprintf("%d x %s nodes", s.count, s.vmSize)
-	summary := fmt.Sprintf("new cluster %s: %s, %s", t.Cluster, nodes, version)
+	summary := fmt.Sprintf("new cluster %s: %d x %s nodes, %s", t.Cluster, s.count, s.vmSize, version)
+	nodes := s.count
+	if s.autoscaler != nil {
+		nodes = s.autoscaler.Max
+	}
 	if s.autoscaler != nil {
 		summary += fmt.Sprintf(", autoscaler %d-%d", s.autoscaler.Min, s.autoscaler.Max)
 	}
@@ -203,11 +294,13 @@ func (c *Client) planCreate(ctx context.Context, op aks.Operation) (aks.Plan, er
 			{What: DefaultPoolName + " nodes", To: strconv.Itoa(s.count)},
 			{What: changeVersion, To: s.version},
 		},
-		ScaleUp:   true,
-		Pool:      DefaultPoolName,
-		FromNodes: 0,
-		ToNodes:   s.count,
-		VMSize:    s.vmSize,
+		ScaleUp:      true,
+		Pool:         DefaultPoolName,
+		FromNodes:    0,
+		ToNodes:      s.count,
+		VMSize:       s.vmSize,
+		Location:     normLocation(op.Location),
+		ClusterNodes: nodes,
 	}, nil
 }
 
@@ -215,11 +308,12 @@ func planDelete(cl aks.Cluster) aks.Plan {
 	n := cl.NodeCount()
 	desc := fmt.Sprintf("%d nodes in %d pools", n, len(cl.Pools))
 	return aks.Plan{
-		Summary:   fmt.Sprintf("delete cluster %s (%s)", cl.Name, desc),
-		Changes:   []aks.Change{{What: "cluster", From: desc}},
-		FromNodes: n,
-		ToNodes:   0,
-		ETag:      cl.ETag,
+		Summary:      fmt.Sprintf("delete cluster %s (%s)", cl.Name, desc),
+		Changes:      []aks.Change{{What: "cluster", From: desc}},
+		FromNodes:    n,
+		ToNodes:      0,
+		ETag:         cl.ETag,
+		ClusterNodes: 0,
 	}
 }
 

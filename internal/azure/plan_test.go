@@ -408,3 +408,76 @@ func TestPlanStartStop(t *testing.T) {
 	}
 	refused(t, planErr(t, f, stop), aks.EInvalid, "it is Stopped", "running")
 }
+
+// Guardrails read the subscription, the location and the cluster's node count after the change,
+// with autoscaled pools at their max.
+func TestPlanGuardrailFields(t *testing.T) {
+	// "auto": System pool sys autoscaled 2-5 (3 now), User pool usr with 4 nodes: 9 nodes at most.
+	f := func() *fakeARM {
+		f := standardFake()
+		f.addCluster(testRG, "auto", "1.30.5",
+			poolSpec{name: "sys", mode: "System", vmSize: systemSize, count: 3, min: 2, max: 5},
+			poolSpec{name: "usr", mode: "User", vmSize: systemSize, count: 4})
+		// The upgrade profiles are demo's; only their presence matters here.
+		f.upgrades[key(testRG, "auto")] = f.upgrades[key(testRG, "demo")]
+		for _, p := range []string{"np1", "np2", "usr"} {
+			f.poolUpgrades[key(testRG, "auto", p)] = f.poolUpgrades[key(testRG, "demo", "np1")]
+		}
+		return f
+	}
+	at := func(pool string) aks.Target { return aks.Target{ResourceGroup: testRG, Cluster: "auto", Pool: pool} }
+	cases := []struct {
+		name string
+		op   aks.Operation
+		want int
+	}{
+		{"scale usr up", aks.Operation{Kind: aks.OpPoolScale, Target: at("usr"), NodeCount: intp(10)}, 15},
+		{"scale usr to 0", aks.Operation{Kind: aks.OpPoolScale, Target: at("USR"), NodeCount: intp(0)}, 5},
+		{"raise sys max", aks.Operation{Kind: aks.OpPoolAutoscale, Target: at("sys"), Autoscaler: &aks.Autoscaler{Min: 2, Max: 8}}, 12},
+		{"autoscale usr", aks.Operation{Kind: aks.OpPoolAutoscale, Target: at("usr"), Autoscaler: &aks.Autoscaler{Min: 1, Max: 20}}, 25},
+		{"disable sys autoscaler", aks.Operation{Kind: aks.OpPoolAutoscale, Target: at("sys"), DisableAutoscaler: true}, 7},
+		{"add pool", aks.Operation{Kind: aks.OpPoolAdd, Target: at("gpu"), NodeCount: intp(2)}, 11},
+		{"add autoscaled pool", aks.Operation{Kind: aks.OpPoolAdd, Target: at("gpu"), NodeCount: intp(2), Autoscaler: &aks.Autoscaler{Min: 1, Max: 6}}, 15},
+		{"delete pool", aks.Operation{Kind: aks.OpPoolDelete, Target: at("usr")}, 5},
+		{"upgrade pool image", aks.Operation{Kind: aks.OpPoolUpgrade, Target: at("usr"), NodeImageOnly: true}, 9},
+		{"upgrade cluster", aks.Operation{Kind: aks.OpClusterUpgrade, Target: at(""), KubernetesVersion: "1.31.2"}, 9},
+		{"stop", aks.Operation{Kind: aks.OpClusterStop, Target: at("")}, 0},
+		{"delete cluster", aks.Operation{Kind: aks.OpClusterDelete, Target: at("")}, 0},
+	}
+	for _, tc := range cases {
+		plan := planOf(t, f(), tc.op)
+		if plan.ClusterNodes != tc.want {
+			t.Errorf("%s: ClusterNodes = %d, want %d", tc.name, plan.ClusterNodes, tc.want)
+		}
+		if plan.Subscription != testSub || plan.Location != "westeurope" {
+			t.Errorf("%s: subscription %q, location %q", tc.name, plan.Subscription, plan.Location)
+		}
+	}
+
+	stopped := f()
+	stopped.clusters[key(testRG, "auto")].Properties.PowerState.Code = ptr(armcontainerservice.CodeStopped)
+	if plan := planOf(t, stopped, aks.Operation{Kind: aks.OpClusterStart, Target: at("")}); plan.ClusterNodes != 9 {
+		t.Errorf("start: ClusterNodes = %d, want 9", plan.ClusterNodes)
+	}
+
+	create := aks.Operation{Kind: aks.OpClusterCreate, Target: aks.Target{ResourceGroup: testRG, Cluster: "new1"}, Location: "West Europe", NodeCount: intp(4)}
+	plan := planOf(t, standardFake(), create)
+	if plan.ClusterNodes != 4 || plan.Location != "westeurope" || plan.Subscription != testSub {
+		t.Errorf("create: %+v", plan)
+	}
+	create.Autoscaler = &aks.Autoscaler{Min: 2, Max: 7}
+	if plan = planOf(t, standardFake(), create); plan.ClusterNodes != 7 || plan.ToNodes != 4 {
+		t.Errorf("autoscaled create counts its max: %+v", plan)
+	}
+
+	// Without pools in the cluster's answer the count is unknown.
+	bare := standardFake()
+	bare.addCluster(testRG, "bare", "1.30.5")
+	bare.upgrades[key(testRG, "bare")] = bare.upgrades[key(testRG, "demo")]
+	for _, p := range []string{"np1", "np2"} {
+		bare.poolUpgrades[key(testRG, "bare", p)] = bare.poolUpgrades[key(testRG, "demo", p)]
+	}
+	if plan = planOf(t, bare, aks.Operation{Kind: aks.OpClusterUpgrade, Target: aks.Target{ResourceGroup: testRG, Cluster: "bare"}, KubernetesVersion: "1.31.2"}); plan.ClusterNodes != -1 {
+		t.Errorf("no pools: ClusterNodes = %d, want -1", plan.ClusterNodes)
+	}
+}

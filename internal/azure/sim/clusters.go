@@ -445,8 +445,9 @@ func (c *Cloud) startStop(tx *bolt.Tx, cl *call, key, rg, name string, start boo
 	return &reply{status: http.StatusAccepted, header: h}, nil
 }
 
-// abort cancels the running operation on the cluster (pool == "") or on the pool. With nothing
-// to cancel it answers 204.
+// abort cancels the running operation on the cluster (pool == "", whatever runs on it or its
+// pools) or on the pool. With nothing to cancel it answers 409, as AKS documents for an
+// operation that ended before it could be cancelled.
 func (c *Cloud) abort(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*reply, error) {
 	rec, err := loadCluster(tx, key)
 	if err != nil {
@@ -460,15 +461,22 @@ func (c *Cloud) abort(tx *bolt.Tx, cl *call, key, rg, name, pool string) (*reply
 			return poolNotFound(rg, name, pool), nil
 		}
 	}
+	nothing := func() *reply {
+		what := "managed cluster " + rec.Name
+		if pool != "" {
+			what = "agent pool " + pool + " of " + what
+		}
+		return errReply(errorf(http.StatusConflict, "OperationNotAllowed", "There is no operation in progress on %s that can be aborted.", what))
+	}
 	if rec.ActiveOp == "" {
-		return &reply{status: http.StatusNoContent}, nil
+		return nothing(), nil
 	}
 	running, err := loadOp(tx, rec.ActiveOp)
 	if err != nil {
 		return nil, err
 	}
 	if running == nil || (pool != "" && !strings.EqualFold(running.Pool, pool)) {
-		return &reply{status: http.StatusNoContent}, nil
+		return nothing(), nil
 	}
 	canceled := &apiError{Code: "OperationCanceled", Message: fmt.Sprintf("The operation (%s) was canceled by an abort request.", running.State)}
 	if err := c.finishOp(tx, rec, running, statusCanceled, canceled, cl.now); err != nil {

@@ -49,6 +49,11 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.write(w, rep)
 		return
 	}
+	f := c.drawFault(r.Method)
+	if f == faultThrottle || f == faultServerError {
+		c.write(w, c.faultReply(f))
+		return
+	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		c.write(w, errReply(errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")))
 		return
@@ -76,6 +81,12 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		c.log.Error("simulated ARM request failed", "method", r.Method, "path", path, "err", err)
 		rep = errReply(errorf(http.StatusInternalServerError, "InternalServerError", "The simulated cloud could not process the request."))
+	}
+	if f == faultLostResponse && rep.status >= 200 && rep.status < 300 {
+		// Applied and committed; the caller only hears of a server error.
+		c.countLostResponse()
+		c.log.Debug("simulated lost response", "method", r.Method, "path", path)
+		rep = c.faultReply(faultServerError)
 	}
 	c.write(w, rep)
 }

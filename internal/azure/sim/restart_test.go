@@ -143,10 +143,38 @@ func TestAbortCancelsRunningOperation(t *testing.T) {
 	if got := deref(e.getPool("rg", "demo", "np1").Properties.ProvisioningState); got != "Canceled" {
 		t.Fatalf("pool state = %s, want Canceled", got)
 	}
-	// Nothing left to abort: 204, done at once.
-	again, err := e.clusters.BeginAbortLatestOperation(ctx, "rg", "demo", nil)
-	if err != nil || !again.Done() {
-		t.Fatalf("abort with nothing running: err=%v", err)
+	// Nothing left to abort: 409, as AKS answers when the operation ended first.
+	_, err = e.clusters.BeginAbortLatestOperation(ctx, "rg", "demo", nil)
+	if code, status := errorCode(t, err); code != "OperationNotAllowed" || status != http.StatusConflict {
+		t.Fatalf("abort with nothing running: %s %d", code, status)
+	}
+
+	// A pool's abort cancels that pool's operation only; a cluster operation ends Canceled and
+	// leaves the cluster Canceled.
+	pool = e.getPool("rg", "demo", "np1")
+	pool.Properties.Count = to.Ptr[int32](2)
+	if _, err := e.pools.BeginCreateOrUpdate(ctx, "rg", "demo", "np1", pool, nil); err != nil {
+		t.Fatalf("begin scale: %v", err)
+	}
+	_, err = e.pools.BeginAbortLatestOperation(ctx, "rg", "demo", "system", nil)
+	if code, status := errorCode(t, err); code != "OperationNotAllowed" || status != http.StatusConflict {
+		t.Fatalf("abort on an idle pool of a busy cluster: %s %d", code, status)
+	}
+	if _, err := e.pools.BeginAbortLatestOperation(ctx, "rg", "demo", "np1", nil); err != nil {
+		t.Fatalf("abort the pool's operation: %v", err)
+	}
+	stop, err := e.clusters.BeginStop(ctx, "rg", "demo", nil)
+	if err != nil {
+		t.Fatalf("begin stop: %v", err)
+	}
+	if _, err := e.clusters.BeginAbortLatestOperation(ctx, "rg", "demo", nil); err != nil {
+		t.Fatalf("abort stop: %v", err)
+	}
+	if _, err := pollUntilDone(t, e, stop, time.Second, 3); err == nil {
+		t.Fatal("an aborted stop succeeded")
+	}
+	if got := deref(e.getCluster("rg", "demo").Properties.ProvisioningState); got != "Canceled" {
+		t.Fatalf("cluster state = %s, want Canceled", got)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,6 +78,10 @@ type Cloud struct {
 	requests  []Request
 	failures  []failure
 	injection []injection
+
+	faults      Faults
+	faultRand   *rand.Rand
+	faultCounts FaultCounts
 }
 
 type failure struct {

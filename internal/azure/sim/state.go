@@ -39,6 +39,7 @@ const (
 	opStop      opKind = "stop"
 	opNodeImage opKind = "nodeImage"
 	opAbort     opKind = "abort"
+	opExternal  opKind = "external" // started outside the bot (StartExternal)
 )
 
 // clusterRec is a managed cluster as stored. Cluster holds the ARM resource without its
