@@ -19,6 +19,26 @@ type Engine interface {
 	Submit(ctx context.Context, req jobs.SubmitRequest) (aks.Job, error)
 	Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (aks.Job, error)
 	Cancel(ctx context.Context, jobID string, user aks.User) (aks.Job, error)
+	Abort(ctx context.Context, t aks.Target, user aks.User) (aks.Job, error)
+}
+
+// PolicyView answers what people ask about the policy (internal/policy implements it).
+type PolicyView interface {
+	// WhoAmI says what the user may request and approve, and where.
+	WhoAmI(ctx context.Context, user aks.User) (string, error)
+	// Describe says what applies to a cluster: the rule, what needs approval, who approves, the
+	// guardrails. An empty t.Cluster describes the defaults.
+	Describe(ctx context.Context, t aks.Target) string
+	// IsApprover reports whether the user may approve anything at all.
+	IsApprover(ctx context.Context, user aks.User) (bool, error)
+	// CanApprove returns nil when the user may approve the job.
+	CanApprove(ctx context.Context, user aks.User, job aks.Job) error
+}
+
+// AuditTrail reads the audit log, oldest first: records since a time, for one cluster
+// (aks.Target.ClusterKey) or all (""), at most limit of the newest.
+type AuditTrail interface {
+	Audit(ctx context.Context, since time.Time, clusterKey string, limit int) ([]aks.AuditRecord, error)
 }
 
 // Reader is the read side of Azure, for the read-only commands.
@@ -47,6 +67,8 @@ type Service struct {
 	Engine   Engine
 	Jobs     JobReader
 	Azure    Reader
+	Policy   PolicyView
+	Audit    AuditTrail
 	Defaults Defaults
 	Logger   *slog.Logger
 	Now      func() time.Time // nil = time.Now
@@ -146,6 +168,24 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 			return "", "", err
 		}
 		return fmt.Sprintf("Job %s cancelled.", job.ID), job.ID, nil
+	case "approve", "deny":
+		return s.decide(ctx, req.User, cmd.JobID, cmd.Kind == "approve", cmd.Reason)
+	case "abort":
+		t := aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster, Pool: cmd.Pool}
+		job, err := s.Engine.Abort(ctx, t, req.User)
+		if err != nil {
+			return "", "", err
+		}
+		return fmt.Sprintf("Asked Azure to abort job %s on %s. Its thread says when Azure confirms.", job.ID, cmd.Cluster), job.ID, nil
+	case "whoami":
+		text, err := s.Policy.WhoAmI(ctx, req.User)
+		return text, "", err
+	case "policy":
+		return s.Policy.Describe(ctx, aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster}), "", nil
+	case "pending":
+		return s.pending(ctx, req.User, now)
+	case "audit":
+		return s.audit(ctx, req.User, cmd, now)
 	}
 	if cmd.Op == nil {
 		return "", "", aks.Errorf(aks.EInternal, "command %q is not wired to anything", cmd.Kind)
@@ -165,6 +205,64 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 		return fmt.Sprintf("Job %s is waiting for approval: follow it in the thread of its message in this channel.", job.ID), job.ID, nil
 	}
 	return fmt.Sprintf("Job %s is queued: follow it in the thread of its message in this channel.", job.ID), job.ID, nil
+}
+
+// decide approves or denies a job typed as a command (`/aks approve 7`, `/aks deny 7 reason`).
+func (s *Service) decide(ctx context.Context, user aks.User, jobID string, approve bool, reason string) (string, string, error) {
+	job, err := s.Engine.Decide(ctx, jobID, user, approve, reason)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case !approve:
+		return fmt.Sprintf("Job %s denied.", job.ID), job.ID, nil
+	case job.State == aks.StateAwaitingApproval:
+		return fmt.Sprintf("Approval recorded: job %s has %d of the %d approvals it needs.", job.ID, len(job.Approvals()), job.ApprovalsNeeded), job.ID, nil
+	}
+	return fmt.Sprintf("Job %s approved; it is queued.", job.ID), job.ID, nil
+}
+
+// pending lists the jobs waiting for an approval the user could give.
+func (s *Service) pending(ctx context.Context, user aks.User, now time.Time) (string, string, error) {
+	waiting, err := s.Jobs.Jobs(ctx, jobs.Filter{States: []aks.JobState{aks.StateAwaitingApproval}})
+	if err != nil {
+		return "", "", fmt.Errorf("read jobs awaiting approval: %w", err)
+	}
+	var mine []aks.Job
+	for _, j := range waiting {
+		already := false
+		for _, d := range j.Decisions {
+			already = already || d.By.ID == user.ID
+		}
+		if !already && s.Policy.CanApprove(ctx, user, j) == nil {
+			mine = append(mine, j)
+		}
+	}
+	return views.PendingList(mine, now), "", nil
+}
+
+// auditLimit bounds what `/aks audit` reads; the export has everything.
+const auditLimit = 200
+
+// audit shows the recent audit trail to approvers.
+func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command, now time.Time) (string, string, error) {
+	ok, err := s.Policy.IsApprover(ctx, user)
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		return "", "", &aks.Error{Code: aks.EUnauthorized, Message: "only approvers can read the audit trail", Hint: "ask an approver, or see /aks policy for who they are"}
+	}
+	key, scope := "", "all clusters"
+	if cmd.Cluster != "" {
+		t := aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster}
+		key, scope = t.ClusterKey(), t.ResourceGroup+"/"+t.Cluster
+	}
+	recs, err := s.Audit.Audit(ctx, now.Add(-cmd.Since), key, auditLimit)
+	if err != nil {
+		return "", "", fmt.Errorf("read the audit log: %w", err)
+	}
+	return views.AuditTrail(recs, fmt.Sprintf("%s, last %s", scope, views.Elapsed(cmd.Since))), "", nil
 }
 
 // Decide passes a click on to the engine; a refusal goes back to the clicker only.

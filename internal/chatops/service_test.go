@@ -14,6 +14,8 @@ import (
 // stubEngine records submissions and answers with what the test sets.
 type stubEngine struct {
 	submitted []jobs.SubmitRequest
+	decided   []string // "id approve|deny reason by user"
+	aborted   []aks.Target
 	err       error
 	panics    bool
 }
@@ -29,8 +31,28 @@ func (e *stubEngine) Submit(_ context.Context, req jobs.SubmitRequest) (aks.Job,
 	return aks.Job{ID: "7", State: aks.StateAwaitingApproval}, nil
 }
 
-func (e *stubEngine) Decide(context.Context, string, aks.User, bool, string) (aks.Job, error) {
-	return aks.Job{}, e.err
+func (e *stubEngine) Decide(_ context.Context, id string, user aks.User, approve bool, reason string) (aks.Job, error) {
+	verb := "deny"
+	if approve {
+		verb = "approve"
+	}
+	e.decided = append(e.decided, fmt.Sprintf("%s %s %q by %s", id, verb, reason, user.ID))
+	if e.err != nil {
+		return aks.Job{}, e.err
+	}
+	job := aks.Job{ID: id, State: aks.StateQueued, NeedsApproval: true, ApprovalsNeeded: 2,
+		Decisions: []aks.Decision{{By: user, Approve: approve}}}
+	if approve {
+		job.State = aks.StateAwaitingApproval
+	} else {
+		job.State = aks.StateDenied
+	}
+	return job, nil
+}
+
+func (e *stubEngine) Abort(_ context.Context, t aks.Target, _ aks.User) (aks.Job, error) {
+	e.aborted = append(e.aborted, t)
+	return aks.Job{ID: "9", State: aks.StateRunning}, e.err
 }
 
 func (e *stubEngine) Cancel(context.Context, string, aks.User) (aks.Job, error) {

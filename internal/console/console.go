@@ -199,7 +199,7 @@ func plain(s string) string {
 	s = mentionRE.ReplaceAllString(s, "@$1")
 	s = channelRE.ReplaceAllString(s, "#$1")
 	s = groupRE.ReplaceAllString(s, "@group:$1")
-	return s
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }
 
 func mention(id string) string { return "@" + id }

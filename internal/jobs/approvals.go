@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
@@ -47,7 +48,8 @@ func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approv
 			ev.Kind = aks.EventDenied
 			ev.Message = fmt.Sprintf("Job %s denied by <@%s>.", job.ID, user.ID)
 			if reason != "" {
-				ev.Message += " Reason: " + reason
+				// The reason is typed by a person: escaped, it cannot mention @channel or a user.
+				ev.Message += " Reason: " + mrkdwnEscaper.Replace(reason)
 			}
 		case len(job.Approvals()) < needed(job):
 			ev.Kind = aks.EventApproved
@@ -83,6 +85,8 @@ func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approv
 		return stored, nil
 	}
 }
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // needed is how many approvals a job needs; jobs stored before N approvals existed need one.
 func needed(job aks.Job) int {

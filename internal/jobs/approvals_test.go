@@ -287,3 +287,17 @@ func TestSlowJobIsFlaggedOnceAndKeepsRunning(t *testing.T) {
 		t.Error("the slow flag is not stored, so a restart would flag it again")
 	}
 }
+
+func TestDenialReasonCannotMentionAnyone(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+	job := h.submit(scale("np2", 3), alice)
+	if _, err := h.engine.Decide(context.Background(), job.ID, bob, false, "<!channel> look & see <@U0CEO>"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(job.ID, aks.StateDenied)
+	msgs := h.rec.messages(job.ID, aks.EventDenied)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "&lt;!channel&gt; look &amp; see &lt;@U0CEO&gt;") {
+		t.Errorf("denial %q: the reason must be escaped", msgs)
+	}
+}

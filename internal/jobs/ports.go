@@ -61,6 +61,9 @@ type Cloud interface {
 	// t.Pool is set, else the cluster, or a busy pool of an otherwise idle cluster); "NotFound"
 	// when it does not exist.
 	ProvisioningState(ctx context.Context, t aks.Target) (string, error)
+	// Abort asks Azure to abort the latest operation on the target (the pool when t.Pool is
+	// set, else the cluster) and returns once Azure accepted; the operation then ends Canceled.
+	Abort(ctx context.Context, t aks.Target) error
 }
 
 // Operation is one long-running Azure operation.

@@ -466,6 +466,10 @@ func (e *Engine) succeed(ctx context.Context, job aks.Job) {
 }
 
 func (e *Engine) fail(ctx context.Context, job aks.Job, err error) {
+	if az := (*aks.AzureError)(nil); errors.As(err, &az) && canceled(az) && job.Sent {
+		e.cancelledInAzure(ctx, job)
+		return
+	}
 	jerr := jobError(job, err)
 	msg := fmt.Sprintf("Job %s failed: %s", job.ID, jerr.Message)
 	if jerr.Code != "" {
