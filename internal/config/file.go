@@ -523,6 +523,12 @@ func (p PolicyFile) RuleRequireApprovalFor(i int) []aks.OpKind {
 // explicitZeros names limits the file wrote as 0, which would otherwise read as "no limit".
 func (p PolicyFile) explicitZeros(set map[string]bool) []error {
 	var errs []error
+	if p.ApprovalTimeout.Duration == 0 && set["policy.approvalTimeout"] {
+		errs = append(errs, fmt.Errorf("policy.approvalTimeout: 0s is out of range: use %s to %s", MinApprovalTimeout, shortDuration(MaxApprovalTimeout)))
+	}
+	if p.GroupCacheTTL.Duration == 0 && set["policy.groupCacheTTL"] {
+		errs = append(errs, fmt.Errorf("policy.groupCacheTTL: 0s is out of range: use %s to %s", MinGroupCacheTTL, shortDuration(MaxGroupCacheTTL)))
+	}
 	for i, r := range p.Rules {
 		base := fmt.Sprintf("policy.rules[%d].guardrails.", i)
 		for key, v := range map[string]int{"maxNodesPerPool": r.Guardrails.MaxNodesPerPool, "maxNodesPerCluster": r.Guardrails.MaxNodesPerCluster} {
