@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,35 @@ func TestValidGroupID(t *testing.T) {
 		if got := ValidGroupID(id); got != want {
 			t.Errorf("ValidGroupID(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// The README explains every key with the team example: it must stay the same file.
+func TestREADMEExampleIsTheTeamExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```yaml\nazure:\n  resourceGroup: rg-dev-weu")
+	if start < 0 {
+		t.Fatal("README has no team example starting with azure.resourceGroup rg-dev-weu")
+	}
+	block := text[start+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	fromREADME, err := Parse([]byte(block))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	data, err := os.ReadFile("testdata/team.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromREADME, fromFile) {
+		t.Errorf("README example and testdata/team.yaml differ:\n%+v\n%+v", fromREADME.Policy, fromFile.Policy)
 	}
 }

@@ -22,6 +22,8 @@ func (p *Policy) Describe(_ context.Context, t aks.Target) string {
 	switch {
 	case len(r.requireFor) == 0:
 		b.WriteString("• Approval: not needed for any operation\n")
+	case len(r.approvers) == 0:
+		fmt.Fprintf(&b, "• Approval: needed for %s, but nobody can give it: add approvers to %s\n", r.approvalKinds(), r.approversPath)
 	default:
 		fmt.Fprintf(&b, "• Approval: %s from %s (never the requester's own), for %s; pending requests expire after %s\n",
 			approvalCount(r.approvals), orList(display(r.approvers)), r.approvalKinds(), shortDuration(r.timeout))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/config"
 )
 
 func TestExplain(t *testing.T) {
@@ -72,5 +73,17 @@ func TestExplainWithoutChannelChecksRequester(t *testing.T) {
 	got := Explain(context.Background(), p, Query{User: coder, Target: prodPool, Op: aks.OpPoolScale, From: 1, To: 2})
 	if !strings.Contains(got, "Decision: refused: you are not allowed to request operations on rg-prod-weu/prod-1 (rule prod)") {
 		t.Errorf("Explain:\n%s", got)
+	}
+}
+
+func TestDescribeWithoutApprovers(t *testing.T) {
+	p := mustNew(t, config.PolicyFile{})
+	got := p.Describe(context.Background(), otherPool)
+	if !strings.Contains(got, "nobody can give it: add approvers to policy.approvers") {
+		t.Errorf("Describe:\n%s", got)
+	}
+	off := mustNew(t, config.PolicyFile{RequireApproval: &bFalse})
+	if got := off.Describe(context.Background(), otherPool); !strings.Contains(got, "Approval: not needed for any operation") || !strings.Contains(got, "by anyone, in any channel") {
+		t.Errorf("Describe with approvals off:\n%s", got)
 	}
 }
