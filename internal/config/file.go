@@ -517,7 +517,7 @@ func (p PolicyFile) RuleRequireApprovalFor(i int) []aks.OpKind {
 	if !p.ApprovalsRequired() {
 		return nil
 	}
-	return DefaultRequireApprovalFor
+	return slices.Clone(DefaultRequireApprovalFor)
 }
 
 // explicitZeros names limits the file wrote as 0, which would otherwise read as "no limit".
@@ -639,8 +639,10 @@ func (p PolicyFile) problems() []error {
 			switch {
 			case approvals < 1:
 				bad(path+".approvals", "%d: at least 1 approval is needed; to need none, leave the operation out of requireApprovalFor", approvals)
+			case len(required) == 0 && r.RequireApprovalFor != nil:
+				bad(path+".approvals", "has no effect: the rule's requireApprovalFor is empty, so it needs approval for nothing")
 			case len(required) == 0:
-				bad(path+".approvals", "has no effect: the rule needs approval for nothing (policy.requireApproval is false and the rule has no requireApprovalFor)")
+				bad(path+".approvals", "has no effect: policy.requireApproval is false and the rule lists no requireApprovalFor, so it needs approval for nothing")
 			case allUsers(approvers) && approvals > len(dedupe(approvers)):
 				bad(path+".approvals", "%d approvals can never be given: %s lists only %d approver(s)", approvals, approversPath, len(dedupe(approvers)))
 			}

@@ -183,3 +183,10 @@ func TestREADMEExampleIsTheTeamExample(t *testing.T) {
 		t.Errorf("README example and testdata/team.yaml differ:\n%+v\n%+v", fromREADME.Policy, fromFile.Policy)
 	}
 }
+
+func TestApprovalsWithoutAnythingToApprove(t *testing.T) {
+	_, err := Parse([]byte("policy:\n  approvers: [U0A1, U0A2]\n  rules:\n    - name: prod\n      requireApprovalFor: []\n      approvals: 2\n"))
+	if err == nil || !strings.Contains(err.Error(), "policy.rules[0].approvals: has no effect: the rule's requireApprovalFor is empty") {
+		t.Fatalf("Parse = %v", err)
+	}
+}
