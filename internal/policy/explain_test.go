@@ -87,3 +87,16 @@ func TestDescribeWithoutApprovers(t *testing.T) {
 		t.Errorf("Describe with approvals off:\n%s", got)
 	}
 }
+
+// Without approvers (a console file that names none), a request needing approval is refused at
+// once with the reason, instead of waiting for nobody.
+func TestEvaluateWithoutApprovers(t *testing.T) {
+	p := mustNew(t, config.PolicyFile{})
+	got := decide(p, coder, "C0ANY", kindReq(otherPool, aks.OpClusterDelete))
+	if !strings.Contains(got, "refused plan: unauthorized: delete cluster rg-shared/tools needs 1 approval under rule default, but the rule lists no approvers (ask an administrator to add approvers to policy.approvers)") {
+		t.Errorf("decision: %s", got)
+	}
+	if got := decide(p, coder, "C0ANY", scaleReq(otherPool, 3, 1)); !strings.HasPrefix(got, "free (rule default") {
+		t.Errorf("scale-down: %s", got)
+	}
+}

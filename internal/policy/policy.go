@@ -215,7 +215,10 @@ func (p *Policy) Evaluate(_ context.Context, user aks.User, _ string, op aks.Ope
 		others := slices.DeleteFunc(slices.Clone(r.approvers), func(id string) bool { return id == user.ID })
 		if len(others) < r.approvals {
 			msg := fmt.Sprintf("%s needs %s under rule %s, and nobody but you can give it", op.Describe(), approvalCount(r.approvals), r.name)
-			if len(others) > 0 {
+			switch {
+			case len(r.approvers) == 0:
+				msg = fmt.Sprintf("%s needs %s under rule %s, but the rule lists no approvers", op.Describe(), approvalCount(r.approvals), r.name)
+			case len(others) > 0:
 				msg = fmt.Sprintf("%s needs %s under rule %s, but only %s can give it besides you",
 					op.Describe(), approvalCount(r.approvals), r.name, orList(display(others)))
 			}
