@@ -124,7 +124,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	}
 	ready := map[string]telemetry.Check{"datafile": telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })}
 
-	pol, users := newPolicy(cfg)
+	pol, users, err := newPolicy(cfg)
+	if err != nil {
+		return err
+	}
 	svc := &chatops.Service{
 		Jobs:     st,
 		Azure:    cloud,
@@ -260,12 +263,17 @@ func scaled(d sim.Durations, speed float64) sim.Durations {
 // newPolicy returns the policy and, for the console, the users to offer. A console with no
 // approvers configured gets a demo policy where alice asks and bob approves, so that approvals
 // can be tried at one keyboard.
-func newPolicy(cfg config.Config) (jobs.Policy, []string) {
+func newPolicy(cfg config.Config) (jobs.Policy, []string, error) {
 	p := cfg.File.Policy
 	if cfg.Mode == config.ModeConsole && len(p.Approvers) == 0 && p.ApprovalsRequired() {
-		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}
+		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}, nil
 	}
-	return policy.New(p), append([]string{demoRequester}, p.Approvers...)
+	// No user group source yet: a group named in the policy fails closed until Slack's is wired.
+	pol, err := policy.New(p, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	return pol, append([]string{demoRequester}, p.Approvers...), nil
 }
 
 // pollInterval is the configured floor between status polls. The simulated cloud's operations

@@ -34,5 +34,5 @@ simulator:
 	fmt.Println(err)
 	// Output:
 	// rg-aks westeurope [U012AB3CD U045EF6GH] [C0OPS1234] 15s 1
-	// policy.approvers[1]: "bob" is not a Slack user ID (U… or W…)
+	// policy.approvers[1]: "bob" is not a Slack user ID (U… or W…) or user group ID (S…)
 }

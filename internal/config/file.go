@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	pathpkg "path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // File is the YAML configuration file. Parse fills the defaults, so a File from Parse or Load is
@@ -28,17 +32,73 @@ type File struct {
 	Simulator SimFile    `yaml:"simulator"`
 }
 
-// PolicyFile says who may request and approve operations, and where.
+// PolicyFile says who may request and approve operations, and where. The top-level lists are
+// the defaults: they apply to clusters no rule matches (as the rule "default") and to the keys a
+// rule leaves out. Check reports contradictions; Parse calls it.
 type PolicyFile struct {
-	Approvers  []string `yaml:"approvers"`  // Slack user IDs
-	Requesters []string `yaml:"requesters"` // empty = anyone
-	Channels   []string `yaml:"channels"`   // empty = any
-	// RequireApproval defaults to true; false turns approvals off explicitly. It is a pointer so
-	// that "not written" and "false" differ.
+	Approvers  []string `yaml:"approvers"`  // Slack user IDs (U…, W…) or user group IDs (S…)
+	Requesters []string `yaml:"requesters"` // same kinds of ID; empty = anyone
+	Channels   []string `yaml:"channels"`   // channel IDs; empty = any
+	// RequireApproval defaults to true; false turns approvals off except where a rule lists
+	// requireApprovalFor. It is a pointer so that "not written" and "false" differ.
 	RequireApproval *bool `yaml:"requireApproval"`
+	// ApprovalTimeout is how long a job may wait for its approvals (default 1h).
+	ApprovalTimeout Duration `yaml:"approvalTimeout"`
+	// GroupCacheTTL is how long the members of a Slack user group are cached (default 5m).
+	GroupCacheTTL Duration `yaml:"groupCacheTTL"`
+	// Rules are tried in order; the first whose match selects the cluster decides.
+	Rules []RuleFile `yaml:"rules"`
 }
 
-// ApprovalsRequired reports whether operations that need approval must wait for an approver.
+// RuleFile is one scoped rule. A nil list or pointer means "not written": the default applies.
+// An empty list that is written ([]) means "anyone" or "any channel".
+type RuleFile struct {
+	Name       string    `yaml:"name"`
+	Match      MatchFile `yaml:"match"`
+	Channels   []string  `yaml:"channels"`
+	Requesters []string  `yaml:"requesters"`
+	Approvers  []string  `yaml:"approvers"`
+	// Approvals is how many distinct people must approve (default 1).
+	Approvals       *int      `yaml:"approvals"`
+	ApprovalTimeout *Duration `yaml:"approvalTimeout"`
+	// RequireApprovalFor lists the operation kinds (aks.OpKind values) that need approval; the
+	// scaling kinds only when they add capacity. Not written = DefaultRequireApprovalFor (or
+	// nothing when policy.requireApproval is false).
+	RequireApprovalFor []string        `yaml:"requireApprovalFor"`
+	AutoApprove        AutoApproveFile `yaml:"autoApprove"`
+	Guardrails         GuardrailsFile  `yaml:"guardrails"`
+}
+
+// MatchFile selects clusters by glob patterns (path.Match syntax, case-insensitive). An empty
+// list matches anything.
+type MatchFile struct {
+	ResourceGroups []string `yaml:"resourceGroups"`
+	Clusters       []string `yaml:"clusters"`
+}
+
+// AutoApproveFile lists what goes ahead without approval although the rule asks for it.
+type AutoApproveFile struct {
+	ScaleUp *ScaleUpFile `yaml:"scaleUp"`
+}
+
+// ScaleUpFile lets small scale-ups through: at most MaxAddedNodes more nodes, ending with at most
+// MaxPoolNodes in the pool.
+type ScaleUpFile struct {
+	MaxAddedNodes int `yaml:"maxAddedNodes"`
+	MaxPoolNodes  int `yaml:"maxPoolNodes"`
+}
+
+// GuardrailsFile refuses requests outside limits, whoever asks. Zero or empty = no limit.
+type GuardrailsFile struct {
+	MaxNodesPerPool    int      `yaml:"maxNodesPerPool"`
+	MaxNodesPerCluster int      `yaml:"maxNodesPerCluster"`
+	VMSizes            []string `yaml:"vmSizes"`            // glob patterns
+	Locations          []string `yaml:"locations"`          // glob patterns
+	KubernetesVersions []string `yaml:"kubernetesVersions"` // glob patterns: "1.30.*"
+}
+
+// ApprovalsRequired reports whether operations that need approval must wait for an approver by
+// default (rules may still ask for approval when it is false).
 func (p PolicyFile) ApprovalsRequired() bool {
 	return p.RequireApproval == nil || *p.RequireApproval
 }
@@ -90,12 +150,18 @@ const (
 	DefaultPollInterval     = 15 * time.Second
 	DefaultProgressInterval = time.Minute
 	DefaultSimSpeed         = 1.0
+	DefaultApprovalTimeout  = time.Hour
+	DefaultGroupCacheTTL    = 5 * time.Minute
 
 	MinPollInterval     = time.Second
 	MaxPollInterval     = 10 * time.Minute // slower than this and users think the job hangs
 	MinProgressInterval = 10 * time.Second // chat.update is rate limited (Tier 3)
 	MaxProgressInterval = time.Hour
 	MaxSimSpeed         = 1e6
+	MinApprovalTimeout  = time.Minute
+	MaxApprovalTimeout  = 7 * 24 * time.Hour
+	MinGroupCacheTTL    = 10 * time.Second // usergroups.users.list is rate limited (Tier 2)
+	MaxGroupCacheTTL    = 24 * time.Hour   // longer and people removed from a group keep approving
 )
 
 // maxFileSize bounds the configuration file; a real one is a few hundred bytes.
@@ -107,10 +173,14 @@ var (
 	locationRE      = regexp.MustCompile(`^[a-z0-9]+$`)
 	userIDRE        = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	channelIDRE     = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+	groupIDRE       = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
 )
 
 // ValidUserID reports whether s looks like a Slack user ID (U… or W…).
 func ValidUserID(s string) bool { return userIDRE.MatchString(s) }
+
+// ValidGroupID reports whether s looks like a Slack user group ID (S…).
+func ValidGroupID(s string) bool { return groupIDRE.MatchString(s) }
 
 // ValidChannelID reports whether s looks like a Slack channel ID (C…, G… or D…).
 func ValidChannelID(s string) bool { return channelIDRE.MatchString(s) }
@@ -172,6 +242,12 @@ func (f *File) setDefaults(set map[string]bool) {
 	if f.Simulator.Speed == 0 && !set["simulator.speed"] {
 		f.Simulator.Speed = DefaultSimSpeed
 	}
+	if f.Policy.ApprovalTimeout.Duration == 0 && !set["policy.approvalTimeout"] {
+		f.Policy.ApprovalTimeout.Duration = DefaultApprovalTimeout
+	}
+	if f.Policy.GroupCacheTTL.Duration == 0 && !set["policy.groupCacheTTL"] {
+		f.Policy.GroupCacheTTL.Duration = DefaultGroupCacheTTL
+	}
 }
 
 func (f *File) validate(set map[string]bool) []error {
@@ -202,21 +278,8 @@ func (f *File) validate(set map[string]bool) []error {
 		}
 	}
 
-	for i, id := range f.Policy.Approvers {
-		if !ValidUserID(id) {
-			bad(fmt.Sprintf("policy.approvers[%d]", i), "%q is not a Slack user ID (U… or W…)", id)
-		}
-	}
-	for i, id := range f.Policy.Requesters {
-		if !ValidUserID(id) {
-			bad(fmt.Sprintf("policy.requesters[%d]", i), "%q is not a Slack user ID (U… or W…)", id)
-		}
-	}
-	for i, id := range f.Policy.Channels {
-		if !ValidChannelID(id) {
-			bad(fmt.Sprintf("policy.channels[%d]", i), "%q is not a Slack channel ID (C…, G… or D…)", id)
-		}
-	}
+	errs = append(errs, f.Policy.explicitZeros(set)...)
+	errs = append(errs, f.Policy.problems()...)
 
 	checkDuration := func(path string, d time.Duration, lo, hi time.Duration) {
 		if d < lo || d > hi {
@@ -396,8 +459,268 @@ func inWhere(path string) string {
 }
 
 func exampleItem(path string) string {
-	if strings.HasSuffix(path, "channels") {
+	last := path[strings.LastIndex(path, ".")+1:]
+	switch last {
+	case "channels":
 		return "C0123ABCD"
+	case "approvers", "requesters":
+		return "U0123ABCD, S0123ABCD"
+	case "rules":
+		return "{name: prod, match: {clusters: [prod-*]}}"
+	case "resourceGroups":
+		return `"rg-prod-*"`
+	case "clusters":
+		return `"prod-*"`
+	case "requireApprovalFor":
+		return "cluster.delete, nodepool.scale"
+	case "vmSizes":
+		return "Standard_D4s_v5"
+	case "locations":
+		return "westeurope"
+	case "kubernetesVersions":
+		return `"1.31.*"`
 	}
-	return "U0123ABCD"
+	return "..."
+}
+
+// DefaultRequireApprovalFor is what needs approval when a rule does not say: everything that
+// creates, deletes or upgrades, and the scaling kinds when they add capacity. Start and stop do
+// not: they bring back or park the nodes the cluster already had.
+var DefaultRequireApprovalFor = []aks.OpKind{
+	aks.OpClusterCreate, aks.OpClusterDelete, aks.OpClusterUpgrade,
+	aks.OpPoolAdd, aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolDelete, aks.OpPoolUpgrade,
+}
+
+// DefaultRuleName names the rule made of the top-level keys, used when no rule matches.
+const DefaultRuleName = "default"
+
+var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
+
+// Check reports every problem of the policy section, each naming its key path and the reason:
+// malformed IDs and patterns, unknown operation kinds, duplicate rule names, and contradictions
+// (more approvals than listed approvers, a rule needing approval that nobody can give, limits
+// that exclude each other, rules that can never match). It does not report that the default
+// rule has no approvers: the console then uses its demo policy, and Load refuses it for Slack.
+func (p PolicyFile) Check() error { return errors.Join(p.problems()...) }
+
+// RuleRequireApprovalFor returns what the rule at index i asks approval for: its own list when
+// written, else DefaultRequireApprovalFor unless approvals are off by default. i = -1 is the
+// default rule.
+func (p PolicyFile) RuleRequireApprovalFor(i int) []aks.OpKind {
+	if i >= 0 && p.Rules[i].RequireApprovalFor != nil {
+		kinds := make([]aks.OpKind, 0, len(p.Rules[i].RequireApprovalFor))
+		for _, k := range p.Rules[i].RequireApprovalFor {
+			kinds = append(kinds, aks.OpKind(k))
+		}
+		return kinds
+	}
+	if !p.ApprovalsRequired() {
+		return nil
+	}
+	return slices.Clone(DefaultRequireApprovalFor)
+}
+
+// explicitZeros names limits the file wrote as 0, which would otherwise read as "no limit".
+func (p PolicyFile) explicitZeros(set map[string]bool) []error {
+	var errs []error
+	if p.ApprovalTimeout.Duration == 0 && set["policy.approvalTimeout"] {
+		errs = append(errs, fmt.Errorf("policy.approvalTimeout: 0s is out of range: use %s to %s", MinApprovalTimeout, shortDuration(MaxApprovalTimeout)))
+	}
+	if p.GroupCacheTTL.Duration == 0 && set["policy.groupCacheTTL"] {
+		errs = append(errs, fmt.Errorf("policy.groupCacheTTL: 0s is out of range: use %s to %s", MinGroupCacheTTL, shortDuration(MaxGroupCacheTTL)))
+	}
+	for i, r := range p.Rules {
+		base := fmt.Sprintf("policy.rules[%d].guardrails.", i)
+		for key, v := range map[string]int{"maxNodesPerPool": r.Guardrails.MaxNodesPerPool, "maxNodesPerCluster": r.Guardrails.MaxNodesPerCluster} {
+			if v == 0 && set[base+key] {
+				errs = append(errs, fmt.Errorf("%s%s: 0 would allow no nodes at all; write at least 1, or leave the key out for no limit", base, key))
+			}
+		}
+	}
+	sortErrors(errs)
+	return errs
+}
+
+func (p PolicyFile) problems() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	principals := func(path string, ids []string) {
+		for i, id := range ids {
+			if !ValidUserID(id) && !ValidGroupID(id) {
+				bad(fmt.Sprintf("%s[%d]", path, i), "%q is not a Slack user ID (U… or W…) or user group ID (S…)", id)
+			}
+		}
+	}
+	channels := func(path string, ids []string) {
+		for i, id := range ids {
+			if !ValidChannelID(id) {
+				bad(fmt.Sprintf("%s[%d]", path, i), "%q is not a Slack channel ID (C…, G… or D…)", id)
+			}
+		}
+	}
+	patterns := func(path string, pats []string) {
+		for i, pat := range pats {
+			if pat == "" {
+				bad(fmt.Sprintf("%s[%d]", path, i), "an empty pattern matches nothing; leave the list out to match anything")
+			} else if _, err := pathpkg.Match(strings.ToLower(pat), ""); err != nil {
+				bad(fmt.Sprintf("%s[%d]", path, i), "%q is not a valid glob pattern (use * and ?, and [ ] only in pairs)", pat)
+			}
+		}
+	}
+	timeout := func(path string, d time.Duration) {
+		if d < MinApprovalTimeout || d > MaxApprovalTimeout {
+			bad(path, "%s is out of range: use %s to %s", d, MinApprovalTimeout, shortDuration(MaxApprovalTimeout))
+		}
+	}
+
+	principals("policy.approvers", p.Approvers)
+	principals("policy.requesters", p.Requesters)
+	channels("policy.channels", p.Channels)
+	// Zero means "not written" for callers that build a PolicyFile in code; Parse fills the default.
+	if d := p.ApprovalTimeout.Duration; d != 0 {
+		timeout("policy.approvalTimeout", d)
+	}
+	if d := p.GroupCacheTTL.Duration; d != 0 && (d < MinGroupCacheTTL || d > MaxGroupCacheTTL) {
+		bad("policy.groupCacheTTL", "%s is out of range: use %s to %s", d, MinGroupCacheTTL, shortDuration(MaxGroupCacheTTL))
+	}
+
+	names := map[string]int{}
+	catchAll := -1 // the first rule that matches every cluster
+	for i, r := range p.Rules {
+		path := fmt.Sprintf("policy.rules[%d]", i)
+		switch {
+		case r.Name == "":
+			bad(path+".name", "every rule needs a name: messages and the audit log name the rule that decided")
+		case strings.EqualFold(r.Name, DefaultRuleName):
+			bad(path+".name", "%q is the name of the rule made of the top-level keys; pick another", r.Name)
+		case !ruleNameRE.MatchString(r.Name):
+			bad(path+".name", "%q: use up to 40 letters, digits, '-', '_' or '.', starting with a letter or digit", r.Name)
+		default:
+			if j, dup := names[strings.ToLower(r.Name)]; dup {
+				bad(path+".name", "%q is already the name of policy.rules[%d]; rule names must differ", r.Name, j)
+			}
+			names[strings.ToLower(r.Name)] = i
+		}
+		if catchAll >= 0 {
+			bad(path, "never applies: policy.rules[%d] matches every cluster and comes first (the first matching rule wins); move it up or give policy.rules[%d] a match", catchAll, catchAll)
+		} else if len(r.Match.ResourceGroups) == 0 && len(r.Match.Clusters) == 0 {
+			catchAll = i
+		}
+		patterns(path+".match.resourceGroups", r.Match.ResourceGroups)
+		patterns(path+".match.clusters", r.Match.Clusters)
+		channels(path+".channels", r.Channels)
+		principals(path+".requesters", r.Requesters)
+		principals(path+".approvers", r.Approvers)
+		if r.ApprovalTimeout != nil {
+			timeout(path+".approvalTimeout", r.ApprovalTimeout.Duration)
+		}
+
+		kindsOK := true
+		for j, k := range r.RequireApprovalFor {
+			if !aks.OpKind(k).Valid() {
+				kindsOK = false
+				bad(fmt.Sprintf("%s.requireApprovalFor[%d]", path, j), "%q is not an operation kind (known: %s)", k, kindList(aks.OpKinds))
+			}
+		}
+		if !kindsOK {
+			continue // the checks below depend on what needs approval
+		}
+		required := p.RuleRequireApprovalFor(i)
+
+		approvers, approversPath := r.Approvers, path+".approvers"
+		if approvers == nil {
+			approvers, approversPath = p.Approvers, "policy.approvers"
+		}
+		approvals := 1
+		if r.Approvals != nil {
+			approvals = *r.Approvals
+			switch {
+			case approvals < 1:
+				bad(path+".approvals", "%d: at least 1 approval is needed; to need none, leave the operation out of requireApprovalFor", approvals)
+			case len(required) == 0 && r.RequireApprovalFor != nil:
+				bad(path+".approvals", "has no effect: the rule's requireApprovalFor is empty, so it needs approval for nothing")
+			case len(required) == 0:
+				bad(path+".approvals", "has no effect: policy.requireApproval is false and the rule lists no requireApprovalFor, so it needs approval for nothing")
+			case allUsers(approvers) && approvals > len(dedupe(approvers)):
+				bad(path+".approvals", "%d approvals can never be given: %s lists only %d approver(s)", approvals, approversPath, len(dedupe(approvers)))
+			}
+		}
+		if len(required) > 0 && len(approvers) == 0 {
+			bad(path, "needs approval for %s but nobody can give it: list approvers under %s.approvers or policy.approvers, or set requireApprovalFor: []", kindList(required), path)
+		}
+
+		g := r.Guardrails
+		if g.MaxNodesPerPool < 0 {
+			bad(path+".guardrails.maxNodesPerPool", "%d: use a positive number, or leave it out for no limit", g.MaxNodesPerPool)
+		}
+		if g.MaxNodesPerCluster < 0 {
+			bad(path+".guardrails.maxNodesPerCluster", "%d: use a positive number, or leave it out for no limit", g.MaxNodesPerCluster)
+		}
+		if g.MaxNodesPerPool > 0 && g.MaxNodesPerCluster > 0 && g.MaxNodesPerPool > g.MaxNodesPerCluster {
+			bad(path+".guardrails.maxNodesPerPool", "%d is more than maxNodesPerCluster (%d): one pool could never reach it", g.MaxNodesPerPool, g.MaxNodesPerCluster)
+		}
+		patterns(path+".guardrails.vmSizes", g.VMSizes)
+		patterns(path+".guardrails.locations", g.Locations)
+		patterns(path+".guardrails.kubernetesVersions", g.KubernetesVersions)
+
+		if s := r.AutoApprove.ScaleUp; s != nil {
+			sp := path + ".autoApprove.scaleUp"
+			if s.MaxAddedNodes < 1 {
+				bad(sp+".maxAddedNodes", "%d: write how many nodes a scale-up may add without approval (at least 1)", s.MaxAddedNodes)
+			}
+			if s.MaxPoolNodes < 1 {
+				bad(sp+".maxPoolNodes", "%d: write how many nodes the pool may have after an auto-approved scale-up (at least 1)", s.MaxPoolNodes)
+			}
+			if g.MaxNodesPerPool > 0 && s.MaxPoolNodes > g.MaxNodesPerPool {
+				bad(sp+".maxPoolNodes", "%d is above guardrails.maxNodesPerPool (%d): such scale-ups are refused anyway", s.MaxPoolNodes, g.MaxNodesPerPool)
+			}
+			if !slices.ContainsFunc(required, func(k aks.OpKind) bool {
+				return k == aks.OpPoolScale || k == aks.OpPoolAdd || k == aks.OpPoolAutoscale
+			}) {
+				bad(sp, "has no effect: the rule needs no approval for scaling (nodepool.scale, nodepool.add, nodepool.update)")
+			}
+		}
+	}
+	return errs
+}
+
+func allUsers(ids []string) bool {
+	for _, id := range ids {
+		if ValidGroupID(id) {
+			return false
+		}
+	}
+	return true
+}
+
+func dedupe(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func kindList(kinds []aks.OpKind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortErrors(errs []error) {
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+}
+
+// shortDuration writes whole days as "7d" instead of "168h0m0s".
+func shortDuration(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }

@@ -185,6 +185,8 @@ func FuzzParse(f *testing.F) {
 		"simulator:\n  speed: 1e400\n",
 		"[[[[[[[[[[]]]]]]]]]]",
 		"policy:\n  approvers:\n    - ? a\n      : b\n",
+		"policy:\n  rules:\n    - name: p\n      match: {clusters: [\"prod-*\"]}\n      approvals: 2\n      approvers: [S0SRE]\n",
+		"policy:\n  rules: [{name: a, guardrails: {maxNodesPerPool: 0}}, {name: b}]\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -208,9 +210,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted speed out of range: %v", file.Simulator.Speed)
 		}
 		for _, id := range append(append([]string{}, file.Policy.Approvers...), file.Policy.Requesters...) {
-			if !ValidUserID(id) {
+			if !ValidUserID(id) && !ValidGroupID(id) {
 				t.Fatalf("accepted user ID %q", id)
 			}
+		}
+		if err := file.Policy.Check(); err != nil {
+			t.Fatalf("accepted a policy that Check refuses: %v", err)
 		}
 		for _, id := range file.Policy.Channels {
 			if !ValidChannelID(id) {

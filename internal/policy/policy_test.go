@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/config"
@@ -38,6 +39,15 @@ func opsOfEveryKind() []aks.Operation {
 
 func intp(n int) *int { return &n }
 
+func mustNew(t *testing.T, f config.PolicyFile) *Policy {
+	t.Helper()
+	p, err := New(f, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return p
+}
+
 func wantUnauthorized(t *testing.T, err error, contains ...string) {
 	t.Helper()
 	if err == nil {
@@ -56,8 +66,8 @@ func wantUnauthorized(t *testing.T, err error, contains ...string) {
 }
 
 func TestCanRequest(t *testing.T) {
-	open := New(config.PolicyFile{Approvers: []string{"U0ALICE"}})
-	restricted := New(restrictedFile)
+	open := mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE"}})
+	restricted := mustNew(t, restrictedFile)
 	tests := []struct {
 		name    string
 		p       *Policy
@@ -94,7 +104,7 @@ func TestCanRequest(t *testing.T) {
 }
 
 func TestCanRequestChannelListSingle(t *testing.T) {
-	p := New(config.PolicyFile{Channels: []string{"C0OPS"}})
+	p := mustNew(t, config.PolicyFile{Channels: []string{"C0OPS"}})
 	err := p.CanRequest(context.Background(), carol, "C0DEV", ops[0])
 	wantUnauthorized(t, err, "use <#C0OPS>")
 	if strings.Contains(err.Error(), " or ") {
@@ -103,9 +113,9 @@ func TestCanRequestChannelListSingle(t *testing.T) {
 }
 
 func TestCanApprove(t *testing.T) {
-	restricted := New(restrictedFile)
-	soloApprover := New(config.PolicyFile{Approvers: []string{"U0ALICE"}})
-	none := New(config.PolicyFile{RequireApproval: &bFalse})
+	restricted := mustNew(t, restrictedFile)
+	soloApprover := mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE"}})
+	none := mustNew(t, config.PolicyFile{RequireApproval: &bFalse})
 	jobBy := func(u aks.User) aks.Job {
 		return aks.Job{ID: "7", Op: ops[0], Requester: u, State: aks.StateAwaitingApproval, NeedsApproval: true}
 	}
@@ -144,7 +154,7 @@ func TestCanApprove(t *testing.T) {
 
 // Whatever the policy, user and operation, nobody approves their own request.
 func TestNobodyApprovesOwnRequest(t *testing.T) {
-	policies := []*Policy{New(restrictedFile), Demo("U0ALICE"), New(config.PolicyFile{Approvers: []string{"U0ALICE", "U0BOB"}, RequireApproval: &bTrue})}
+	policies := []*Policy{mustNew(t, restrictedFile), Demo("U0ALICE"), mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE", "U0BOB"}, RequireApproval: &bTrue})}
 	for _, p := range policies {
 		for _, u := range []aks.User{alice, bob, carol, mallory} {
 			for _, op := range ops {
@@ -156,8 +166,8 @@ func TestNobodyApprovesOwnRequest(t *testing.T) {
 }
 
 func TestNeedsApproval(t *testing.T) {
-	on := New(config.PolicyFile{Approvers: []string{"U0ALICE"}})
-	off := New(config.PolicyFile{Approvers: []string{"U0ALICE"}, RequireApproval: &bFalse})
+	on := mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE"}})
+	off := mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE"}, RequireApproval: &bFalse})
 	op := func(k aks.OpKind) aks.Operation { return aks.Operation{Kind: k, Target: target} }
 	scale := func(from, to int) (aks.Operation, aks.Plan) {
 		o := op(aks.OpPoolScale)
@@ -246,7 +256,7 @@ func TestNeedsApproval(t *testing.T) {
 // Every plan that says it adds capacity needs approval, whatever the kind, except the kinds the
 // rules exempt by name (start, stop, disabling the autoscaler).
 func TestScaleUpPlansNeedApproval(t *testing.T) {
-	p := New(config.PolicyFile{Approvers: []string{"U0ALICE"}})
+	p := mustNew(t, config.PolicyFile{Approvers: []string{"U0ALICE"}})
 	exempt := []aks.OpKind{aks.OpClusterStart, aks.OpClusterStop}
 	for _, op := range ops {
 		got := p.NeedsApproval(op, aks.Plan{FromNodes: 1, ToNodes: 4, ScaleUp: true})
@@ -257,22 +267,31 @@ func TestScaleUpPlansNeedApproval(t *testing.T) {
 }
 
 func TestApprovers(t *testing.T) {
-	p := New(restrictedFile)
+	p := mustNew(t, restrictedFile)
 	for _, op := range ops {
 		got := p.Approvers(op)
 		if strings.Join(got, " ") != "<@U0ALICE> <@U0BOB>" {
 			t.Fatalf("Approvers(%s) = %v, want alice then bob, each once", op.Kind, got)
 		}
 	}
-	if got := New(config.PolicyFile{}).Approvers(ops[0]); len(got) != 0 {
+	if got := mustNew(t, config.PolicyFile{}).Approvers(ops[0]); len(got) != 0 {
 		t.Fatalf("no approvers configured, got %v", got)
 	}
 }
 
+func isApprover(t *testing.T, p *Policy, id string) bool {
+	t.Helper()
+	ok, err := p.IsApprover(context.Background(), aks.User{ID: id})
+	if err != nil {
+		t.Fatalf("IsApprover(%q): %v", id, err)
+	}
+	return ok
+}
+
 func TestIsApprover(t *testing.T) {
-	p := New(restrictedFile)
+	p := mustNew(t, restrictedFile)
 	for id, want := range map[string]bool{"U0ALICE": true, "U0BOB": true, "U0CAROL": false, "W0MALLORY": false, "": false, "u0alice": false} {
-		if got := p.IsApprover(id); got != want {
+		if got := isApprover(t, p, id); got != want {
 			t.Errorf("IsApprover(%q) = %v, want %v", id, got, want)
 		}
 	}
@@ -280,7 +299,7 @@ func TestIsApprover(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	p := Demo("alice")
-	if !p.IsApprover("alice") || p.IsApprover("bob") {
+	if !isApprover(t, p, "alice") || isApprover(t, p, "bob") {
 		t.Fatal("demo approver is not the one given")
 	}
 	if err := p.CanRequest(context.Background(), aks.User{ID: "bob"}, "console", ops[0]); err != nil {
@@ -288,6 +307,10 @@ func TestDemo(t *testing.T) {
 	}
 	if !p.NeedsApproval(aks.Operation{Kind: aks.OpClusterDelete, Target: target}, aks.Plan{}) {
 		t.Fatal("demo does not require approval")
+	}
+	req, err := p.Evaluate(context.Background(), aks.User{ID: "bob"}, "console", aks.Operation{Kind: aks.OpClusterDelete, Target: target}, aks.Plan{})
+	if err != nil || req.Approvals != 1 || strings.Join(req.Approvers, ",") != "<@alice>" || req.Rule != "default" || req.Timeout != time.Hour {
+		t.Fatalf("demo Evaluate = %+v, %v; want 1 approval from <@alice> under rule default within 1h", req, err)
 	}
 	if err := p.CanApprove(context.Background(), aks.User{ID: "alice"}, aks.Job{Op: ops[0], Requester: aks.User{ID: "bob"}}); err != nil {
 		t.Fatalf("demo approver refused: %v", err)
@@ -299,13 +322,19 @@ func TestDemo(t *testing.T) {
 
 // New must not keep the caller's slices: changing the file afterwards does not change the policy.
 func TestNewCopiesConfiguration(t *testing.T) {
-	f := config.PolicyFile{Approvers: []string{"U0ALICE"}, Channels: []string{"C0OPS"}, Requesters: []string{"U0CAROL"}}
-	p := New(f)
+	f := config.PolicyFile{Approvers: []string{"U0ALICE"}, Channels: []string{"C0OPS"}, Requesters: []string{"U0CAROL"},
+		Rules: []config.RuleFile{{Name: "r", Match: config.MatchFile{Clusters: []string{"prod"}},
+			Guardrails: config.GuardrailsFile{VMSizes: []string{"Standard_D4s_v5"}}}}}
+	p := mustNew(t, f)
 	f.Approvers[0], f.Channels[0], f.Requesters[0] = "U0EVE", "C0EVIL", "U0EVE"
-	if !p.IsApprover("U0ALICE") || p.IsApprover("U0EVE") {
+	f.Rules[0].Match.Clusters[0], f.Rules[0].Guardrails.VMSizes[0] = "demo", "Standard_HUGE"
+	if !isApprover(t, p, "U0ALICE") || isApprover(t, p, "U0EVE") {
 		t.Error("approvers changed with the caller's slice")
 	}
 	if p.CanRequest(context.Background(), carol, "C0OPS", ops[0]) != nil || p.CanRequest(context.Background(), aks.User{ID: "U0EVE"}, "C0EVIL", ops[0]) == nil {
 		t.Error("requesters or channels changed with the caller's slice")
+	}
+	if req, _ := p.Evaluate(context.Background(), carol, "C0OPS", ops[0], aks.Plan{}); req.Rule != "default" {
+		t.Errorf("rule %q matched demo: the match changed with the caller's slice", req.Rule)
 	}
 }
