@@ -22,7 +22,9 @@ func (p stubPolicy) Describe(_ context.Context, t aks.Target) string {
 	return "policy of " + t.String()
 }
 
-func (p stubPolicy) IsApprover(_ context.Context, u aks.User) (bool, error) { return p.approvers[u.ID], nil }
+func (p stubPolicy) IsApprover(_ context.Context, u aks.User) (bool, error) {
+	return p.approvers[u.ID], nil
+}
 
 func (p stubPolicy) CanApprove(_ context.Context, u aks.User, j aks.Job) error {
 	if !p.approvers[u.ID] || u.ID == j.Requester.ID {
