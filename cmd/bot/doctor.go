@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -197,7 +198,7 @@ func (d *doctor) slackCall(ctx context.Context, apiURL, method, token string) (s
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return slackReply{}, resp.Header, fmt.Errorf("Slack rate-limited %s (retry after %ss)", method, resp.Header.Get("Retry-After"))
+		return slackReply{}, resp.Header, fmt.Errorf("rate-limited by Slack on %s (retry after %ss)", method, resp.Header.Get("Retry-After"))
 	}
 	var r slackReply
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&r); err != nil {
@@ -354,7 +355,7 @@ func (d *doctor) checkDataFile(ctx context.Context, path string) {
 	what := "data file " + path
 	fi, err := os.Stat(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case missing(err):
 		dir, err := creatableIn(filepath.Dir(path))
 		if err != nil {
 			d.report(statusFail, what, "does not exist and cannot be created: "+err.Error(),
@@ -415,7 +416,7 @@ func creatableIn(dir string) (string, error) {
 			break
 		}
 		parent := filepath.Dir(dir)
-		if !errors.Is(err, fs.ErrNotExist) || parent == dir {
+		if !missing(err) || parent == dir {
 			return dir, err
 		}
 		dir = parent
@@ -427,6 +428,12 @@ func creatableIn(dir string) (string, error) {
 	name := f.Name()
 	f.Close()
 	return dir, os.Remove(name)
+}
+
+// missing reports whether a stat error means the path does not exist: a part of it is absent,
+// or is a file where a directory should be.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 func ifSet(v, s string) string {
