@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -284,6 +285,20 @@ func TestDoctorSlack(t *testing.T) {
 				t.Errorf("%d socket mode connections open after doctor", n)
 			}
 		})
+	}
+}
+
+// Rate limits are Slack's answer for now, not a fault of the configuration: a warning.
+func TestDoctorSlackRateLimited(t *testing.T) {
+	sl := slacktest.NewServer()
+	t.Cleanup(sl.Close)
+	sl.RateLimit("auth.test", 1, time.Second)
+	sl.RateLimit("apps.connections.open", 1, time.Second)
+	lines, code := runDoctor(t, slackEnv(t, sl.APIURL()), overrides{})
+	wantLine(t, lines, "slack bot token", "warn", "rate-limited auth.test", "run doctor again")
+	wantLine(t, lines, "slack socket mode", "warn", "rate-limited apps.connections.open")
+	if code != exitOK {
+		t.Errorf("exit %d, want 0", code)
 	}
 }
 
