@@ -46,61 +46,6 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
-// env is what run needs from the process: arguments, environment and standard streams.
-// Tests call run with their own.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "-h", "--help", "help":
-			fmt.Fprint(stdout, usage)
-			return 0
-		default:
-			fmt.Fprintf(stderr, "aksbot: unknown argument %q\n\n%s", args[0], usage)
-			return 2
-		}
-	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "aksbot: configuration: %v\n", err)
-		return 2
-	}
-	log := newLogger(stderr, cfg.Mode, getenv("AKSBOT_LOG_LEVEL"))
-	if err := serve(ctx, cfg, log, stdin, stdout, overrides{}); err != nil {
-		log.Error("aksbot stopped", "err", err)
-		fmt.Fprintf(stderr, "aksbot: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-const usage = `aksbot runs AKS operations from Slack (or a console chat) as durable, approved jobs.
-
-Usage: aksbot            run the bot (Slack socket mode when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set,
-                         else a console chat; real Azure when AZURE_SUBSCRIPTION_ID is set, else a simulated cloud)
-
-Environment: SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_API_URL, AZURE_SUBSCRIPTION_ID, AKSBOT_ARM_ENDPOINT,
-AZURE_AUTHORITY_HOST, AKSBOT_ARM_AUDIENCE, AKSBOT_CONFIG (default aksbot.yaml), AKSBOT_DB (default aksbot.db),
-AKSBOT_HTTP_ADDR (health, readiness and metrics; default :8080, "off" disables),
-AKSBOT_LOG_LEVEL (debug|info|warn|error). See README.md.
-`
-
-// newLogger logs to stderr: text at warn level in the console (the terminal is the chat), JSON
-// at info level for Slack mode (a service's logs are read by machines).
-func newLogger(w io.Writer, mode config.Mode, level string) *slog.Logger {
-	lvl := slog.LevelInfo
-	if mode == config.ModeConsole {
-		lvl = slog.LevelWarn
-	}
-	if level != "" {
-		_ = lvl.UnmarshalText([]byte(level))
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if mode == config.ModeConsole {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 // overrides replace what tests running the bot in process cannot set through the environment:
 // TLS trust of a local ARM server is read from SSL_CERT_FILE once per process.
 type overrides struct {
