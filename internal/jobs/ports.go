@@ -61,6 +61,10 @@ type Cloud interface {
 	// t.Pool is set, else the cluster, or a busy pool of an otherwise idle cluster); "NotFound"
 	// when it does not exist.
 	ProvisioningState(ctx context.Context, t aks.Target) (string, error)
+	// Applied reports whether Azure already shows what op asks for (the count, the version, the
+	// pool exists or is gone). After a crash between sending a request and storing its token,
+	// it tells a request that arrived and finished from one that never arrived.
+	Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (bool, error)
 	// Abort asks Azure to abort the latest operation on the target (the pool when t.Pool is
 	// set, else the cluster) and returns once Azure accepted; the operation then ends Canceled.
 	Abort(ctx context.Context, t aks.Target) error

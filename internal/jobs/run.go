@@ -280,33 +280,36 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	return stored, op, true
 }
 
-// reconcile decides what to do with a job whose request was sent but whose token was not
-// stored: follow the operation Azure is running, accept an end Azure already shows, or send the
-// request again when Azure shows it never arrived. Updates are absolute (a count, a version), so
-// sending one again cannot apply it twice; a create uses If-None-Match and is never repeated.
+// reconcile decides what to do with a job whose request may have been sent but whose token was
+// not stored (a crash, or a request whose answer was lost). It looks at Azure instead of
+// guessing: an operation in progress is followed; a resource at rest that already shows what
+// the job asks for means the request arrived and finished; one that does not means the request
+// never arrived, and only then is it sent again. So a create or a scale is never applied twice.
 func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
 	for {
 		state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
+		if err == nil && aks.InProgress(state) {
+			return job, nil, true // followState takes it from here
+		}
+		var applied bool
+		if err == nil {
+			applied, err = e.cfg.Cloud.Applied(ctx, job.Op, job.Plan)
+		}
 		if err != nil {
+			e.logFor(job).Warn("reconcile with Azure; will try again", "err", err)
 			if !sleep(ctx, e.cfg.RetryDelay) {
 				return job, nil, false
 			}
 			continue
 		}
 		switch {
-		case aks.InProgress(state):
-			return job, nil, true // followState takes it from here
-		case job.Op.Kind == aks.OpClusterCreate || job.Op.Kind == aks.OpPoolAdd:
-			if state == "NotFound" {
-				return e.begin(ctx, job)
-			}
-			return job, nil, true // it exists: its state tells the outcome
-		case job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete:
-			if state == "NotFound" {
-				return job, nil, true
-			}
-			return e.begin(ctx, job)
+		case applied:
+			e.logFor(job).Info("reconciled: Azure already shows the change", "state", state)
+			return job, nil, true // followState sees the resource at rest and ends the job
+		case state == "Failed" || state == "Canceled":
+			return job, nil, true // the request arrived and did not succeed: followState says so
 		default:
+			e.logFor(job).Info("reconciled: Azure never got the request; sending it", "state", state)
 			return e.begin(ctx, job)
 		}
 	}
