@@ -17,7 +17,17 @@ import (
 // stale or partial is ever sent; creates use If-None-Match "*" so that they never apply twice.
 // If the resource changed since the plan was made (its ETag differs), Begin sends nothing and
 // returns an *aks.Error EConflict.
+//
+// When a try of the mutation got a server error or no answer and the request then failed, Azure
+// may have applied it all the same (the response got lost): Begin then returns an error wrapping
+// ErrOutcomeUnknown instead of the last answer, and the caller must look at the resource.
 func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	ctx, tries := withTries(ctx)
+	o, err := c.begin(ctx, op, plan)
+	return o, outcome(err, tries, op.Describe())
+}
+
+func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
 	t := op.Target
 	rg, name := t.ResourceGroup, t.Cluster
 	what := op.Describe()
@@ -29,6 +39,9 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		}
 		p, err := c.clusters.BeginCreateOrUpdate(ctx, rg, name, newCluster(op, s),
 			&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+		if exists := createConflict(err, "cluster "+clusterName(t)); exists != nil {
+			return nil, exists
+		}
 		return started(c, p, err, what)
 
 	case aks.OpClusterDelete:
@@ -80,6 +93,9 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		}
 		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, t.Pool, newPool(op, poolAdd(op, cl)),
 			&armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+		if exists := createConflict(err, fmt.Sprintf("pool %s of %s", t.Pool, clusterName(t))); exists != nil {
+			return nil, exists
+		}
 		return started(c, p, err, what)
 	}
 
