@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -24,6 +25,12 @@ import (
 func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
 	ctx, tries := withTries(ctx)
 	o, err := c.begin(ctx, op, plan)
+	if errors.Is(err, errAlreadyApplied) {
+		// Typically the bot's own earlier request, whose answer got lost: sending it again
+		// would be refused (the ETag moved) although the approved change is in place.
+		c.log.Info("change already in place; nothing sent", "what", op.Describe())
+		return appliedOperation{}, nil
+	}
 	return o, outcome(err, tries, op.Describe())
 }
 
@@ -45,7 +52,7 @@ func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		return started(c, p, err, what)
 
 	case aks.OpClusterDelete:
-		mc, err := c.freshCluster(ctx, t, plan)
+		mc, err := c.freshCluster(ctx, op, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -53,21 +60,21 @@ func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		return started(c, p, err, what)
 
 	case aks.OpClusterStart:
-		if _, err := c.freshCluster(ctx, t, plan); err != nil {
+		if _, err := c.freshCluster(ctx, op, plan); err != nil {
 			return nil, err
 		}
 		p, err := c.clusters.BeginStart(ctx, rg, name, nil)
 		return started(c, p, err, what)
 
 	case aks.OpClusterStop:
-		if _, err := c.freshCluster(ctx, t, plan); err != nil {
+		if _, err := c.freshCluster(ctx, op, plan); err != nil {
 			return nil, err
 		}
 		p, err := c.clusters.BeginStop(ctx, rg, name, nil)
 		return started(c, p, err, what)
 
 	case aks.OpClusterUpgrade:
-		mc, err := c.freshCluster(ctx, t, plan)
+		mc, err := c.freshCluster(ctx, op, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +110,7 @@ func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		return nil, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 	}
 	pool := poolOf(op, plan)
-	ap, err := c.freshPool(ctx, t, pool, plan)
+	ap, err := c.freshPool(ctx, op, pool, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -212,19 +219,26 @@ func planChange(plan aks.Plan, what string) string {
 }
 
 // freshCluster GETs the cluster and checks that it is the one the plan was made from.
-func (c *Client) freshCluster(ctx context.Context, t aks.Target, plan aks.Plan) (armcontainerservice.ManagedCluster, error) {
+// A cluster that changed but already is as op wants it gives errAlreadyApplied.
+func (c *Client) freshCluster(ctx context.Context, op aks.Operation, plan aks.Plan) (armcontainerservice.ManagedCluster, error) {
+	t := op.Target
 	mc, err := c.getCluster(ctx, t.ResourceGroup, t.Cluster)
 	if err != nil {
 		return mc, err
 	}
 	if err := stale(plan.ETag, str(mc.ETag), "cluster "+clusterName(t)); err != nil {
+		if clusterApplied(op, mc) {
+			return mc, errAlreadyApplied
+		}
 		return mc, err
 	}
 	return mc, nil
 }
 
 // freshPool GETs the pool and checks that it is the one the plan was made from.
-func (c *Client) freshPool(ctx context.Context, t aks.Target, pool string, plan aks.Plan) (armcontainerservice.AgentPool, error) {
+// A pool that changed but already is as op wants it gives errAlreadyApplied.
+func (c *Client) freshPool(ctx context.Context, op aks.Operation, pool string, plan aks.Plan) (armcontainerservice.AgentPool, error) {
+	t := op.Target
 	if pool == "" {
 		return armcontainerservice.AgentPool{}, invalid("which pool?", "add --nodepool-name")
 	}
@@ -236,6 +250,9 @@ func (c *Client) freshPool(ctx context.Context, t aks.Target, pool string, plan 
 		ap.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
 	}
 	if err := stale(plan.ETag, str(ap.Properties.ETag), fmt.Sprintf("pool %s of %s", pool, clusterName(t))); err != nil {
+		if poolApplied(op, ap) {
+			return ap, errAlreadyApplied
+		}
 		return ap, err
 	}
 	return ap, nil

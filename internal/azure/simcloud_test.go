@@ -230,7 +230,7 @@ func TestBeginAfterLostResponse(t *testing.T) {
 			t.Fatalf("Begin = %v (%T), want ErrOutcomeUnknown only", err, err)
 		}
 	}
-	lost := func(t *testing.T, e *simEnv, op aks.Operation) {
+	lost := func(t *testing.T, e *simEnv, op aks.Operation) aks.Plan {
 		t.Helper()
 		plan, err := e.c.Plan(ctx, op)
 		if err != nil {
@@ -240,6 +240,27 @@ func TestBeginAfterLostResponse(t *testing.T) {
 		_, err = e.c.Begin(ctx, op, plan)
 		e.cloud.SetFaults(sim.Faults{})
 		unknown(t, err)
+		return plan
+	}
+	// Once the lost operation has ended, sending it again finds the change in place: nothing is
+	// sent and the operation has succeeded.
+	again := func(t *testing.T, e *simEnv, op aks.Operation, plan aks.Plan) {
+		t.Helper()
+		e.clock.advance(time.Hour)
+		before := e.cloud.CountMutations("managedClusters/demo")
+		o, err := e.c.Begin(ctx, op, plan)
+		if err != nil {
+			t.Fatalf("Begin again: %v", err)
+		}
+		if n := e.cloud.CountMutations("managedClusters/demo") - before; n != 0 {
+			t.Errorf("Begin again sent %d mutations", n)
+		}
+		if tok, err := o.ResumeToken(); tok != "" || err != nil {
+			t.Errorf("ResumeToken = %q, %v", tok, err)
+		}
+		if done, _, err := o.Poll(ctx); !done || err != nil || o.Result(ctx) != nil {
+			t.Errorf("already applied: done %v, %v, result %v", done, err, o.Result(ctx))
+		}
 	}
 
 	t.Run("create", func(t *testing.T) {
@@ -255,17 +276,26 @@ func TestBeginAfterLostResponse(t *testing.T) {
 	})
 	t.Run("scale", func(t *testing.T) {
 		e := newSimEnv(t)
-		lost(t, e, aks.Operation{Kind: aks.OpPoolScale, Target: target("np1"), NodeCount: intp(3)})
+		scale := aks.Operation{Kind: aks.OpPoolScale, Target: target("np1"), NodeCount: intp(3)}
+		plan := lost(t, e, scale)
 		if got := e.state(t, target("np1")); got != "Scaling" {
 			t.Errorf("pool after the lost response = %s, want Scaling", got)
 		}
+		again(t, e, scale, plan)
+		// A different count is a real conflict.
+		other := scale
+		other.NodeCount = intp(5)
+		_, err := e.c.Begin(ctx, other, plan)
+		refused(t, err, aks.EConflict, "changed since the plan was made", "ask again")
 	})
 	t.Run("stop", func(t *testing.T) {
 		e := newSimEnv(t)
-		lost(t, e, aks.Operation{Kind: aks.OpClusterStop, Target: target("")})
+		stop := aks.Operation{Kind: aks.OpClusterStop, Target: target("")}
+		plan := lost(t, e, stop)
 		if got := e.state(t, target("")); got != "Stopping" {
 			t.Errorf("cluster after the lost response = %s, want Stopping", got)
 		}
+		again(t, e, stop, plan)
 	})
 	t.Run("server error", func(t *testing.T) {
 		e := newSimEnv(t)
