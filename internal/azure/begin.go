@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,7 +18,23 @@ import (
 // stale or partial is ever sent; creates use If-None-Match "*" so that they never apply twice.
 // If the resource changed since the plan was made (its ETag differs), Begin sends nothing and
 // returns an *aks.Error EConflict.
+//
+// When a try of the mutation got a server error or no answer and the request then failed, Azure
+// may have applied it all the same (the response got lost): Begin then returns an error wrapping
+// ErrOutcomeUnknown instead of the last answer, and the caller must look at the resource.
 func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	ctx, tries := withTries(ctx)
+	o, err := c.begin(ctx, op, plan)
+	if errors.Is(err, errAlreadyApplied) {
+		// Typically the bot's own earlier request, whose answer got lost: sending it again
+		// would be refused (the ETag moved) although the approved change is in place.
+		c.log.Info("change already in place; nothing sent", "what", op.Describe())
+		return appliedOperation{}, nil
+	}
+	return o, outcome(err, tries, op.Describe())
+}
+
+func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
 	t := op.Target
 	rg, name := t.ResourceGroup, t.Cluster
 	what := op.Describe()
@@ -29,10 +46,13 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		}
 		p, err := c.clusters.BeginCreateOrUpdate(ctx, rg, name, newCluster(op, s),
 			&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+		if exists := createConflict(err, "cluster "+clusterName(t)); exists != nil {
+			return nil, exists
+		}
 		return started(c, p, err, what)
 
 	case aks.OpClusterDelete:
-		mc, err := c.freshCluster(ctx, t, plan)
+		mc, err := c.freshCluster(ctx, op, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -40,21 +60,21 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		return started(c, p, err, what)
 
 	case aks.OpClusterStart:
-		if _, err := c.freshCluster(ctx, t, plan); err != nil {
+		if _, err := c.freshCluster(ctx, op, plan); err != nil {
 			return nil, err
 		}
 		p, err := c.clusters.BeginStart(ctx, rg, name, nil)
 		return started(c, p, err, what)
 
 	case aks.OpClusterStop:
-		if _, err := c.freshCluster(ctx, t, plan); err != nil {
+		if _, err := c.freshCluster(ctx, op, plan); err != nil {
 			return nil, err
 		}
 		p, err := c.clusters.BeginStop(ctx, rg, name, nil)
 		return started(c, p, err, what)
 
 	case aks.OpClusterUpgrade:
-		mc, err := c.freshCluster(ctx, t, plan)
+		mc, err := c.freshCluster(ctx, op, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +100,9 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		}
 		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, t.Pool, newPool(op, poolAdd(op, cl)),
 			&armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+		if exists := createConflict(err, fmt.Sprintf("pool %s of %s", t.Pool, clusterName(t))); exists != nil {
+			return nil, exists
+		}
 		return started(c, p, err, what)
 	}
 
@@ -87,7 +110,7 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		return nil, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 	}
 	pool := poolOf(op, plan)
-	ap, err := c.freshPool(ctx, t, pool, plan)
+	ap, err := c.freshPool(ctx, op, pool, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -196,19 +219,26 @@ func planChange(plan aks.Plan, what string) string {
 }
 
 // freshCluster GETs the cluster and checks that it is the one the plan was made from.
-func (c *Client) freshCluster(ctx context.Context, t aks.Target, plan aks.Plan) (armcontainerservice.ManagedCluster, error) {
+// A cluster that changed but already is as op wants it gives errAlreadyApplied.
+func (c *Client) freshCluster(ctx context.Context, op aks.Operation, plan aks.Plan) (armcontainerservice.ManagedCluster, error) {
+	t := op.Target
 	mc, err := c.getCluster(ctx, t.ResourceGroup, t.Cluster)
 	if err != nil {
 		return mc, err
 	}
 	if err := stale(plan.ETag, str(mc.ETag), "cluster "+clusterName(t)); err != nil {
+		if clusterApplied(op, mc) {
+			return mc, errAlreadyApplied
+		}
 		return mc, err
 	}
 	return mc, nil
 }
 
 // freshPool GETs the pool and checks that it is the one the plan was made from.
-func (c *Client) freshPool(ctx context.Context, t aks.Target, pool string, plan aks.Plan) (armcontainerservice.AgentPool, error) {
+// A pool that changed but already is as op wants it gives errAlreadyApplied.
+func (c *Client) freshPool(ctx context.Context, op aks.Operation, pool string, plan aks.Plan) (armcontainerservice.AgentPool, error) {
+	t := op.Target
 	if pool == "" {
 		return armcontainerservice.AgentPool{}, invalid("which pool?", "add --nodepool-name")
 	}
@@ -220,6 +250,9 @@ func (c *Client) freshPool(ctx context.Context, t aks.Target, pool string, plan 
 		ap.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
 	}
 	if err := stale(plan.ETag, str(ap.Properties.ETag), fmt.Sprintf("pool %s of %s", pool, clusterName(t))); err != nil {
+		if poolApplied(op, ap) {
+			return ap, errAlreadyApplied
+		}
 		return ap, err
 	}
 	return ap, nil

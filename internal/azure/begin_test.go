@@ -439,3 +439,45 @@ func TestProvisioningState(t *testing.T) {
 		}
 	}
 }
+
+// OperationID reads Azure's operation ID from the resume token's polling URLs.
+func TestOperationIDFromTokens(t *testing.T) {
+	f := standardFake()
+	op := aks.Operation{Kind: aks.OpPoolScale, Target: target("np2"), NodeCount: intp(3)}
+	o, _ := begin(t, f, op)
+	// The SDK fake polls a made-up URL on the resource itself: no operation ID.
+	if id := o.(interface{ OperationID() string }).OperationID(); id != "" {
+		t.Errorf("OperationID of a faked poller = %q, want none", id)
+	}
+	tok, err := o.ResumeToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrapper struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(tok), &wrapper); err != nil || wrapper.Type == "" {
+		t.Fatalf("token %s: %v", tok, err)
+	}
+	const ops = "https://management.azure.com/subscriptions/" + testSub + "/providers/Microsoft.ContainerService/locations/westeurope/"
+	const pool = "https://management.azure.com/subscriptions/" + testSub + "/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/demo/agentPools/np2?api-version=2025-02-01"
+	for inner, want := range map[string]string{
+		// Azure-AsyncOperation wins over Location.
+		`{"asyncURL":"` + ops + `operations/3f2a-01?api-version=2025-02-01","locURL":"` + ops + `operationresults/other?api-version=2025-02-01","origURL":"` + pool + `","method":"PUT","finalState":"","state":"InProgress"}`: "3f2a-01",
+		`{"asyncURL":"` + ops + `operations/3f2a-02/","locURL":"","origURL":"` + pool + `","method":"PUT","finalState":"","state":"InProgress"}`:                                                                               "3f2a-02",
+		`{"type":"loc","pollURL":"` + ops + `operationresults/3f2a-03?api-version=2025-02-01","state":"InProgress"}`:                                                                                                           "3f2a-03",
+		`{"type":"body","pollURL":"` + pool + `","state":"InProgress"}`:                                                                                                                                                        "",
+	} {
+		token := `{"type":"` + wrapper.Type + `","token":` + inner + `}`
+		resumed, err := f.client(t).Resume(context.Background(), op, token)
+		if err != nil {
+			t.Fatalf("Resume(%s): %v", token, err)
+		}
+		if got := resumed.(interface{ OperationID() string }).OperationID(); got != want {
+			t.Errorf("OperationID from %s = %q, want %q", inner, got, want)
+		}
+	}
+	if got := operationID("not json"); got != "" {
+		t.Errorf("OperationID of a broken token = %q", got)
+	}
+}

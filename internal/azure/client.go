@@ -95,7 +95,7 @@ func New(cfg Config) (*Client, error) {
 		opts.Transport = cfg.Transport
 	}
 	// azcore's default retry policy stays: it retries throttling and 5xx and honours Retry-After.
-	opts.PerRetryPolicies = append(opts.PerRetryPolicies, &logPolicy{log: log})
+	opts.PerRetryPolicies = append(opts.PerRetryPolicies, &logPolicy{log: log}, triesPolicy{})
 	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cfg.Policies...)
 
 	factory, err := armcontainerservice.NewClientFactory(cfg.SubscriptionID, cfg.Credential, opts)

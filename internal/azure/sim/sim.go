@@ -6,6 +6,10 @@
 //
 // State lives in bbolt buckets named "sim.*", so a restarted process continues where it was.
 // Operations advance with the clock, lazily on each request: nothing runs in the background.
+//
+// For fault-injection tests it can misbehave on purpose: SetFaults throttles, fails and loses
+// responses at random (reproducibly per seed), StartExternal keeps a cluster busy as a change
+// made outside the bot would, and POST .../abort cancels the running operation as AKS does.
 package sim
 
 import (
