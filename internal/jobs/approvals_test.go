@@ -301,3 +301,13 @@ func TestDenialReasonCannotMentionAnyone(t *testing.T) {
 		t.Errorf("denial %q: the reason must be escaped", msgs)
 	}
 }
+
+func TestStartedJobCarriesAzureOperationID(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+	job := h.submit(scale("sys", 1), alice)
+	done := h.waitState(job.ID, aks.StateSucceeded)
+	if done.OperationID == "" || strings.ContainsAny(done.OperationID, "/?") {
+		t.Errorf("operation ID %q, want Azure's ID of the operation", done.OperationID)
+	}
+}

@@ -74,6 +74,8 @@ type Cloud interface {
 type Operation interface {
 	// ResumeToken returns the token to store. Call it before polling.
 	ResumeToken() (string, error)
+	// OperationID returns Azure's ID of the operation (for support and the audit log), or "".
+	OperationID() string
 	// Poll sends one status request. It returns whether the operation has ended and how long the
 	// service asked the caller to wait before the next poll (0 if it did not say).
 	Poll(ctx context.Context) (done bool, retryAfter time.Duration, err error)

@@ -236,6 +236,7 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 	state, _ := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
 	now := e.now()
 	job.ResumeToken, job.ProvisioningState, job.UpdatedAt = token, state, now
+	job.OperationID = op.OperationID()
 	ev := aks.Event{At: now, Kind: aks.EventStarted, From: aks.StateRunning, To: aks.StateRunning,
 		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). AKS usually needs %s for this; the status above refreshes about every %s.",
 			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
