@@ -150,9 +150,16 @@ func start(t testing.TB, h *handler, opts ...slacktest.Option) *harness {
 	t.Helper()
 	srv := slacktest.NewServer(opts...)
 	t.Cleanup(srv.Close)
+	return startOn(t, srv.APIURL(), srv, h, nil)
+}
+
+// startOn runs a Bot whose Web API base URL is apiURL (srv's, or a proxy in front of it)
+// and waits until it is connected to srv.
+func startOn(t testing.TB, apiURL string, srv *slacktest.Server, h *handler, m Metrics) *harness {
+	t.Helper()
 	log, buf := logger(t)
 	r := newRefs()
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: srv.APIURL(), Logger: log}, h, r)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: apiURL, Logger: log, Metrics: m}, h, r)
 	if err != nil {
 		t.Fatal(err)
 	}
