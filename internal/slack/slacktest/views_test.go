@@ -67,7 +67,9 @@ func nextEvent(t *testing.T, ctx context.Context, events <-chan socketmode.Event
 }
 
 func modal(callbackID string) slack.ModalViewRequest {
-	plain := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+	plain := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+	}
 	in := slack.NewPlainTextInputBlockElement(nil, "reason")
 	in.Multiline = true
 	return slack.ModalViewRequest{
