@@ -373,6 +373,11 @@ func (b *Bot) spawn(ctx context.Context, f func(context.Context)) {
 }
 
 func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand) {
+	// Slack always names who typed a command; without one there is nobody to act for or answer.
+	if cmd.UserID == "" {
+		b.log.Warn("slack command without a user ignored", "channel", cmd.ChannelID)
+		return
+	}
 	req := chatops.Request{
 		User:    aks.User{ID: cmd.UserID, Name: cmd.UserName},
 		Channel: cmd.ChannelID,
