@@ -65,6 +65,7 @@ type proxy struct {
 
 	mu     sync.Mutex
 	refuse map[string]string // method -> error code
+	status map[string]int    // method -> HTTP status to answer once
 }
 
 func newProxy(t testing.TB, srv *slacktest.Server) *proxy {
@@ -73,13 +74,18 @@ func newProxy(t testing.TB, srv *slacktest.Server) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{refuse: map[string]string{}}
+	p := &proxy{refuse: map[string]string{}, status: map[string]int{}}
 	forward := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method := strings.TrimPrefix(r.URL.Path, "/api/")
 		p.mu.Lock()
-		code := p.refuse[method]
+		code, status := p.refuse[method], p.status[method]
+		delete(p.status, method)
 		p.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 		if code == "" {
 			forward.ServeHTTP(w, r)
 			return
@@ -90,6 +96,13 @@ func newProxy(t testing.TB, srv *slacktest.Server) *proxy {
 	t.Cleanup(hs.Close)
 	p.URL = hs.URL + "/api/"
 	return p
+}
+
+// failOnce makes the next call of method answer with HTTP status.
+func (p *proxy) failOnce(method string, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status[method] = status
 }
 
 func (p *proxy) set(method, code string) {
@@ -133,6 +146,34 @@ func TestReconnectAfterDropAndDisconnectIsCounted(t *testing.T) {
 	}
 	if errs := calls["chat.postEphemeral"]; len(errs) != 1 || errs[0] != nil {
 		t.Errorf("chat.postEphemeral calls = %v, want one success", errs)
+	}
+}
+
+// When socket mode gives up (here: apps.connections.open answers 404, which slack-go does not
+// retry), Run waits its backoff and connects again.
+func TestRunRetriesWhenSocketModeGivesUp(t *testing.T) {
+	ctx := testCtx(t)
+	srv := slacktest.NewServer()
+	t.Cleanup(srv.Close)
+	p := newProxy(t, srv)
+	p.failOnce("apps.connections.open", http.StatusNotFound)
+	log, logs := logger(t)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: p.URL, Logger: log}, &handler{}, newRefs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- bot.Run(runCtx) }()
+	if err := srv.Connected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after its context ended, want nil", err)
+	}
+	if !strings.Contains(logs.String(), "slack socket mode stopped; reconnecting") {
+		t.Errorf("logs lack the reconnect warning:\n%s", logs)
 	}
 }
 
