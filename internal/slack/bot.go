@@ -135,8 +135,9 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 // Connected reports whether the socket mode connection is up now.
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
-// Run serves socket mode until ctx is done (it returns nil) or Slack refuses the tokens (it
-// returns that error). Other failures reconnect. Call it once.
+// Run serves socket mode until ctx is done (it returns nil) or Slack refuses a token (it
+// returns an error wrapping ErrTokenRefused that names the token and what to do). Dropped
+// sockets and disconnect messages reconnect, with a backoff when connecting fails. Call it once.
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.connected.Store(false)
 	auth, err := b.api.AuthTestContext(ctx)
@@ -241,11 +242,12 @@ func authError(which string, err error) error {
 	case "not_authed":
 		fix = "no token reached Slack: set the token"
 	}
-	return fmt.Errorf("slack refused the %s (%s): %s; aksbot stops: %w", which, code, fix, errFatalAuth)
+	return fmt.Errorf("slack refused the %s (%s): %s; aksbot stops: %w", which, code, fix, ErrTokenRefused)
 }
 
-// errFatalAuth marks the errors Run returns because Slack refused a token.
-var errFatalAuth = errors.New("slack authentication failed")
+// ErrTokenRefused is wrapped by the error Run returns when Slack refuses a token: retrying
+// cannot help until someone sets a valid token.
+var ErrTokenRefused = errors.New("slack authentication failed")
 
 // loop consumes socket mode events. It never waits on a handler: work goes to goroutines so
 // that one slow command cannot delay the acks of others or starve pings.
@@ -410,14 +412,18 @@ func (b *Bot) handleClick(ctx context.Context, cb slack.InteractionCallback) {
 		var text string
 		switch a.ActionID {
 		case ActionApprove:
-			text = b.decideClick(ctx, jobID, user, true)
+			text, _ = b.decideClick(ctx, jobID, user, true)
 		case ActionDeny:
 			err := b.openDenyForm(ctx, cb.TriggerID, jobID, cb.Channel.ID, thread)
 			if err == nil {
 				continue // the decision comes with the form's submission
 			}
 			b.log.Warn("slack deny form did not open; denying without a reason", "user", user.ID, "job", jobID, "err", err)
-			text = b.decideClick(ctx, jobID, user, false)
+			var refused bool
+			text, refused = b.decideClick(ctx, jobID, user, false)
+			if !refused {
+				text = strings.TrimSpace(text + "\n" + denyHint(jobID))
+			}
 		default:
 			continue
 		}
@@ -430,20 +436,15 @@ func (b *Bot) handleClick(ctx context.Context, cb slack.InteractionCallback) {
 	}
 }
 
-// decideClick records a decision and returns the text for the clicker ("" when there is none).
-func (b *Bot) decideClick(ctx context.Context, jobID string, user aks.User, approve bool) string {
+// decideClick records a decision without a reason and returns the text for the clicker ("" when
+// there is none) and whether the decision was refused.
+func (b *Bot) decideClick(ctx context.Context, jobID string, user aks.User, approve bool) (text string, refused bool) {
 	reply := b.h.Decide(ctx, jobID, user, approve, "")
 	b.log.Debug("slack click handled", "user", user.ID, "job", jobID, "approve", approve, "refused", reply.Error)
 	if reply.Text == "" && reply.Error {
-		return "Your decision on job " + jobID + " was not recorded."
+		return "Your decision on job " + jobID + " was not recorded.", true
 	}
-	if reply.Error || approve {
-		return reply.Text
-	}
-	if reply.Text == "" {
-		return denyHint(jobID)
-	}
-	return reply.Text + "\n" + denyHint(jobID)
+	return reply.Text, reply.Error
 }
 
 // denyHint tells a denier whose reason form did not open how to give a reason.

@@ -250,7 +250,7 @@ func checkAuthError(t *testing.T, err error, code, method string) {
 	if method == "auth.test" {
 		env = "SLACK_BOT_TOKEN"
 	}
-	if !errors.Is(err, errFatalAuth) || !strings.Contains(msg, code) || !strings.Contains(msg, env) || !strings.Contains(msg, "slack refused") {
+	if !errors.Is(err, ErrTokenRefused) || !strings.Contains(msg, code) || !strings.Contains(msg, env) || !strings.Contains(msg, "slack refused") {
 		t.Errorf("Run = %q, want a fatal auth error naming %s and %s", msg, code, env)
 	}
 	if strings.Contains(msg, "secret") {
