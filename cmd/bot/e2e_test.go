@@ -359,6 +359,13 @@ func TestDeniedRequest(t *testing.T) {
 	parent := w.newParent(0)
 	appr := w.approval(parent)
 	w.click(approver, parent, appr, "aksbot_deny", "1")
+	// Deny opens a form for an optional reason; the denial comes with its submission.
+	w.waitFor("the deny form to open", func() bool { return len(w.slack.Views()) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.slack.SubmitView(ctx, slacktest.Submission{ViewID: w.slack.Views()[0].ID}); err != nil {
+		t.Fatalf("submit the deny form: %v", err)
+	}
 	th := w.waitThreadEnds(parent, "denied")
 	if countContaining(th, "denied") != 1 {
 		t.Errorf("denial reported %d times", countContaining(th, "denied"))

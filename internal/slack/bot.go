@@ -62,9 +62,17 @@ type Bot struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	connected atomic.Bool
-	seen      *envelopeSet
-	handlers  sync.WaitGroup
+	metrics Metrics
+	// ackFn writes an envelope's ack; socket mode's AckCtx, replaced in tests that dispatch
+	// envelopes without a socket.
+	ackFn func(ctx context.Context, envelopeID string, payload any) error
+
+	connected     atomic.Bool
+	everConnected atomic.Bool  // a later connection is a reconnect
+	connects      atomic.Int64 // connections made, to reset the reconnect backoff
+	seen          *envelopeSet // envelope IDs and trigger IDs already handled
+	forms         *formStore   // where to answer the submission of each deny form
+	handlers      sync.WaitGroup
 
 	jobsMu sync.Mutex
 	jobs   map[string]*jobLock
@@ -104,23 +112,32 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 	}
 	// socketmode.New copies the client, so every option must be set before it.
 	api := slack.New(cfg.BotToken, opts...)
-	return &Bot{
-		api:  api,
-		sm:   socketmode.New(api),
-		h:    h,
-		refs: refs,
-		log:  log.With("component", "slack"),
-		now:  time.Now,
-		seen: newEnvelopeSet(1024, 15*time.Minute),
-		jobs: map[string]*jobLock{},
-	}, nil
+	metrics := cfg.Metrics
+	if metrics == nil {
+		metrics = noMetrics{}
+	}
+	b := &Bot{
+		api:     api,
+		sm:      socketmode.New(api),
+		h:       h,
+		refs:    refs,
+		log:     log.With("component", "slack"),
+		now:     time.Now,
+		metrics: metrics,
+		seen:    newEnvelopeSet(2048, 15*time.Minute),
+		forms:   newFormStore(1024, formTTL),
+		jobs:    map[string]*jobLock{},
+	}
+	b.ackFn = b.sm.AckCtx
+	return b, nil
 }
 
 // Connected reports whether the socket mode connection is up now.
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
-// Run serves socket mode until ctx is done (it returns nil) or Slack refuses the tokens (it
-// returns that error). Other failures reconnect. Call it once.
+// Run serves socket mode until ctx is done (it returns nil) or Slack refuses a token (it
+// returns an error wrapping ErrTokenRefused that names the token and what to do). Dropped
+// sockets and disconnect messages reconnect, with a backoff when connecting fails. Call it once.
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.connected.Store(false)
 	auth, err := b.api.AuthTestContext(ctx)
@@ -128,7 +145,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	case ctx.Err() != nil:
 		return nil
 	case err != nil && fatalAuth(err):
-		return fmt.Errorf("slack bot token check: %w", err)
+		return authError("bot token (SLACK_BOT_TOKEN)", err)
 	case err != nil:
 		// Slack may be briefly unreachable; socket mode below retries on its own.
 		b.log.Warn("slack auth.test failed", "err", err)
@@ -166,13 +183,17 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	backoff := minBackoff
 	for {
+		connectsBefore := b.connects.Load()
 		err := b.sm.RunContext(ctx)
 		b.connected.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if fatalAuth(err) {
-			return fmt.Errorf("slack socket mode: %w", err)
+			return authError("app-level token (SLACK_APP_TOKEN)", err)
+		}
+		if b.connects.Load() > connectsBefore {
+			backoff = minBackoff // it worked for a while: this is a new outage
 		}
 		b.log.Warn("slack socket mode stopped; reconnecting", "err", err, "backoff", backoff)
 		t := time.NewTimer(backoff)
@@ -188,19 +209,45 @@ func (b *Bot) Run(ctx context.Context) error {
 
 // fatalAuth reports whether err means the tokens are not accepted, so retrying is pointless.
 func fatalAuth(err error) bool {
-	if err == nil {
-		return false
-	}
-	code := err.Error()
-	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
-		code = se.Err
-	}
-	switch code {
+	switch authCode(err) {
 	case "invalid_auth", "token_revoked", "not_authed", "account_inactive":
 		return true
 	}
 	return false
 }
+
+// authCode returns Slack's error code in err: socket mode returns bare codes, the Web API
+// a SlackErrorResponse.
+func authCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
+		return se.Err
+	}
+	return err.Error()
+}
+
+// authError explains a refused token (which names it) and what to do; it never shows the token.
+func authError(which string, err error) error {
+	code := authCode(err)
+	var fix string
+	switch code {
+	case "invalid_auth":
+		fix = "the token is not valid for any workspace: copy it again from the Slack app's settings"
+	case "token_revoked":
+		fix = "the token was revoked: reinstall the Slack app (or make a new app-level token) and set the new token"
+	case "account_inactive":
+		fix = "the app or the workspace account behind the token is deactivated: reinstall the Slack app and set the new token"
+	case "not_authed":
+		fix = "no token reached Slack: set the token"
+	}
+	return fmt.Errorf("slack refused the %s (%s): %s; aksbot stops: %w", which, code, fix, ErrTokenRefused)
+}
+
+// ErrTokenRefused is wrapped by the error Run returns when Slack refuses a token: retrying
+// cannot help until someone sets a valid token.
+var ErrTokenRefused = errors.New("slack authentication failed")
 
 // loop consumes socket mode events. It never waits on a handler: work goes to goroutines so
 // that one slow command cannot delay the acks of others or starve pings.
@@ -216,15 +263,22 @@ func (b *Bot) loop(ctx, handlerCtx context.Context) {
 	}
 }
 
+// dispatch handles one socket mode event: connection state, or an envelope to ack and handle.
 func (b *Bot) dispatch(ctx, handlerCtx context.Context, evt socketmode.Event) {
+	received := time.Now()
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		b.connected.Store(false)
 		return
-	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
-		if !b.connected.Swap(true) {
-			b.log.Info("slack socket mode connected")
+	case socketmode.EventTypeConnected:
+		b.connects.Add(1)
+		if b.everConnected.Swap(true) {
+			b.metrics.SocketReconnect()
 		}
+		b.markConnected()
+		return
+	case socketmode.EventTypeHello:
+		b.markConnected()
 		return
 	case socketmode.EventTypeConnectionError:
 		b.connected.Store(false)
@@ -249,33 +303,65 @@ func (b *Bot) dispatch(ctx, handlerCtx context.Context, evt socketmode.Event) {
 	if evt.Request == nil || evt.Request.EnvelopeID == "" {
 		return
 	}
-	id := evt.Request.EnvelopeID
-	b.ack(ctx, id)
-	if !b.seen.add(id, b.now()) {
-		b.log.Debug("slack envelope already handled", "envelope", id)
-		return
-	}
-	switch evt.Type {
-	case socketmode.EventTypeSlashCommand:
-		cmd, ok := evt.Data.(slack.SlashCommand)
-		if !ok {
-			return
-		}
-		b.spawn(handlerCtx, func(ctx context.Context) { b.handleSlash(ctx, cmd) })
-	case socketmode.EventTypeInteractive:
-		cb, ok := evt.Data.(slack.InteractionCallback)
-		if !ok || cb.Type != slack.InteractionTypeBlockActions {
-			return
-		}
-		b.spawn(handlerCtx, func(ctx context.Context) { b.handleClick(ctx, cb) })
+	b.handleEnvelope(handlerCtx, evt, func(payload any) {
+		b.ack(ctx, evt.Request.EnvelopeID, payload)
+		b.metrics.SlackAck(time.Since(received))
+	})
+}
+
+func (b *Bot) markConnected() {
+	if !b.connected.Swap(true) {
+		b.log.Info("slack socket mode connected")
 	}
 }
 
-// ack acknowledges an envelope with an empty payload: answers go out through the Web API.
-func (b *Bot) ack(ctx context.Context, envelopeID string) {
+// handleEnvelope acks a decoded envelope (once, through ack) and starts its work in a goroutine
+// with handlerCtx. Work is skipped for an envelope seen before, by envelope ID or by trigger
+// ID: Slack may retry a delivery under a new envelope ID, but the trigger ID stays.
+func (b *Bot) handleEnvelope(handlerCtx context.Context, evt socketmode.Event, ack func(payload any)) {
+	var (
+		trigger string
+		payload any // the ack's payload; nil for an empty ack
+		work    func(context.Context)
+	)
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		if cmd, ok := evt.Data.(slack.SlashCommand); ok {
+			trigger = cmd.TriggerID
+			work = func(ctx context.Context) { b.handleSlash(ctx, cmd) }
+		}
+	case socketmode.EventTypeInteractive:
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			trigger = cb.TriggerID
+			switch cb.Type {
+			case slack.InteractionTypeBlockActions:
+				work = func(ctx context.Context) { b.handleClick(ctx, cb) }
+			case slack.InteractionTypeViewSubmission:
+				payload, work = b.viewSubmission(cb)
+			}
+		}
+	}
+	// Duplicates are acked too, or Slack would keep sending them.
+	ack(payload)
+	id := evt.Request.EnvelopeID
+	if !b.seen.add("envelope:"+id, b.now()) {
+		b.log.Debug("slack envelope already handled", "envelope", id)
+		return
+	}
+	if trigger != "" && !b.seen.add("trigger:"+trigger, b.now()) {
+		b.log.Debug("slack envelope repeats a trigger already handled", "envelope", id)
+		return
+	}
+	if work != nil {
+		b.spawn(handlerCtx, work)
+	}
+}
+
+// ack acknowledges an envelope; payload nil sends an empty ack (answers go out through the Web API).
+func (b *Bot) ack(ctx context.Context, envelopeID string, payload any) {
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
-	if err := b.sm.AckCtx(ctx, envelopeID, nil); err != nil {
+	if err := b.ackFn(ctx, envelopeID, payload); err != nil {
 		b.log.Warn("slack ack failed", "envelope", envelopeID, "err", err)
 	}
 }
@@ -289,6 +375,11 @@ func (b *Bot) spawn(ctx context.Context, f func(context.Context)) {
 }
 
 func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand) {
+	// Slack always names who typed a command; without one there is nobody to act for or answer.
+	if cmd.UserID == "" {
+		b.log.Warn("slack command without a user ignored", "channel", cmd.ChannelID)
+		return
+	}
 	req := chatops.Request{
 		User:    aks.User{ID: cmd.UserID, Name: cmd.UserName},
 		Channel: cmd.ChannelID,
@@ -305,29 +396,39 @@ func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand) {
 }
 
 func (b *Bot) handleClick(ctx context.Context, cb slack.InteractionCallback) {
+	// Who clicked comes from Slack's signed-in user, never from the button's value; a click
+	// without one decides nothing.
+	if cb.User.ID == "" {
+		b.log.Warn("slack click without a user ignored")
+		return
+	}
+	user := aks.User{ID: cb.User.ID, Name: cb.User.Name}
+	thread := cb.Container.ThreadTs
+	if thread == "" {
+		thread = cb.Message.ThreadTimestamp
+	}
 	for _, a := range cb.ActionCallback.BlockActions {
-		var approve bool
+		jobID := a.Value
+		var text string
 		switch a.ActionID {
 		case ActionApprove:
-			approve = true
+			text, _ = b.decideClick(ctx, jobID, user, true)
 		case ActionDeny:
+			err := b.openDenyForm(ctx, cb.TriggerID, jobID, cb.Channel.ID, thread)
+			if err == nil {
+				continue // the decision comes with the form's submission
+			}
+			b.log.Warn("slack deny form did not open; denying without a reason", "user", user.ID, "job", jobID, "err", err)
+			var refused bool
+			text, refused = b.decideClick(ctx, jobID, user, false)
+			if !refused {
+				text = strings.TrimSpace(text + "\n" + denyHint(jobID))
+			}
 		default:
 			continue
 		}
-		// Who clicked comes from Slack's signed-in user, never from the button's value.
-		user := aks.User{ID: cb.User.ID, Name: cb.User.Name}
-		reply := b.h.Decide(ctx, a.Value, user, approve, "")
-		b.log.Debug("slack click handled", "user", user.ID, "job", a.Value, "approve", approve, "refused", reply.Error)
-		text := reply.Text
-		if text == "" && reply.Error {
-			text = "Your decision on job " + a.Value + " was not recorded."
-		}
 		if text == "" {
 			continue
-		}
-		thread := cb.Container.ThreadTs
-		if thread == "" {
-			thread = cb.Message.ThreadTimestamp
 		}
 		if err := b.ephemeral(ctx, cb.Channel.ID, user.ID, thread, text); err != nil {
 			b.log.Warn("slack click reply not delivered", "user", user.ID, "channel", cb.Channel.ID, "err", err)
@@ -335,12 +436,30 @@ func (b *Bot) handleClick(ctx context.Context, cb slack.InteractionCallback) {
 	}
 }
 
+// decideClick records a decision without a reason and returns the text for the clicker ("" when
+// there is none) and whether the decision was refused.
+func (b *Bot) decideClick(ctx context.Context, jobID string, user aks.User, approve bool) (text string, refused bool) {
+	reply := b.h.Decide(ctx, jobID, user, approve, "")
+	b.log.Debug("slack click handled", "user", user.ID, "job", jobID, "approve", approve, "refused", reply.Error)
+	if reply.Text == "" && reply.Error {
+		return "Your decision on job " + jobID + " was not recorded.", true
+	}
+	return reply.Text, reply.Error
+}
+
+// denyHint tells a denier whose reason form did not open how to give a reason.
+func denyHint(jobID string) string {
+	return "The form for a reason could not open, so job " + jobID + " was denied without one. To give a reason, type `/aks deny " + jobID + " REASON`."
+}
+
 func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string) error {
 	opts := []slack.MsgOption{slack.MsgOptionText(truncate(text, maxText), false)}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
-	if _, err := b.api.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
+	_, err := b.api.PostEphemeralContext(ctx, channel, user, opts...)
+	b.metrics.SlackCall("chat.postEphemeral", err)
+	if err != nil {
 		return fmt.Errorf("post ephemeral to %s in %s: %w", user, channel, err)
 	}
 	return nil

@@ -41,6 +41,7 @@ type decision struct {
 	jobID   string
 	user    aks.User
 	approve bool
+	reason  string
 }
 
 func (h *handler) Command(ctx context.Context, req chatops.Request) chatops.Reply {
@@ -53,9 +54,9 @@ func (h *handler) Command(ctx context.Context, req chatops.Request) chatops.Repl
 	return h.command(ctx, req)
 }
 
-func (h *handler) Decide(ctx context.Context, jobID string, user aks.User, approve bool, _ string) chatops.Reply {
+func (h *handler) Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) chatops.Reply {
 	h.mu.Lock()
-	h.decisions = append(h.decisions, decision{jobID, user, approve})
+	h.decisions = append(h.decisions, decision{jobID, user, approve, reason})
 	h.mu.Unlock()
 	if h.decide == nil {
 		return chatops.Reply{}
@@ -149,9 +150,16 @@ func start(t testing.TB, h *handler, opts ...slacktest.Option) *harness {
 	t.Helper()
 	srv := slacktest.NewServer(opts...)
 	t.Cleanup(srv.Close)
+	return startOn(t, srv.APIURL(), srv, h, nil)
+}
+
+// startOn runs a Bot whose Web API base URL is apiURL (srv's, or a proxy in front of it)
+// and waits until it is connected to srv.
+func startOn(t testing.TB, apiURL string, srv *slacktest.Server, h *handler, m Metrics) *harness {
+	t.Helper()
 	log, buf := logger(t)
 	r := newRefs()
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: srv.APIURL(), Logger: log}, h, r)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: apiURL, Logger: log, Metrics: m}, h, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +290,7 @@ func TestClickPassesClickerFromPayload(t *testing.T) {
 		{User: "UAPPROVER", Channel: "C1", MessageTS: "1700000000.000200", ThreadTS: "1700000000.000100",
 			ActionID: ActionApprove, BlockID: approvalBlockID("42"), Value: "42"},
 		// The value names another user: it must never be taken as the clicker.
-		{User: "UDENIER", Channel: "C1", MessageTS: "1700000000.000200", ActionID: ActionDeny, BlockID: approvalBlockID("7"), Value: "7"},
+		{User: "UAPPROVER2", Channel: "C1", MessageTS: "1700000000.000200", ActionID: ActionApprove, BlockID: approvalBlockID("U0BOSS"), Value: "U0BOSS"},
 		{User: "UOTHER", Channel: "C1", MessageTS: "1700000000.000200", ActionID: "something_else", Value: "99"},
 	}
 	for _, c := range clicks {
@@ -293,8 +301,8 @@ func TestClickPassesClickerFromPayload(t *testing.T) {
 	x.stop()
 	_, ds := h.calls()
 	want := map[string]decision{
-		"42": {jobID: "42", user: aks.User{ID: "UAPPROVER", Name: "UAPPROVER"}, approve: true},
-		"7":  {jobID: "7", user: aks.User{ID: "UDENIER", Name: "UDENIER"}, approve: false},
+		"42":     {jobID: "42", user: aks.User{ID: "UAPPROVER", Name: "UAPPROVER"}, approve: true},
+		"U0BOSS": {jobID: "U0BOSS", user: aks.User{ID: "UAPPROVER2", Name: "UAPPROVER2"}, approve: true},
 	}
 	if len(ds) != len(want) {
 		t.Fatalf("decisions = %+v, want %d (unknown actions ignored)", ds, len(want))

@@ -580,6 +580,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			resp, err = s.postEphemeral(r)
 		case "usergroups.users.list":
 			resp, err = s.userGroupUsers(r)
+		case "views.open":
+			resp, err = s.viewsOpen(r)
 		default:
 			err = apiError("unknown_method")
 		}

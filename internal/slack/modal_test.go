@@ -1,0 +1,239 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/chatops"
+	"github.com/aksbot/aksbot/internal/slack/slacktest"
+)
+
+func denyClick(user, jobID string) slacktest.Click {
+	return slacktest.Click{User: user, Channel: "C1", MessageTS: "1700000000.000200", ThreadTS: "1700000000.000100",
+		ActionID: ActionDeny, BlockID: approvalBlockID(jobID), Value: jobID}
+}
+
+// waitView waits until the fake has n opened views and returns the last.
+func waitView(t *testing.T, ctx context.Context, srv *slacktest.Server, n int) slacktest.View {
+	t.Helper()
+	if err := srv.WaitFor(ctx, func() bool { return len(srv.Views()) >= n }); err != nil {
+		t.Fatal(err)
+	}
+	return srv.Views()[n-1]
+}
+
+// waitForm waits until the bot knows where view was opened, so that a submission is answered there.
+func waitForm(t *testing.T, ctx context.Context, b *Bot, viewID string) {
+	t.Helper()
+	for {
+		b.forms.mu.Lock()
+		_, ok := b.forms.forms[viewID]
+		b.forms.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the bot never stored the origin of form %s", viewID)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestDenyOpensFormAndSubmissionDecidesWithReason(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{decide: func(_ context.Context, jobID string, _ aks.User, _ bool) chatops.Reply {
+		return chatops.Reply{Text: "Job " + jobID + " denied."}
+	}}
+	x := start(t, h)
+	if _, err := x.srv.Click(ctx, denyClick("UBOB", "7")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, x.srv, 1)
+	if v.User != "UBOB" || v.CallbackID != denyCallbackID || v.PrivateMetadata != "7" || v.Title != "Deny job" {
+		t.Errorf("view = %+v, want the deny form for job 7 shown to UBOB", v)
+	}
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Optional bool   `json:"optional"`
+		Element  struct {
+			Type      string `json:"type"`
+			ActionID  string `json:"action_id"`
+			Multiline bool   `json:"multiline"`
+			MaxLength int    `json:"max_length"`
+		} `json:"element"`
+	}
+	if err := json.Unmarshal(v.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var input bool
+	for _, b := range blocks {
+		if b.Type == "input" {
+			input = b.BlockID == reasonBlockID && b.Optional && b.Element.Type == "plain_text_input" &&
+				b.Element.ActionID == reasonActionID && b.Element.Multiline && b.Element.MaxLength == maxReason
+		}
+	}
+	if !input {
+		t.Errorf("form blocks %s lack an optional multi-line reason input", v.Blocks)
+	}
+	waitForm(t, ctx, x.bot, v.ID)
+	if _, ds := h.calls(); len(ds) != 0 {
+		t.Fatalf("decided %+v on the click; the decision waits for the form", ds)
+	}
+
+	ack, err := x.srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID,
+		Values: map[string]map[string]string{reasonBlockID: {reasonActionID: "  release freeze until Monday\n"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Payload != nil {
+		t.Errorf("ack = %s, want an empty ack that closes the form", ack.Payload)
+	}
+	if err := x.srv.WaitFor(ctx, func() bool { return len(x.srv.Ephemerals("C1", "UBOB")) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if e := x.srv.Ephemerals("C1", "UBOB")[0]; e.Text != "Job 7 denied." || e.ThreadTS != "1700000000.000100" {
+		t.Errorf("reply = %+v, want the handler's text in the click's thread", e)
+	}
+	_, ds := h.calls()
+	want := decision{jobID: "7", user: aks.User{ID: "UBOB", Name: "UBOB"}, approve: false, reason: "release freeze until Monday"}
+	if len(ds) != 1 || ds[0] != want {
+		t.Errorf("decisions = %+v, want %+v", ds, want)
+	}
+}
+
+func TestDenySubmissionDecidesForSubmitter(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{}
+	x := start(t, h)
+	if _, err := x.srv.Click(ctx, denyClick("UBOB", "9")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, x.srv, 1)
+	// Submitted by someone else than the clicker, with the reason left empty (Slack sends null).
+	if _, err := x.srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID, User: "UEVE"}); err != nil {
+		t.Fatal(err)
+	}
+	x.stop()
+	_, ds := h.calls()
+	want := decision{jobID: "9", user: aks.User{ID: "UEVE", Name: "UEVE"}, approve: false}
+	if len(ds) != 1 || ds[0] != want {
+		t.Errorf("decisions = %+v, want %+v (the submitting user, no reason)", ds, want)
+	}
+}
+
+func TestDenySubmissionValidation(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{}
+	x := start(t, h)
+	if _, err := x.srv.Click(ctx, denyClick("UBOB", "3")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, x.srv, 1)
+	long := strings.Repeat("é", maxReason+1)
+	ack, err := x.srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID,
+		Values: map[string]map[string]string{reasonBlockID: {reasonActionID: long}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		ResponseAction string            `json:"response_action"`
+		Errors         map[string]string `json:"errors"`
+	}
+	if err := json.Unmarshal(ack.Payload, &resp); err != nil {
+		t.Fatalf("ack payload %s: %v", ack.Payload, err)
+	}
+	if resp.ResponseAction != "errors" || !strings.Contains(resp.Errors[reasonBlockID], "1000 characters; it has 1001") {
+		t.Errorf("ack = %s, want response_action errors on the reason input", ack.Payload)
+	}
+	x.stop()
+	if _, ds := h.calls(); len(ds) != 0 {
+		t.Errorf("an invalid form decided %+v", ds)
+	}
+}
+
+func TestDenyWithoutFormWhenItCannotOpen(t *testing.T) {
+	cases := map[string]struct {
+		reply chatops.Reply
+		want  string
+	}{
+		"accepted": {chatops.Reply{}, "The form for a reason could not open, so job 5 was denied without one. To give a reason, type `/aks deny 5 REASON`."},
+		"accepted with text": {chatops.Reply{Text: "Job 5 denied."},
+			"Job 5 denied.\nThe form for a reason could not open, so job 5 was denied without one. To give a reason, type `/aks deny 5 REASON`."},
+		"refused": {chatops.Reply{Text: "Only @bob can deny job 5.", Error: true}, "Only @bob can deny job 5."},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			h := &handler{decide: func(context.Context, string, aks.User, bool) chatops.Reply { return tc.reply }}
+			x := start(t, h)
+			x.srv.FailViewsOpen("expired_trigger_id")
+			if _, err := x.srv.Click(ctx, denyClick("UBOB", "5")); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.srv.WaitFor(ctx, func() bool { return len(x.srv.Ephemerals("C1", "UBOB")) == 1 }); err != nil {
+				t.Fatal(err)
+			}
+			if e := x.srv.Ephemerals("C1", "UBOB")[0]; e.Text != tc.want || e.ThreadTS != "1700000000.000100" {
+				t.Errorf("reply = %+v, want %q in the thread", e, tc.want)
+			}
+			_, ds := h.calls()
+			want := decision{jobID: "5", user: aks.User{ID: "UBOB", Name: "UBOB"}, approve: false}
+			if len(ds) != 1 || ds[0] != want {
+				t.Errorf("decisions = %+v, want %+v", ds, want)
+			}
+			if n := x.srv.Calls("views.open"); n != 1 {
+				t.Errorf("views.open calls = %d, want 1", n)
+			}
+		})
+	}
+}
+
+func TestDenyReplyWhenFormOriginIsLost(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{decide: func(context.Context, string, aks.User, bool) chatops.Reply {
+		return chatops.Reply{Text: "Job 4 is not waiting for approval any more.", Error: true}
+	}}
+	x := start(t, h)
+	if _, err := x.srv.Click(ctx, denyClick("UBOB", "4")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, x.srv, 1)
+	waitForm(t, ctx, x.bot, v.ID)
+	x.bot.forms.take(v.ID, time.Now()) // as after a restart of the bot
+	if _, err := x.srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// The refusal goes to the app's messages tab with the user.
+	if err := x.srv.WaitFor(ctx, func() bool { return len(x.srv.Messages("UBOB")) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if m := x.srv.Messages("UBOB")[0]; m.Text != "Job 4 is not waiting for approval any more." {
+		t.Errorf("message = %+v", m)
+	}
+}
+
+func TestFormStoreBounds(t *testing.T) {
+	s := newFormStore(2, time.Hour)
+	now := time.Unix(1700000000, 0)
+	s.put("V1", formOrigin{channel: "C1"}, now)
+	s.put("V2", formOrigin{channel: "C2"}, now)
+	s.put("V3", formOrigin{channel: "C3"}, now) // evicts V1
+	if _, ok := s.take("V1", now); ok {
+		t.Error("V1 kept beyond the size bound")
+	}
+	if o, ok := s.take("V2", now); !ok || o.channel != "C2" {
+		t.Errorf("take V2 = %+v, %v", o, ok)
+	}
+	if _, ok := s.take("V2", now); ok {
+		t.Error("V2 taken twice")
+	}
+	if _, ok := s.take("V3", now.Add(2*time.Hour)); ok {
+		t.Error("V3 kept past its TTL")
+	}
+}
