@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -69,24 +70,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	}
 	ready := map[string]telemetry.Check{"datafile": telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })}
 
-	pol, users, err := newPolicy(cfg)
-	if err != nil {
-		return err
-	}
 	svc := &chatops.Service{
 		Jobs:     st,
 		Azure:    cloud,
+		Audit:    auditTrail{st},
 		Defaults: chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
 		Logger:   log,
 	}
 
 	var reporter jobs.Reporter
 	var transport func(context.Context) error
+	var pol *policy.Policy
 	switch cfg.Mode {
 	case config.ModeSlack:
-		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL, Logger: log}, svc, st)
+		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL, Logger: log, Metrics: metrics}, svc, st)
 		if err != nil {
 			return fmt.Errorf("set up Slack: %w", err)
+		}
+		// User groups named in the policy are resolved through Slack (usergroups.users.list).
+		if pol, err = policy.New(cfg.File.Policy, bot); err != nil {
+			return fmt.Errorf("configuration: %w", err)
 		}
 		reporter, transport = bot, bot.Run
 		ready["slack"] = func(context.Context) error {
@@ -96,6 +99,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 			return nil
 		}
 	default:
+		var users []string
+		if pol, users, err = consolePolicy(cfg); err != nil {
+			return err
+		}
 		interactive := isTerminal(stdin)
 		con := console.New(svc, stdout, console.Options{
 			User: users[0], KnownUsers: users, Prompt: interactive,
@@ -113,9 +120,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 			return nil
 		}
 	}
+	svc.Policy = pol
 
 	engine, err := jobs.New(jobs.Config{
-		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Logger: log,
+		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Audit: st, Observer: metrics, Logger: log,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),
 	})
@@ -205,20 +213,37 @@ func scaled(d sim.Durations, speed float64) sim.Durations {
 		Upgrade: f(d.Upgrade), StartStop: f(d.StartStop), NodeImage: f(d.NodeImage)}
 }
 
-// newPolicy returns the policy and, for the console, the users to offer. A console with no
-// approvers configured gets a demo policy where alice asks and bob approves, so that approvals
-// can be tried at one keyboard.
-func newPolicy(cfg config.Config) (jobs.Policy, []string, error) {
+// consolePolicy returns the console's policy and the users to offer. A console with no
+// approvers configured anywhere gets a demo policy where alice asks and bob approves, so that
+// approvals can be tried at one keyboard. The console has no Slack to ask about user groups: a
+// policy naming groups refuses what depends on them, and says so.
+func consolePolicy(cfg config.Config) (*policy.Policy, []string, error) {
 	p := cfg.File.Policy
-	if cfg.Mode == config.ModeConsole && len(p.Approvers) == 0 && p.ApprovalsRequired() {
+	users := []string{demoRequester}
+	approvers := slices.Clone(p.Approvers)
+	for _, r := range p.Rules {
+		approvers = append(approvers, r.Approvers...)
+	}
+	if len(approvers) == 0 && p.ApprovalsRequired() {
 		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}, nil
 	}
-	// No user group source yet: a group named in the policy fails closed until Slack's is wired.
 	pol, err := policy.New(p, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration: %w", err)
 	}
-	return pol, append([]string{demoRequester}, p.Approvers...), nil
+	for _, id := range approvers {
+		if !slices.Contains(users, id) && !config.ValidGroupID(id) {
+			users = append(users, id)
+		}
+	}
+	return pol, users, nil
+}
+
+// auditTrail reads the store's audit log for chat commands.
+type auditTrail struct{ st *store.Store }
+
+func (a auditTrail) Audit(ctx context.Context, since time.Time, clusterKey string, limit int) ([]aks.AuditRecord, error) {
+	return a.st.Audit(ctx, store.AuditFilter{Since: since, ClusterKey: clusterKey, Limit: limit})
 }
 
 // pollInterval is the configured floor between status polls. The simulated cloud's operations
