@@ -311,3 +311,47 @@ func TestStartedJobCarriesAzureOperationID(t *testing.T) {
 		t.Errorf("operation ID %q, want Azure's ID of the operation", done.OperationID)
 	}
 }
+
+func TestAbortEndsRunningJobCancelledOnceAzureConfirms(t *testing.T) {
+	slow := fast()
+	slow.Scale = 5 * time.Second
+	audit := &auditRecorder{}
+	h := start(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, slow, func(c *jobs.Config) { c.Audit = audit })
+	h.seed()
+	ctx := context.Background()
+	cluster := aks.Target{ResourceGroup: "rg-aks", Cluster: "demo"}
+	if _, err := h.engine.Abort(ctx, cluster, bob); aks.ErrorCode(err) != aks.EConflict {
+		t.Errorf("abort with nothing running: %v, want a conflict", err)
+	}
+	job := h.submit(scale("sys", 1), alice)
+	for {
+		j, _ := h.store.Job(ctx, job.ID)
+		if j.ResumeToken != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := h.engine.Abort(ctx, cluster, carol); aks.ErrorCode(err) != aks.EUnauthorized {
+		t.Errorf("abort by someone who is neither requester nor approver: %v", err)
+	}
+	if _, err := h.engine.Abort(ctx, cluster, alice); err != nil {
+		t.Fatalf("abort by the requester: %v", err)
+	}
+	if _, err := h.engine.Abort(ctx, cluster, bob); aks.ErrorCode(err) != aks.EConflict {
+		t.Errorf("a second abort: %v, want a conflict", err)
+	}
+	done := h.waitState(job.ID, aks.StateCancelled)
+	if done.AbortedBy == nil || done.AbortedBy.ID != alice.ID {
+		t.Errorf("aborted by %+v, want alice", done.AbortedBy)
+	}
+	msgs := h.rec.messages(job.ID, aks.EventCancelled)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "aborted") || !strings.Contains(msgs[0], "<@alice>") {
+		t.Errorf("cancel messages %q", msgs)
+	}
+	if n := h.rec.count(job.ID, aks.EventAbort); n != 1 {
+		t.Errorf("abort request reported %d times", n)
+	}
+	if got := audit.actions(); fmt.Sprint(got) != "[decision_refused:carol]" {
+		t.Errorf("engine audit records %v", got)
+	}
+}
