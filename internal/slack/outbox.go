@@ -111,7 +111,10 @@ type outbox struct {
 	mirror  RefStore // also told each delivered post's ts; nil = none
 	limits  outboxLimits
 
-	wake    chan struct{} // a new entry was stored
+	wake chan struct{} // a new entry was stored
+	// decoded is the worker's cache of queue entries by ID. Stored entries never change
+	// except for InFlight, which only the worker sets (on the cached entry too).
+	decoded map[uint64]*outboxEntry
 	running chan struct{} // holds a token while a worker runs
 
 	mu      sync.Mutex
@@ -125,7 +128,7 @@ func newOutbox(db *bolt.DB, api *slack.Client, log *slog.Logger, m Metrics) (*ou
 	}
 	o := &outbox{
 		db: db, api: api, log: log, metrics: m, limits: defaultOutboxLimits(),
-		wake: make(chan struct{}, 1), running: make(chan struct{}, 1), changed: make(chan struct{}),
+		wake: make(chan struct{}, 1), decoded: map[uint64]*outboxEntry{}, running: make(chan struct{}, 1), changed: make(chan struct{}),
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(bucketOutbox)
@@ -315,14 +318,21 @@ func pendingKey(e *outboxEntry) string {
 func (o *outbox) pendingHeads() ([]*outboxEntry, map[string]*jobOutbox, error) {
 	var heads []*outboxEntry
 	states := map[string]*jobOutbox{}
+	present := make(map[uint64]bool, len(o.decoded))
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := queueOf(tx).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var e outboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode slack outbox entry %x: %w", k, err)
+			id := binary.BigEndian.Uint64(k)
+			present[id] = true
+			e := o.decoded[id]
+			if e == nil {
+				e = &outboxEntry{}
+				if err := json.Unmarshal(v, e); err != nil {
+					return fmt.Errorf("decode slack outbox entry %d: %w", id, err)
+				}
+				e.ID = id
+				o.decoded[id] = e
 			}
-			e.ID = binary.BigEndian.Uint64(k)
 			if _, seen := states[e.JobID]; seen {
 				continue
 			}
@@ -334,10 +344,15 @@ func (o *outbox) pendingHeads() ([]*outboxEntry, map[string]*jobOutbox, error) {
 				j = newJobOutbox(nil)
 			}
 			states[e.JobID] = j
-			heads = append(heads, &e)
+			heads = append(heads, e)
 		}
 		return nil
 	})
+	for id := range o.decoded {
+		if !present[id] {
+			delete(o.decoded, id)
+		}
+	}
 	return heads, states, err
 }
 

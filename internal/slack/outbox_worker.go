@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -274,10 +275,7 @@ func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *p
 	}
 }
 
-func (o *outbox) logRetry(log interface {
-	Warn(string, ...any)
-	Debug(string, ...any)
-}, p *pacer, e *outboxEntry, err error, d time.Duration) {
+func (o *outbox) logRetry(log *slog.Logger, p *pacer, e *outboxEntry, err error, d time.Duration) {
 	// An outage fails every attempt: say so at the first and then every tenth, not each time.
 	n := p.attempts[e.JobID]
 	if n == 1 || n%10 == 0 {
@@ -290,7 +288,7 @@ func (o *outbox) logRetry(log interface {
 // complete records a delivered entry (ts: the post's ts, "" for an update) and mirrors the
 // ts to the RefStore for other readers.
 // The copy comes first so that it is there once the outbox looks empty (Flush).
-func (o *outbox) complete(ctx context.Context, log interface{ Warn(string, ...any) }, e *outboxEntry, ts string, p *pacer) {
+func (o *outbox) complete(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer) {
 	if ts != "" && o.mirror != nil && !strings.HasPrefix(e.Key, refBusy) {
 		if err := o.mirror.SetRef(context.WithoutCancel(ctx), e.JobID, e.Key, ts); err != nil {
 			log.Warn("slack message reference not copied to the job store", "err", err)
@@ -308,7 +306,7 @@ func (o *outbox) complete(ctx context.Context, log interface{ Warn(string, ...an
 // drop removes an entry Slack refuses for good, so that it does not block the job's queue.
 // People do not see that message (or, for a status card, the job's thread) in Slack; the job
 // itself is unaffected and `/aks job ID` still shows it.
-func (o *outbox) drop(log interface{ Error(string, ...any) }, e *outboxEntry, why error) {
+func (o *outbox) drop(log *slog.Logger, e *outboxEntry, why error) {
 	log.Error("slack message dropped: Slack refused it for good; people will not see it in the channel", "err", why)
 	if err := o.done(e, ""); err != nil {
 		log.Error("slack outbox write failed while dropping a message", "err", err)

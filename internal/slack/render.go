@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,7 +244,6 @@ func plural(n int, word string) string {
 // "1 of 2 approvals: <@U1>; waiting for 1 more from <!subteam^S1>".
 func approvalProgress(job aks.Job) string {
 	need := max(job.ApprovalsNeeded, 1)
-	from := approversText(job)
 	var got []string
 	seen := map[string]bool{}
 	for _, d := range job.Approvals() {
@@ -252,6 +252,15 @@ func approvalProgress(job aks.Job) string {
 			got = append(got, "<@"+esc(d.By.ID)+">")
 		}
 	}
+	// Someone who approved cannot approve again: name only who is left.
+	left := job
+	left.Approvers = nil
+	for _, a := range job.Approvers {
+		if !slices.Contains(got, a) {
+			left.Approvers = append(left.Approvers, a)
+		}
+	}
+	from := approversText(left)
 	if len(got) == 0 {
 		s := "Needs " + plural(need, "approval")
 		if from != "" {

@@ -19,16 +19,17 @@ import (
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 type reporter struct {
-	srv    *slacktest.Server
-	bot    *Bot
-	refs   *refs
-	path   string // the bbolt file
-	db     *bolt.DB
-	logs   *syncBuffer
-	limits outboxLimits
-	stop   func() // stops the worker and waits for it
-	mu     sync.Mutex
-	now    time.Time
+	srv     *slacktest.Server
+	bot     *Bot
+	refs    *refs
+	path    string // the bbolt file
+	db      *bolt.DB
+	logs    *syncBuffer
+	limits  outboxLimits
+	metrics Metrics
+	stop    func() // stops the worker and waits for it
+	mu      sync.Mutex
+	now     time.Time
 }
 
 // fastLimits keeps the tests quick: pacing and backoff in milliseconds.
@@ -55,12 +56,13 @@ func newReporter(t *testing.T, opts ...slacktest.Option) *reporter {
 // open opens the bbolt file and builds a new Bot on it, as a restarted process would.
 func (r *reporter) open(t *testing.T) {
 	t.Helper()
-	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	// NoSync: a restart of the process still sees every commit; only an OS crash would not.
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log, buf := logger(t)
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: r.srv.APIURL(), Logger: log, Outbox: db}, &handler{}, r.refs)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: r.srv.APIURL(), Logger: log, Outbox: db, Metrics: r.metrics}, &handler{}, r.refs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +441,7 @@ func TestReportWithoutCardPostsOne(t *testing.T) {
 }
 
 func TestReportRetriesRateLimitedPost(t *testing.T) {
+	t.Parallel()
 	r := newReporter(t)
 	job := scaleJob()
 	job.State = aks.StateQueued

@@ -35,6 +35,7 @@ type faults struct {
 	postEvery   time.Duration        // per-channel chat.postMessage limit; 0 = none
 	lastPost    map[string]time.Time // channel -> last accepted post
 	loseAnswers map[string]int       // method -> calls whose answer is lost after they took effect
+	refused     map[string]string    // channel -> error every post there gets
 	log         []Call
 }
 
@@ -62,6 +63,17 @@ func (s *Server) LoseAnswers(method string, n int) {
 		s.faults.loseAnswers = map[string]int{}
 	}
 	s.faults.loseAnswers[method] = n
+}
+
+// RefuseChannel makes every chat.postMessage in channel fail with the Slack error code
+// (say "channel_not_found" or "not_in_channel"), as when the bot was removed from it.
+func (s *Server) RefuseChannel(channel, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.refused == nil {
+		s.faults.refused = map[string]string{}
+	}
+	s.faults.refused[channel] = code
 }
 
 // CallLog returns the calls of method received so far, in order of arrival.
@@ -140,8 +152,11 @@ func dropConn(w http.ResponseWriter) {
 	}
 }
 
-// channelPostAllowed applies the per-channel post limit. Call with s.mu held.
+// channelPostAllowed applies RefuseChannel and the per-channel post limit. Call with s.mu held.
 func (s *Server) channelPostAllowed(channel string) error {
+	if code := s.faults.refused[channel]; code != "" {
+		return apiError(code)
+	}
 	if s.faults.postEvery <= 0 {
 		return nil
 	}
