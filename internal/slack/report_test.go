@@ -348,7 +348,7 @@ func TestReportDeniedAndExpired(t *testing.T) {
 		{aks.StateDenied, aks.EventDenied, aks.User{ID: "U3"}, []aks.Decision{{By: aks.User{ID: "U3"}, At: t0.Add(time.Minute)}},
 			"Job 12 denied by <@U3>.", "Denied by <@U3>", ":no_entry: *Denied*"},
 		{aks.StateExpired, aks.EventExpired, aks.User{}, nil,
-			"Job 12 expired: nobody approved it within 24h.", "Expired at", ":alarm_clock: *Expired*"},
+			"Job 12 expired: nobody approved it within 24h.", "Expired at 10:01 UTC, nobody approved.", ":alarm_clock: *Expired*"},
 		{aks.StateCancelled, aks.EventCancelled, aks.User{ID: "U1"}, nil,
 			"Job 12 cancelled by <@U1>.", "Cancelled by <@U1>", ":no_entry_sign: *Cancelled*"},
 	}
