@@ -165,6 +165,9 @@ func TestOutboxHonoursRetryAfter(t *testing.T) {
 	if gap := calls[1].At.Sub(calls[0].At); gap < time.Second {
 		t.Errorf("posted again %v after a 429 with Retry-After: 1", gap)
 	}
+	if n := r.srv.Calls("conversations.history"); n != 0 {
+		t.Errorf("%d history lookups after a 429: Slack said it did not post, so there is nothing to look for", n)
+	}
 	if got := m.calls("chat.postMessage"); len(got) != 3 || !isRateLimited(got[0]) || got[1] != nil || got[2] != nil {
 		t.Errorf("metrics saw chat.postMessage results %v, want a rate limit and two successes", got)
 	}

@@ -214,6 +214,7 @@ func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *p
 				return
 			}
 		}
+		wasInFlight := e.InFlight
 		if e.InFlight {
 			found, lerr := o.find(ctx, e, parent)
 			switch {
@@ -233,7 +234,6 @@ func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *p
 			p.retry(e.JobID, err, time.Now())
 			return
 		}
-		wasInFlight := e.InFlight
 		ts, err = o.post(ctx, e, parent)
 		p.called(e, ts, err, time.Now())
 		if classify(err) == retryNotSent && !wasInFlight {
