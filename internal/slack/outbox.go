@@ -117,6 +117,9 @@ type outbox struct {
 	decoded map[uint64]*outboxEntry
 	running chan struct{} // holds a token while a worker runs
 
+	// writeMu spans a queue-changing transaction and the publication of its depth, so that
+	// depths are published in commit order (bbolt serialises writers anyway).
+	writeMu sync.Mutex
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the queue changes, for Flush
 	depth   int
@@ -144,9 +147,11 @@ func newOutbox(db *bolt.DB, api *slack.Client, log *slog.Logger, m Metrics) (*ou
 	if err != nil {
 		return nil, fmt.Errorf("create slack outbox buckets: %w", err)
 	}
-	if err := db.View(func(tx *bolt.Tx) error { o.setDepth(queueOf(tx)); return nil }); err != nil {
+	var n int
+	if err := db.View(func(tx *bolt.Tx) error { n = count(queueOf(tx)); return nil }); err != nil {
 		return nil, fmt.Errorf("read slack outbox: %w", err)
 	}
+	o.setDepth(n)
 	return o, nil
 }
 
@@ -159,21 +164,26 @@ func entryKey(id uint64) []byte {
 	return k
 }
 
-// setDepth records the queue length after a transaction that changed it and wakes Flush.
-// Call inside the transaction; the count is published even if the commit fails later, which
-// only makes the gauge briefly wrong.
-func (o *outbox) setDepth(q *bolt.Bucket) {
-	n := 0 // Stats() misses keys written in this transaction
+// count returns the number of entries in the queue (Stats() misses keys written in the
+// current transaction).
+func count(q *bolt.Bucket) int {
+	n := 0
 	c := q.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		n++
 	}
+	return n
+}
+
+// setDepth publishes the queue length after a committed change and wakes Flush. The gauge
+// is told first, so that it is current once Flush returns.
+func (o *outbox) setDepth(n int) {
+	o.metrics.OutboxDepth(n)
 	o.mu.Lock()
 	o.depth = n
 	close(o.changed)
 	o.changed = make(chan struct{})
 	o.mu.Unlock()
-	o.metrics.OutboxDepth(n)
 }
 
 func (o *outbox) queueDepth() (int, <-chan struct{}) {
@@ -249,6 +259,9 @@ func (o *outbox) hasJob(jobID string) (bool, error) {
 // Entries marked coalesce replace the job's pending entry of the same key unless that one is
 // in flight.
 func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobOutbox) []*outboxEntry) error {
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
+	var depth int
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		j, err := getJob(tx, jobID)
 		if err != nil {
@@ -287,12 +300,13 @@ func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobO
 		if err := putJob(tx, jobID, j); err != nil {
 			return err
 		}
-		o.setDepth(q)
+		depth = count(q)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store slack messages of job %s in the outbox: %w", jobID, err)
 	}
+	o.setDepth(depth)
 	select {
 	case o.wake <- struct{}{}:
 	default:
@@ -377,6 +391,9 @@ func (o *outbox) setInFlight(e *outboxEntry, on bool) error {
 // done removes a delivered (or dropped) entry and, for a post, stores its ts, in one
 // transaction: after it, the message is never sent again.
 func (o *outbox) done(e *outboxEntry, ts string) error {
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
+	var depth int
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		q := queueOf(tx)
 		if err := q.Delete(entryKey(e.ID)); err != nil {
@@ -395,12 +412,13 @@ func (o *outbox) done(e *outboxEntry, ts string) error {
 				return err
 			}
 		}
-		o.setDepth(q)
+		depth = count(q)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record delivery of slack outbox entry %d of job %s: %w", e.ID, e.JobID, err)
 	}
+	o.setDepth(depth)
 	return nil
 }
 
