@@ -41,7 +41,7 @@ the bot and prints no secrets.
 Exit code 0 when nothing FAILed, 1 otherwise.`
 
 // requiredBotScopes are the bot token scopes manifest.yaml asks for; a test keeps them equal.
-var requiredBotScopes = []string{"commands", "chat:write", "chat:write.public", "usergroups:read", "users:read"}
+var requiredBotScopes = []string{"commands", "chat:write", "chat:write.public", "usergroups:read", "users:read", "channels:history", "groups:history"}
 
 // defaultSlackAPIURL is Slack's Web API when SLACK_API_URL is not set.
 const defaultSlackAPIURL = "https://slack.com/api/"

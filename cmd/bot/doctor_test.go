@@ -231,7 +231,7 @@ func slackEnv(t *testing.T, apiURL string) map[string]string {
 	return env
 }
 
-const allScopes = "commands,chat:write,chat:write.public,usergroups:read,users:read,channels:read"
+const allScopes = "commands,chat:write,chat:write.public,usergroups:read,users:read,channels:history,groups:history,channels:read"
 
 func TestDoctorSlack(t *testing.T) {
 	tests := []struct {
@@ -248,7 +248,7 @@ func TestDoctorSlack(t *testing.T) {
 				"slack socket mode": {"ok", "can open a connection"},
 			}},
 		{"scopes missing", nil, "commands,chat:write", exitFailure,
-			map[string][]string{"slack scopes": {"FAIL", "lacks chat:write.public, usergroups:read, users:read", "reinstall the app"}}},
+			map[string][]string{"slack scopes": {"FAIL", "lacks chat:write.public, usergroups:read, users:read, channels:history, groups:history", "reinstall the app"}}},
 		{"no scopes header", nil, "", exitOK,
 			map[string][]string{"slack scopes": {"warn", "no X-OAuth-Scopes header"}}},
 		{"bot token refused", []slacktest.Option{slacktest.WithBotToken("xoxb-another-one")}, allScopes, exitFailure,

@@ -98,7 +98,7 @@ func TestManifestSettings(t *testing.T) {
 		scopes = append(scopes, fmt.Sprint(s))
 	}
 	sort.Strings(scopes)
-	want := []string{"chat:write", "chat:write.public", "commands", "usergroups:read", "users:read"}
+	want := []string{"channels:history", "chat:write", "chat:write.public", "commands", "groups:history", "usergroups:read", "users:read"}
 	if !slices.Equal(scopes, want) {
 		t.Errorf("bot scopes = %v, want %v", scopes, want)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/chatops"
@@ -44,6 +45,9 @@ type Config struct {
 	APIURL             string // "" = Slack; tests: slacktest URL
 	Logger             *slog.Logger
 	Metrics            Metrics // nil = none
+	// Outbox is the bbolt file the outbox keeps undelivered messages in; nil = the RefStore's
+	// own file when it has a DB() method (store.Store does).
+	Outbox *bolt.DB
 }
 
 // RefStore keeps the Slack message references of a job (jobs.Store satisfies it).
@@ -61,6 +65,7 @@ type Bot struct {
 	refs RefStore
 	log  *slog.Logger
 	now  func() time.Time
+	out  *outbox // messages for jobs, stored until Slack has them
 
 	metrics Metrics
 	// ackFn writes an envelope's ack; socket mode's AckCtx, replaced in tests that dispatch
@@ -116,7 +121,12 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 	if metrics == nil {
 		metrics = noMetrics{}
 	}
+	out, err := newOutboxFor(cfg, refs, log)
+	if err != nil {
+		return nil, err
+	}
 	b := &Bot{
+		out:     out,
 		api:     api,
 		sm:      socketmode.New(api),
 		h:       h,
@@ -140,6 +150,10 @@ func (b *Bot) Connected() bool { return b.connected.Load() }
 // sockets and disconnect messages reconnect, with a backoff when connecting fails. Call it once.
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.connected.Store(false)
+	outboxCtx, stopOutbox := context.WithCancel(ctx)
+	outboxDone := make(chan error, 1)
+	go func() { outboxDone <- b.RunOutbox(outboxCtx) }()
+	defer func() { stopOutbox(); <-outboxDone }()
 	auth, err := b.api.AuthTestContext(ctx)
 	switch {
 	case ctx.Err() != nil:

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,26 +186,112 @@ func approvalBlockID(jobID string) string { return "aksbot_approval_" + jobID }
 
 // approvalText is the fallback of the approval message.
 func approvalText(job aks.Job, ev aks.Event) string {
-	s := fmt.Sprintf("Job %s is awaiting approval: %s.", job.ID, job.Op.Describe())
-	if ev.Message != "" {
+	s := fmt.Sprintf("Job %s is awaiting approval: %s. %s", job.ID, job.Op.Describe(), approvalProgress(job))
+	if ev.Kind == aks.EventCreated && ev.Message != "" {
 		s += " " + ev.Message
 	}
 	return truncate(s, maxText)
 }
 
-// approval is the approval request with its buttons, posted in the job's thread.
+// target names exactly what the job acts on and how, so an approver knows what they approve.
+func target(job aks.Job) string {
+	t := job.Op.Target
+	sub := job.Plan.Subscription
+	if sub == "" {
+		sub = "(the bot's default)"
+	}
+	pool := t.Pool
+	if pool == "" {
+		pool = job.Plan.Pool
+	}
+	s := fmt.Sprintf("*Subscription:* %s · *Resource group:* %s · *Cluster:* %s", esc(sub), esc(t.ResourceGroup), esc(t.Cluster))
+	if pool != "" {
+		s += " · *Pool:* " + esc(pool)
+	}
+	s += "\n*Operation:* " + esc(job.Op.Describe())
+	if job.Plan.VMSize != "" {
+		s += " · *VM size:* " + esc(job.Plan.VMSize)
+	}
+	return s
+}
+
+// mention keeps an approver reference that is already a Slack mention ("<@U1>",
+// "<!subteam^S1>") and escapes anything else, so policy text cannot form links.
+func mention(s string) string {
+	if len(s) > 3 && strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") && (s[1] == '@' || s[1] == '!' || s[1] == '#') &&
+		!strings.ContainsAny(s[1:len(s)-1], "<>|") {
+		return s
+	}
+	return esc(s)
+}
+
+func approversText(job aks.Job) string {
+	ms := make([]string, 0, len(job.Approvers))
+	for _, a := range job.Approvers {
+		ms = append(ms, mention(a))
+	}
+	return strings.Join(ms, " or ")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// approvalProgress says who approved so far and who is still awaited:
+// "1 of 2 approvals: <@U1>; waiting for 1 more from <!subteam^S1>".
+func approvalProgress(job aks.Job) string {
+	need := max(job.ApprovalsNeeded, 1)
+	var got []string
+	seen := map[string]bool{}
+	for _, d := range job.Approvals() {
+		if !seen[d.By.ID] {
+			seen[d.By.ID] = true
+			got = append(got, "<@"+esc(d.By.ID)+">")
+		}
+	}
+	// Someone who approved cannot approve again: name only who is left.
+	left := job
+	left.Approvers = nil
+	for _, a := range job.Approvers {
+		if !slices.Contains(got, a) {
+			left.Approvers = append(left.Approvers, a)
+		}
+	}
+	from := approversText(left)
+	if len(got) == 0 {
+		s := "Needs " + plural(need, "approval")
+		if from != "" {
+			s += " from " + from
+		}
+		return s + "."
+	}
+	s := fmt.Sprintf("%d of %s: %s", len(got), plural(need, "approval"), strings.Join(got, ", "))
+	if left := need - len(got); left > 0 {
+		s += fmt.Sprintf("; waiting for %d more", left)
+		if from != "" {
+			s += " from " + from
+		}
+	}
+	return s + "."
+}
+
+// approval is the approval request with its buttons, posted in the job's thread. It is
+// updated after each approval while more are needed; the buttons stay until a decision.
 func approval(job aks.Job, ev aks.Event) []slack.Block {
 	head := ":raising_hand: *Approval needed* for " + title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
-	if job.Plan.VMSize != "" {
-		head += " · VM size " + esc(job.Plan.VMSize)
-	}
-	blocks := []slack.Block{section(head)}
+	blocks := []slack.Block{section(head), section(target(job))}
 	if p := planText(job.Plan); p != "" {
 		blocks = append(blocks, section(p))
 	}
-	who := ev.Message
-	if who == "" {
-		who = "Needs approval from an approver."
+	who := approvalProgress(job)
+	if len(job.Approvers) == 0 && len(job.Approvals()) == 0 && ev.Kind == aks.EventCreated && ev.Message != "" {
+		who = esc(ev.Message) // the engine's words name the approvers when the job does not
+	}
+	if !job.ExpiresAt.IsZero() {
+		who += fmt.Sprintf("\n:alarm_clock: Expires at %s unless approved.", slackDate(job.ExpiresAt))
 	}
 	blocks = append(blocks, section(who))
 	if d := decisionsText(job.Decisions); d != "" {
@@ -221,20 +308,31 @@ func approval(job aks.Job, ev aks.Event) []slack.Block {
 // to who decided and when, or why nobody needs to.
 func decided(job aks.Job, ev aks.Event) ([]slack.Block, string) {
 	head := title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
-	blocks := []slack.Block{section(head)}
+	blocks := []slack.Block{section(head), section(target(job))}
 	if p := planText(job.Plan); p != "" {
 		blocks = append(blocks, section(p))
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = job.UpdatedAt
 	}
 	outcome := decisionsText(job.Decisions)
 	switch job.State {
 	case aks.StateExpired:
-		outcome = joinLines(outcome, fmt.Sprintf(":alarm_clock: Expired at %s: nobody decided in time.", slackDate(ev.At)))
+		if at.IsZero() {
+			at = job.ExpiresAt
+		}
+		line := fmt.Sprintf(":alarm_clock: Expired at %s, nobody approved.", at.UTC().Format("15:04 UTC"))
+		if n := len(job.Approvals()); n > 0 {
+			line = fmt.Sprintf(":alarm_clock: Expired at %s with %d of %s.", at.UTC().Format("15:04 UTC"), n, plural(max(job.ApprovalsNeeded, 1), "approval"))
+		}
+		outcome = joinLines(outcome, line)
 	case aks.StateCancelled:
 		by := "the bot"
 		if ev.Actor.ID != "" {
 			by = "<@" + esc(ev.Actor.ID) + ">"
 		}
-		outcome = joinLines(outcome, fmt.Sprintf(":no_entry_sign: Cancelled by %s at %s.", by, slackDate(ev.At)))
+		outcome = joinLines(outcome, fmt.Sprintf(":no_entry_sign: Cancelled by %s at %s.", by, slackDate(at)))
 	}
 	if outcome == "" {
 		outcome = fmt.Sprintf("%s %s", stateEmoji(job.State), capitalize(job.State.Words()))
@@ -299,6 +397,10 @@ func eventEmoji(k aks.EventKind) string {
 		return ":white_check_mark:"
 	case aks.EventFailed:
 		return ":x:"
+	case aks.EventSlow:
+		return ":turtle:"
+	case aks.EventAbort:
+		return ":octagonal_sign:"
 	}
 	return ":information_source:"
 }

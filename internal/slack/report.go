@@ -2,10 +2,11 @@ package slack
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -17,68 +18,108 @@ const (
 	refParent   = "parent"   // ts of the status card in the job's channel
 	refApproval = "approval" // ts of the approval message in the card's thread
 	refEvent    = "event."   // + event Seq: ts of the thread message posted for that event
+	refBusy     = "busy."    // + outbox entry ID: a "cluster busy" note (not stored as an event)
 )
 
 // Report shows what happened to a job: a status card in the job's channel, kept up to date,
-// and a thread under it with the approval request and the milestones. It may be called again
-// for the same event after a failure: references stored per job keep it from posting twice.
-// Reports for one job are serialised so that the thread keeps the events' order.
+// and a thread under it with the approval request and the milestones. It works out the
+// messages and stores them in the outbox (bbolt); it returns nil once they are stored, and
+// the outbox worker (RunOutbox, started by Run) delivers them. It may be called again for the
+// same event (the engine does after a crash): an event's messages are stored once. Progress
+// and busy reports (Seq 0) replace their pending predecessors. Safe for concurrent use.
 func (b *Bot) Report(ctx context.Context, job aks.Job, ev aks.Event) error {
 	if job.ID == "" || job.Channel == "" {
 		return fmt.Errorf("report job %q: job has no ID or channel", job.ID)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("report job %s: %w", job.ID, err)
+	}
+	if b.out == nil {
+		return fmt.Errorf("report job %s: the slack bot has no outbox: set Config.Outbox", job.ID)
+	}
 	unlock := b.lockJob(job.ID)
 	defer unlock()
 
-	refs, err := b.refs.Refs(ctx, job.ID)
+	// Jobs reported before the outbox existed have their refs in the RefStore only.
+	var seed map[string]string
+	known, err := b.out.hasJob(job.ID)
 	if err != nil {
-		return fmt.Errorf("read slack references of job %s: %w", job.ID, err)
+		return fmt.Errorf("read slack outbox state of job %s: %w", job.ID, err)
 	}
-	parent := refs[refParent]
-	cardIsNew := false
-	if parent == "" {
-		ts, err := b.post(ctx, job.Channel, "", cardText(job), card(job, b.now()))
+	if !known {
+		if seed, err = b.refs.Refs(ctx, job.ID); err != nil {
+			return fmt.Errorf("read slack references of job %s: %w", job.ID, err)
+		}
+	}
+	now := b.now()
+	return b.out.enqueue(job.ID, seed, func(j *jobOutbox) []*outboxEntry {
+		return messagesFor(j, job, ev, now)
+	})
+}
+
+// messagesFor works out what Slack must show for ev and records it in j: the entries to
+// deliver, in order.
+func messagesFor(j *jobOutbox, job aks.Job, ev aks.Event, now time.Time) []*outboxEntry {
+	if ev.Seq > 0 && j.Events[ev.Seq] {
+		return nil // reported before
+	}
+	if ev.Seq > 0 {
+		j.Events[ev.Seq] = true
+	}
+	var out []*outboxEntry
+	add := func(kind entryKind, key string, thread bool, text string, blocks []slack.Block) {
+		raw, err := json.Marshal(blocks)
 		if err != nil {
-			return fmt.Errorf("post status card of job %s: %w", job.ID, err)
+			// Blocks built by this package always encode; keep the text if not.
+			raw = nil
 		}
-		if err := b.refs.SetRef(ctx, job.ID, refParent, ts); err != nil {
-			return fmt.Errorf("store status card reference of job %s: %w", job.ID, err)
-		}
-		parent, cardIsNew = ts, true
+		out = append(out, &outboxEntry{JobID: job.ID, Channel: job.Channel, Kind: kind, Key: key, Thread: thread,
+			Text: text, Blocks: raw, Created: now})
 	}
+	postOnce := func(key, text string, blocks []slack.Block) {
+		if key != refBusy {
+			if j.Queued[key] {
+				return
+			}
+			j.Queued[key] = true
+		}
+		add(kindPost, key, key != refParent, text, blocks)
+	}
+	eventKey := refBusy
+	if ev.Seq > 0 {
+		eventKey = refEvent + strconv.FormatInt(ev.Seq, 10)
+	}
+
+	cardIsNew := !j.Queued[refParent]
+	postOnce(refParent, cardText(job), card(job, now))
 
 	switch ev.Kind {
 	case aks.EventCreated:
 		if job.State == aks.StateAwaitingApproval {
-			if err := b.postApproval(ctx, job, ev, parent, refs); err != nil {
-				return err
-			}
+			postOnce(refApproval, approvalText(job, ev), approval(job, ev))
 		} else {
 			q := queuedText(job, ev)
-			if err := b.postOnce(ctx, job, ev, parent, refs, q, []slack.Block{section(":inbox_tray: " + q)}); err != nil {
-				return err
-			}
+			postOnce(eventKey, q, []slack.Block{section(":inbox_tray: " + q)})
 		}
 	case aks.EventApproved, aks.EventDenied, aks.EventCancelled, aks.EventExpired:
-		if err := b.closeApproval(ctx, job, ev, refs); err != nil {
-			return err
+		if j.Queued[refApproval] {
+			if job.State == aks.StateAwaitingApproval {
+				// More approvals are needed: the buttons stay, with who approved so far.
+				add(kindUpdate, refApproval, true, approvalText(job, ev), approval(job, ev))
+			} else {
+				blocks, text := decided(job, ev)
+				add(kindUpdate, refApproval, true, text, blocks)
+			}
 		}
-		if err := b.postOnce(ctx, job, ev, parent, refs, threadText(job, ev), milestone(job, ev)); err != nil {
-			return err
-		}
-	case aks.EventStarted, aks.EventResumed, aks.EventBusy, aks.EventSucceeded, aks.EventFailed:
-		if err := b.postOnce(ctx, job, ev, parent, refs, threadText(job, ev), milestone(job, ev)); err != nil {
-			return err
-		}
+		postOnce(eventKey, threadText(job, ev), milestone(job, ev))
+	case aks.EventStarted, aks.EventResumed, aks.EventBusy, aks.EventSucceeded, aks.EventFailed, aks.EventSlow, aks.EventAbort:
+		postOnce(eventKey, threadText(job, ev), milestone(job, ev))
 	}
 
-	if cardIsNew {
-		return nil // just posted from this very job state
+	if !cardIsNew {
+		add(kindUpdate, refParent, false, cardText(job), card(job, now))
 	}
-	if err := b.update(ctx, job.Channel, parent, cardText(job), card(job, b.now())); err != nil {
-		return fmt.Errorf("update status card of job %s: %w", job.ID, err)
-	}
-	return nil
+	return out
 }
 
 func queuedText(job aks.Job, ev aks.Event) string {
@@ -90,83 +131,6 @@ func queuedText(job aks.Job, ev aks.Event) string {
 		s = ev.Message + " " + s
 	}
 	return s
-}
-
-func (b *Bot) postApproval(ctx context.Context, job aks.Job, ev aks.Event, parent string, refs map[string]string) error {
-	if refs[refApproval] != "" {
-		return nil
-	}
-	ts, err := b.post(ctx, job.Channel, parent, approvalText(job, ev), approval(job, ev))
-	if err != nil {
-		return fmt.Errorf("post approval request of job %s: %w", job.ID, err)
-	}
-	if err := b.refs.SetRef(ctx, job.ID, refApproval, ts); err != nil {
-		return fmt.Errorf("store approval reference of job %s: %w", job.ID, err)
-	}
-	refs[refApproval] = ts
-	return nil
-}
-
-// closeApproval replaces the approval buttons by the decision once the job no longer waits for
-// one. While more approvals are needed the buttons stay; the thread and card show who approved.
-func (b *Bot) closeApproval(ctx context.Context, job aks.Job, ev aks.Event, refs map[string]string) error {
-	ts := refs[refApproval]
-	if ts == "" || job.State == aks.StateAwaitingApproval {
-		return nil
-	}
-	blocks, text := decided(job, ev)
-	if err := b.update(ctx, job.Channel, ts, text, blocks); err != nil {
-		return fmt.Errorf("close approval request of job %s: %w", job.ID, err)
-	}
-	return nil
-}
-
-// postOnce posts one thread message for ev unless an earlier attempt already did.
-func (b *Bot) postOnce(ctx context.Context, job aks.Job, ev aks.Event, parent string, refs map[string]string, text string, blocks []slack.Block) error {
-	key := ""
-	if ev.Seq > 0 {
-		key = refEvent + strconv.FormatInt(ev.Seq, 10)
-		if refs[key] != "" {
-			return nil
-		}
-	}
-	ts, err := b.post(ctx, job.Channel, parent, text, blocks)
-	if err != nil {
-		return fmt.Errorf("post %s message of job %s: %w", ev.Kind, job.ID, err)
-	}
-	if key == "" {
-		return nil
-	}
-	if err := b.refs.SetRef(ctx, job.ID, key, ts); err != nil {
-		return fmt.Errorf("store %s message reference of job %s: %w", ev.Kind, job.ID, err)
-	}
-	refs[key] = ts
-	return nil
-}
-
-func (b *Bot) post(ctx context.Context, channel, thread, text string, blocks []slack.Block) (string, error) {
-	opts := []slack.MsgOption{slack.MsgOptionText(truncate(text, maxText), false), slack.MsgOptionBlocks(blocks...)}
-	if thread != "" {
-		opts = append(opts, slack.MsgOptionTS(thread))
-	}
-	_, ts, err := b.api.PostMessageContext(ctx, channel, opts...)
-	if err != nil {
-		return "", fmt.Errorf("chat.postMessage in %s: %w", channel, err)
-	}
-	return ts, nil
-}
-
-func (b *Bot) update(ctx context.Context, channel, ts, text string, blocks []slack.Block) error {
-	_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(truncate(text, maxText), false), slack.MsgOptionBlocks(blocks...))
-	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "message_not_found" || se.Err == "cant_update_message") {
-		// Someone deleted the message: there is nothing left to update, and retrying cannot help.
-		b.log.Warn("slack message to update is gone", "channel", channel, "ts", ts, "err", err)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("chat.update of %s in %s: %w", ts, channel, err)
-	}
-	return nil
 }
 
 // lockJob serialises reports of one job and returns the unlock function.

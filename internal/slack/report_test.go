@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
@@ -16,32 +19,105 @@ import (
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 type reporter struct {
-	srv  *slacktest.Server
-	bot  *Bot
-	refs *refs
-	mu   sync.Mutex
-	now  time.Time
+	srv     *slacktest.Server
+	bot     *Bot
+	refs    *refs
+	path    string // the bbolt file
+	db      *bolt.DB
+	logs    *syncBuffer
+	limits  outboxLimits
+	metrics Metrics
+	stop    func() // stops the worker and waits for it
+	mu      sync.Mutex
+	now     time.Time
+}
+
+// fastLimits keeps the tests quick: pacing and backoff in milliseconds.
+func fastLimits() outboxLimits {
+	l := defaultOutboxLimits()
+	l.postInterval, l.updateInterval, l.messageInterval = time.Millisecond, time.Millisecond, time.Millisecond
+	l.minBackoff, l.maxBackoff, l.callTimeout = 10*time.Millisecond, 100*time.Millisecond, 5*time.Second
+	return l
 }
 
 // newReporter makes a Bot that only reports (no socket) against a fake Slack, with a clock
-// the test sets.
-func newReporter(t *testing.T) *reporter {
+// the test sets, an outbox in a real bbolt file, and its worker running.
+func newReporter(t *testing.T, opts ...slacktest.Option) *reporter {
 	t.Helper()
-	srv := slacktest.NewServer(slacktest.WithBotToken(testBotToken))
+	srv := slacktest.NewServer(append([]slacktest.Option{slacktest.WithBotToken(testBotToken)}, opts...)...)
 	t.Cleanup(srv.Close)
-	log, _ := logger(t)
-	r := &reporter{srv: srv, refs: newRefs(), now: t0}
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: srv.APIURL(), Logger: log}, &handler{}, r.refs)
+	r := &reporter{srv: srv, refs: newRefs(), now: t0, path: filepath.Join(t.TempDir(), "aksbot.db"), limits: fastLimits()}
+	r.open(t)
+	r.start(t)
+	t.Cleanup(func() { r.close(t) })
+	return r
+}
+
+// open opens the bbolt file and builds a new Bot on it, as a restarted process would.
+func (r *reporter) open(t *testing.T) {
+	t.Helper()
+	// NoSync: a restart of the process still sees every commit; only an OS crash would not.
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	log, buf := logger(t)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: r.srv.APIURL(), Logger: log, Outbox: db, Metrics: r.metrics}, &handler{}, r.refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot.out.limits = r.limits
 	bot.now = func() time.Time {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return r.now
 	}
-	r.bot = bot
-	return r
+	r.db, r.bot, r.logs = db, bot, buf
+}
+
+// start runs the outbox worker until stop or the end of the test.
+func (r *reporter) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	bot := r.bot
+	go func() { done <- bot.RunOutbox(ctx) }()
+	r.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunOutbox: %v", err)
+		}
+	}
+}
+
+// close stops the worker, if it runs, and closes the bbolt file.
+func (r *reporter) close(t *testing.T) {
+	t.Helper()
+	if r.stop != nil {
+		r.stop()
+		r.stop = nil
+	}
+	if r.db != nil {
+		if err := r.db.Close(); err != nil {
+			t.Error(err)
+		}
+		r.db = nil
+	}
+}
+
+// restart closes the bot and its file and opens both again, with the worker running.
+func (r *reporter) restart(t *testing.T) {
+	t.Helper()
+	r.close(t)
+	r.open(t)
+	r.start(t)
+}
+
+func (r *reporter) flush(t *testing.T) {
+	t.Helper()
+	if err := r.bot.Flush(testCtx(t)); err != nil {
+		t.Fatalf("Flush: %v (outbox depth %d)", err, r.bot.OutboxDepth())
+	}
 }
 
 func (r *reporter) setNow(t time.Time) {
@@ -55,6 +131,7 @@ func (r *reporter) report(t *testing.T, job aks.Job, ev aks.Event) {
 	if err := r.bot.Report(testCtx(t), job, ev); err != nil {
 		t.Fatalf("Report(%s): %v", ev.Kind, err)
 	}
+	r.flush(t)
 }
 
 // topLevel returns the channel's messages that are not thread replies.
@@ -271,7 +348,7 @@ func TestReportDeniedAndExpired(t *testing.T) {
 		{aks.StateDenied, aks.EventDenied, aks.User{ID: "U3"}, []aks.Decision{{By: aks.User{ID: "U3"}, At: t0.Add(time.Minute)}},
 			"Job 12 denied by <@U3>.", "Denied by <@U3>", ":no_entry: *Denied*"},
 		{aks.StateExpired, aks.EventExpired, aks.User{}, nil,
-			"Job 12 expired: nobody approved it within 24h.", "Expired at", ":alarm_clock: *Expired*"},
+			"Job 12 expired: nobody approved it within 24h.", "Expired at 10:01 UTC, nobody approved.", ":alarm_clock: *Expired*"},
 		{aks.StateCancelled, aks.EventCancelled, aks.User{ID: "U1"}, nil,
 			"Job 12 cancelled by <@U1>.", "Cancelled by <@U1>", ":no_entry_sign: *Cancelled*"},
 	}
@@ -324,37 +401,6 @@ func TestReportFailedShowsError(t *testing.T) {
 	}
 }
 
-func TestReportRetryAfterPartialFailure(t *testing.T) {
-	r := newReporter(t)
-	job := scaleJob()
-	ev := aks.Event{JobID: job.ID, Seq: 1, Kind: aks.EventCreated, Message: "Needs approval from <@U2>."}
-
-	// The first attempt dies right after the card's reference is stored (the process is
-	// stopped, say), so the approval request is not posted.
-	ctx, cancel := context.WithCancel(testCtx(t))
-	r.refs.mu.Lock()
-	r.refs.setHook = func(_, name string) error {
-		if name == refParent {
-			cancel()
-		}
-		return nil
-	}
-	r.refs.mu.Unlock()
-	if err := r.bot.Report(ctx, job, ev); err == nil {
-		t.Fatal("Report succeeded although its context ended before the approval was posted")
-	}
-	r.refs.mu.Lock()
-	r.refs.setHook = nil
-	r.refs.mu.Unlock()
-
-	r.report(t, job, ev)
-	parent := r.parent(t, "C1")
-	thread := r.srv.Thread("C1", parent.TS)
-	if len(thread) != 1 || len(actionBlocks(t, thread[0].Blocks)) != 1 {
-		t.Fatalf("thread after retry = %+v, want one approval request", thread)
-	}
-}
-
 func TestReportConcurrentRetriesPostOneParent(t *testing.T) {
 	r := newReporter(t)
 	job := scaleJob()
@@ -371,6 +417,7 @@ func TestReportConcurrentRetriesPostOneParent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	r.flush(t)
 	parent := r.parent(t, "C1")
 	if n := len(r.srv.Thread("C1", parent.TS)); n != 1 {
 		t.Errorf("approval requests = %d, want 1", n)
@@ -394,6 +441,7 @@ func TestReportWithoutCardPostsOne(t *testing.T) {
 }
 
 func TestReportRetriesRateLimitedPost(t *testing.T) {
+	t.Parallel()
 	r := newReporter(t)
 	job := scaleJob()
 	job.State = aks.StateQueued
@@ -439,6 +487,7 @@ func TestReportDifferentJobsInParallel(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	r.flush(t)
 	if n := len(r.topLevel("C1")); n != 4 {
 		t.Errorf("cards = %d, want one per job", n)
 	}

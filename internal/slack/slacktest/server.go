@@ -52,7 +52,8 @@ type Message struct {
 	Channel  string
 	Text     string
 	Blocks   json.RawMessage
-	Updates  int // how many times chat.update changed it
+	Updates  int             // how many times chat.update changed it
+	Metadata json.RawMessage // the message metadata it was posted with, if any
 }
 
 // Slash is a slash command typed by a user.
@@ -122,6 +123,7 @@ type Server struct {
 	envelopes   map[string][]byte
 	pending     map[string]*ackWait
 	closed      bool
+	faults      faults // outages, per-channel limits and call log: faults.go
 }
 
 // NewServer starts a fake Slack on a local port. Close it when done.
@@ -541,14 +543,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls[method]++
 	s.notify()
+	if s.outage(w, r, method) { // releases s.mu
+		return
+	}
 	if rl := s.limits[method]; rl != nil && rl.n > 0 {
 		rl.n--
-		secs := int(math.Ceil(rl.retryAfter.Seconds()))
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		s.logCall(method, r, http.StatusTooManyRequests)
+		writeRateLimited(w, rl.retryAfter)
 		return
 	}
 	s.mu.Unlock()
@@ -582,11 +584,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			resp, err = s.userGroupUsers(r)
 		case "views.open":
 			resp, err = s.viewsOpen(r)
+		case "conversations.history":
+			resp, err = s.history(r)
+		case "conversations.replies":
+			resp, err = s.replies(r)
 		default:
 			err = apiError("unknown_method")
 		}
 	}
+	if rl, ok := errors.AsType[rateLimited](err); ok {
+		s.logCall(method, r, http.StatusTooManyRequests)
+		writeRateLimited(w, rl.retryAfter)
+		return
+	}
 	if err != nil {
+		s.logCall(method, r, http.StatusOK)
 		var ae apiError
 		if !errors.As(err, &ae) {
 			ae = "internal_error"
@@ -595,6 +607,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp["ok"] = true
+	s.logCall(method, r, http.StatusOK)
+	if s.loseAnswer(w, method) {
+		return
+	}
 	writeJSON(w, resp)
 }
 
@@ -699,6 +715,13 @@ func tooLong(raw json.RawMessage) bool {
 	return walk(v)
 }
 
+func writeRateLimited(w http.ResponseWriter, retryAfter time.Duration) {
+	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retryAfter.Seconds()))))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+}
+
 func messageJSON(m *Message) map[string]any {
 	out := map[string]any{"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "text": m.Text, "ts": m.TS}
 	if m.ThreadTS != "" {
@@ -732,7 +755,13 @@ func (s *Server) postMessage(r *http.Request) (map[string]any, error) {
 			threadTS = parent.ThreadTS
 		}
 	}
+	if err := s.channelPostAllowed(channel); err != nil {
+		return nil, err
+	}
 	m := &Message{TS: s.nextTS(), ThreadTS: threadTS, Channel: channel, Text: text, Blocks: blocks}
+	if meta := r.PostForm.Get("metadata"); meta != "" {
+		m.Metadata = json.RawMessage(meta)
+	}
 	s.messages = append(s.messages, m)
 	s.byTS[m.TS] = m
 	s.notify()
