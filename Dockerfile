@@ -7,7 +7,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /aksbot ./cmd/bot
+# VERSION stamps `aksbot version` (docker build --build-arg VERSION=v1.2.3).
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /aksbot ./cmd/bot
 # The data directory must exist, owned by the runtime user, before VOLUME: an anonymous volume
 # copies the image directory's ownership, and the nonroot user cannot create it at run time.
 RUN mkdir -p /data

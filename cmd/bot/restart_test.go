@@ -157,6 +157,18 @@ func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T
 	if !regexp.MustCompile(`aksbot_arm_requests_total\{method="GET",code="200"\} [1-9]`).MatchString(metrics) {
 		t.Errorf("/metrics does not count ARM requests:\n%s", metrics)
 	}
+	// What this process saw of the job: it resumed it and ran it to its end, and it talked to Slack.
+	for _, want := range []string{
+		`aksbot_job_transitions_total\{op="nodepool.scale",from="running",to="succeeded"\} 1`,
+		`aksbot_operation_duration_seconds_count\{op="nodepool.scale",outcome="succeeded"\} 1`,
+		`aksbot_slack_api_calls_total\{method="chat.postMessage",result="ok"\} [1-9]`,
+		`aksbot_slack_ack_latency_seconds_count [0-9]`,
+		`aksbot_slack_outbox_depth [0-9]+`,
+	} {
+		if !regexp.MustCompile(want).MatchString(metrics) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
 
 	// A graceful stop: SIGTERM exits 0 well within 10 s.
 	start := time.Now()
