@@ -66,12 +66,16 @@ const adminShutdownGrace = 3 * time.Second
 // root) can connect. A socket file left by a bot that crashed is replaced; any other file at path
 // is an error, and so is a socket something still answers on. It returns at once with an error
 // when the socket cannot be made: the bot runs without it, only exports while it runs need it.
+// Close st only after serveAdmin has returned: requests in flight read it until then.
 //
 //	GET /audit?since=T&format=jsonl|csv&cluster=RG/NAME  the audit log, as aksbot audit export writes it
 //	GET /jobs                                            every job with its events (JSON lines)
 //
 // since is an RFC 3339 time, a duration back from now ("24h", "7d") or "all" (the default).
 func serveAdmin(ctx context.Context, path string, st *store.Store, log *slog.Logger) error {
+	if ctx.Err() != nil {
+		return nil // the bot is already stopping
+	}
 	if err := prepareSocket(path); err != nil {
 		return fmt.Errorf("admin socket %s: %w", path, err)
 	}
