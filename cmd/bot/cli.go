@@ -41,6 +41,10 @@ func commands() []command {
 	return []command{
 		{Name: "run", Summary: "run the bot (what aksbot does without a command)", Help: runHelp, Setup: noFlags(runBot)},
 		{Name: "doctor", Summary: "check the configuration, Slack, Azure and the data file", Help: doctorHelp, Setup: doctorSetup},
+		{Name: "policy check", Args: "[FILE]", Summary: "validate a configuration file and list its policy rules", Help: policyCheckHelp, Setup: policyCheckSetup},
+		{Name: "policy explain", Args: "FILE", Summary: "say what the policy decides for one request, and by which rule", Help: policyExplainHelp, Setup: policyExplainSetup},
+		{Name: "audit export", Summary: "write the audit log to stdout (JSON lines or CSV)", Help: auditExportHelp, Setup: auditExportSetup},
+		{Name: "jobs export", Summary: "write every job with its events to stdout (JSON lines)", Help: jobsExportHelp, Setup: noFlags(runJobsExport)},
 		{Name: "version", Summary: "print the version, the VCS revision and the Go version", Help: versionHelp, Setup: noFlags(runVersion)},
 		{Name: "help", Args: "[COMMAND]", Summary: "show how to use aksbot or one of its commands",
 			Help: "Prints the usage of COMMAND, or the list of commands without one.", Setup: noFlags(runHelpCommand)},

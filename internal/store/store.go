@@ -43,6 +43,17 @@ var (
 	keyProbe  = []byte("probe") // written by readiness probes
 )
 
+// ErrInUse is what Open's error wraps when another process holds the data file (bbolt locks it
+// exclusively), so that callers can fall back, for example to the running bot's admin socket.
+var ErrInUse = errors.New("the data file is in use by another process")
+
+// inUseError marks an error as ErrInUse without changing its message.
+type inUseError struct{ err error }
+
+func (e inUseError) Error() string        { return e.err.Error() }
+func (e inUseError) Unwrap() error        { return e.err }
+func (e inUseError) Is(target error) bool { return target == ErrInUse }
+
 // lockTimeout is how long Open waits for the file lock: long enough to ride out a restart,
 // short enough that a second aksbot on the same file is told at once.
 const lockTimeout = time.Second
@@ -89,7 +100,7 @@ func Open(path string, opts Options) (*Store, error) {
 				Code:    aks.EUnavailable,
 				Message: "store: another aksbot is using " + path,
 				Hint:    "stop the other aksbot or give this one its own data file",
-				Err:     err,
+				Err:     inUseError{err},
 			}
 		}
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {

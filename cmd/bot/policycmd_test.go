@@ -1,0 +1,213 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// teamExample is the README's example configuration.
+var teamExample = filepath.Join("..", "..", "internal", "config", "testdata", "team.yaml")
+
+func TestPolicyCheckTeamExample(t *testing.T) {
+	want := []string{
+		"team.yaml: valid\n",
+		"Defaults: resource group rg-dev-weu, location westeurope\n",
+		"  1. prod: resource groups rg-prod-*; clusters prod-*\n" +
+			"     approval: 2 from S0SRE, for cluster.create, cluster.delete, cluster.upgrade, nodepool.delete, nodepool.upgrade, nodepool.scale, nodepool.add, nodepool.update\n",
+		"  2. dev: resource groups rg-dev-*\n" +
+			"     approval: 1 from S0SRE, U0LEAD, for cluster.create, cluster.delete, cluster.upgrade, nodepool.add, nodepool.scale, nodepool.update, nodepool.delete, nodepool.upgrade\n" +
+			"     auto-approved: scale-ups adding at most 2 nodes, leaving at most 10 in the pool\n",
+		"  default: clusters no rule matches\n     approval: 1 from S0SRE, U0LEAD, for cluster.create",
+	}
+	// FILE as an argument, and from AKSBOT_CONFIG.
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{nil, []string{"policy", "check", teamExample}},
+		{map[string]string{"AKSBOT_CONFIG": teamExample}, []string{"policy", "check"}},
+	} {
+		out, errOut, code := runCLI(t, tc.env, tc.args...)
+		if code != exitOK || errOut != "" {
+			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, errOut)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		if strings.Contains(out, "Note:") {
+			t.Errorf("unexpected note:\n%s", out)
+		}
+	}
+}
+
+const contradictoryPolicy = `policy:
+  approvers: [U0A, U0B]
+  rules:
+    - name: everything
+      approvals: 3
+    - name: prod
+      match: {clusters: ["prod-*"]}
+      guardrails: {maxNodesPerPool: 30, maxNodesPerCluster: 20}
+`
+
+func TestPolicyCheckReportsEveryProblem(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	writeConfig(t, file, contradictoryPolicy)
+	out, errOut, code := runCLI(t, nil, "policy", "check", file)
+	if code != exitFailure || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, w := range []string{
+		file + ": 3 problems:\n",
+		"  policy.rules[0].approvals: 3 approvals can never be given: policy.approvers lists only 2 approver(s)\n",
+		"  policy.rules[1]: never applies: policy.rules[0] matches every cluster and comes first",
+		"  policy.rules[1].guardrails.maxNodesPerPool: 30 is more than maxNodesPerCluster (20)",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "valid") {
+		t.Errorf("an invalid file is called valid:\n%s", out)
+	}
+}
+
+func TestPolicyCheckFileProblems(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.yaml")
+	out, errOut, code := runCLI(t, nil, "policy", "check", missing)
+	if code != exitFailure || out != "" || !strings.Contains(errOut, "aksbot policy check: cannot read "+missing) {
+		t.Errorf("missing file: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	bad := filepath.Join(dir, "typo.yaml")
+	writeConfig(t, bad, "policy:\n  aprovers: [U0A]\n")
+	out, _, code = runCLI(t, nil, "policy", "check", bad)
+	if code != exitFailure || !strings.Contains(out, "1 problem:\n  policy.aprovers:") {
+		t.Errorf("unknown key: exit %d, stdout:\n%s", code, out)
+	}
+
+	// Without FILE and AKSBOT_CONFIG it reads aksbot.yaml in the working directory.
+	t.Chdir(dir)
+	writeConfig(t, "aksbot.yaml", "policy:\n  approvers: [U0A]\n")
+	out, _, code = runCLI(t, nil, "policy", "check")
+	if code != exitOK || !strings.Contains(out, "aksbot.yaml: valid") {
+		t.Errorf("aksbot.yaml: exit %d, stdout:\n%s", code, out)
+	}
+}
+
+func TestPolicyCheckNotesMissingApprovers(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "empty.yaml")
+	writeConfig(t, file, "azure: {resourceGroup: rg-x}\n")
+	out, _, code := runCLI(t, nil, "policy", "check", file)
+	if code != exitOK || !strings.Contains(out, "Note: policy.approvers is empty, so the bot refuses this file with Slack") {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+}
+
+func TestPolicyExplain(t *testing.T) {
+	const groups = "S0PLATFORM=U0PLAT1,U0PLAT2"
+	prod := []string{"--cluster", "prod-1", "-g", "rg-prod-weu", "--pool", "np1"}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"needs 2 approvals",
+			append([]string{"--user", "U0PLAT1", "--op", "nodepool.scale", "--from", "3", "--to", "10", "--channel", "C0PRODOPS",
+				"--group", groups, "--group", "S0SRE=U0SRE1,U0SRE2"}, prod...),
+			[]string{"Request: U0PLAT1 asks to scale pool np1 of rg-prod-weu/prod-1 to 10 nodes in C0PRODOPS\n",
+				"Rule: prod (policy.rules[0])",
+				"Decision: allowed after 2 approvals from <!subteam^S0SRE> (not the requester); it expires after 30m without them\n"}},
+		{"refused: not a requester",
+			append([]string{"--user", "U0DEV", "--op", "nodepool.scale", "--from", "3", "--to", "4", "--group", groups}, prod...),
+			[]string{"Decision: refused: you are not allowed to request operations on rg-prod-weu/prod-1 (rule prod): only <!subteam^S0PLATFORM> can"}},
+		{"refused: guardrail",
+			append([]string{"--user", "U0PLAT2", "--op", "nodepool.scale", "--from", "3", "--to", "60", "--group", groups}, prod...),
+			[]string{"Decision: refused: rule prod allows at most 50 nodes per pool; this asks for 60"}},
+		{"refused: create in a forbidden location",
+			[]string{"--user", "U0PLAT1", "--cluster", "prod-9", "-g", "rg-prod-us", "--op", "cluster.create", "--to", "3",
+				"--vm-size", "Standard_D4s_v5", "--location", "eastus", "--version", "1.31.2", "--group", groups},
+			[]string{"Decision: refused: rule prod allows only the locations westeurope, northeurope; this asks for eastus"}},
+		{"allowed: scale-down",
+			append([]string{"--user", "U0PLAT1", "--op", "nodepool.scale", "--from", "10", "--to", "3", "--group", groups}, prod...),
+			[]string{"Decision: allowed without approval: rule prod needs none for this\n", "Channels: <#C0PRODOPS> (not checked)\n"}},
+		{"auto-approved, resource group from the file",
+			[]string{"--user", "U0DEV", "--cluster", "dev-1", "--op", "nodepool.scale", "--from", "3", "--to", "5"},
+			[]string{"asks to scale pool nodepool1 of rg-dev-weu/dev-1 to 5 nodes\n", "Rule: dev (policy.rules[1])",
+				"Decision: allowed without approval: auto-approved by rule dev: +2 nodes, 5 in the pool"}},
+		{"unknown group fails closed and says so",
+			append([]string{"--user", "U0PLAT1", "--op", "nodepool.scale", "--from", "3", "--to", "4"}, prod...),
+			[]string{"Decision: refused: could not check membership of <!subteam^S0PLATFORM>",
+				"Note: user groups not given with --group are treated as unresolvable (decisions that depend on them are refused): S0PLATFORM, S0SRE\n"}},
+		{"flags before FILE",
+			nil,
+			[]string{"Decision: allowed without approval: auto-approved by rule dev"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"policy", "explain", teamExample}, tt.args...)
+			if tt.args == nil {
+				args = []string{"policy", "explain", "--user", "U0DEV", "--cluster", "dev-1", "--op", "nodepool.scale", "--from", "3", "--to", "5", teamExample}
+			}
+			out, errOut, code := runCLI(t, nil, args...)
+			if code != exitOK || errOut != "" {
+				t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(tt.name, "2 approvals") && strings.Contains(out, "Note:") {
+				t.Errorf("a note about groups although all were given:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestPolicyExplainUsageMistakes(t *testing.T) {
+	base := []string{"policy", "explain", teamExample, "--user", "U0A", "--cluster", "c1"}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"policy", "explain", "--user", "U0A", "--cluster", "c", "--op", "cluster.start"}, "give one configuration FILE, got 0 arguments"},
+		{append(base[:3:3], "--cluster", "c", "--op", "cluster.start"), "--user is required"},
+		{append(base[:3:3], "--user", "alice", "--cluster", "c", "--op", "cluster.start"), `--user "alice" is not a Slack user ID`},
+		{append(base[:3:3], "--user", "U0A", "--op", "cluster.start"), "--cluster is required"},
+		{base, "--op is required; one of cluster.create, cluster.delete"},
+		{append(base, "--op", "nodepool.teleport"), `--op "nodepool.teleport" is not an operation kind; use one of cluster.create, cluster.delete, cluster.upgrade, cluster.start, cluster.stop, nodepool.add, nodepool.scale, nodepool.update, nodepool.delete, nodepool.upgrade`},
+		{append(base, "--op", "nodepool.scale"), "--to is needed for nodepool.scale"},
+		{append(base, "--op", "cluster.start", "--channel", "#ops"), `--channel "#ops" is not a Slack channel ID`},
+		{append(base, "--op", "cluster.start", "--group", "sre=U0A"), `invalid value "sre=U0A" for flag -group: "sre=U0A": write GROUP=USER,USER`},
+		{append(base, "--op", "cluster.start", "--group", "S0SRE=bob"), `"bob" is not a Slack user ID`},
+		{append(base, "--op", "cluster.start", "--from", "x"), `invalid value "x" for flag -from`},
+		{append(base, "--op", "cluster.start", "extra"), "give one configuration FILE, got 2 arguments"},
+		{[]string{"policy", "check", "a.yaml", "b.yaml"}, "one FILE at most, got 2 arguments"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, nil, tt.args...)
+		usage := "Usage: aksbot " + strings.Join(tt.args[:2], " ")
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, usage) {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s", tt.args, code, out, errOut)
+		}
+	}
+	// Help after FILE is still help.
+	out, _, code := runCLI(t, nil, "policy", "explain", teamExample, "--help")
+	if code != exitOK || !strings.Contains(out, "Usage: aksbot policy explain [flags] FILE") || !strings.Contains(out, "fail closed") {
+		t.Errorf("explain FILE --help: exit %d:\n%s", code, out)
+	}
+}
+
+func TestPolicyExplainInvalidFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	writeConfig(t, file, contradictoryPolicy)
+	out, _, code := runCLI(t, nil, "policy", "explain", file, "--user", "U0A", "--cluster", "c", "--op", "cluster.start")
+	if code != exitFailure || !strings.Contains(out, "policy.rules[0].approvals: 3 approvals can never be given") {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+}
