@@ -62,6 +62,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		return fmt.Errorf("open data file: %w", err)
 	}
 	defer st.Close()
+	// bbolt lets one process open the data file: `aksbot audit export` and `aksbot jobs export`
+	// run beside the bot ask it through a Unix socket instead.
+	adminCtx, stopAdmin := context.WithCancel(ctx)
+	adminDone := make(chan struct{})
+	go func() {
+		defer close(adminDone)
+		if err := serveAdmin(adminCtx, adminSocketPath(cfg.DBPath), st, log); err != nil {
+			log.Warn("admin socket unavailable; exports while the bot runs will fail", "err", err)
+		}
+	}()
+	defer func() { stopAdmin(); <-adminDone }() // before st.Close: requests in flight read the store
 
 	metrics := telemetry.NewMetrics()
 	cloud, err := newCloud(cfg, st, log, ov, metrics)
