@@ -45,8 +45,8 @@ type world struct {
 	httpAddr string
 	// config is the bot's YAML file; "" writes the default one (approver decides everything).
 	config string
-	cancel   context.CancelFunc
-	done     chan error
+	cancel context.CancelFunc
+	done   chan error
 }
 
 type syncBuffer struct {
