@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
+	"github.com/aksbot/aksbot/internal/export"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
 	"github.com/aksbot/aksbot/internal/store"
 )
@@ -427,5 +429,188 @@ func TestLateApproveAfterDenial(t *testing.T) {
 	}
 	if w.sim.CountMutations("") != 0 {
 		t.Error("a denied job reached Azure")
+	}
+}
+
+func TestAuditTrailRecordsEveryStepAndExports(t *testing.T) {
+	t.Parallel()
+	w := newScopedWorld(t)
+
+	// Job 1: a refused click, an approval, the run.
+	parent, appr := w.request("nodepool scale demo np2 --node-count 2")
+	w.clickReply(outsider, parent, appr, "aksbot_approve", "1")
+	w.click(approver, parent, appr, "aksbot_approve", "1")
+	w.waitThreadEnds(parent, "succeeded")
+
+	// A request refused by a guardrail of rule prod: no job.
+	refusal := w.slashReply(requester, "nodepool scale "+prod+" np2 --node-count 20")
+	if !strings.Contains(refusal.Text, "prod") || !strings.Contains(refusal.Text, "10") {
+		t.Errorf("the guardrail refusal %q does not name the rule and the limit", refusal.Text)
+	}
+	// Job 2 denied, job 3 cancelled, job 4 expired.
+	parent2, appr2 := w.request("nodepool scale demo np2 --node-count 3")
+	w.slashReply(approver, "deny 2 too many nodes for now")
+	w.milestone(parent2, appr2, "denied")
+	parent3, appr3 := w.request("nodepool scale demo np2 --node-count 4")
+	w.slashReply(requester, "cancel 3")
+	w.milestone(parent3, appr3, "cancelled")
+	parent4, appr4 := w.request("nodepool scale demo np2 --node-count 5")
+	w.expireWhileDown("4")
+	w.milestone(parent4, appr4, "expired")
+	w.stop()
+
+	ctx := context.Background()
+	st, err := store.Open(w.dbPath, store.Options{})
+	if err != nil {
+		t.Fatalf("open the data file after the bot stopped: %v", err)
+	}
+	recs, err := st.Audit(ctx, store.AuditFilter{})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		action aks.AuditAction
+		user   string // "" = the bot acted (no user to check)
+		job    string
+	}{
+		{aks.AuditRequested, requester, "1"},
+		{aks.AuditDecisionRefused, outsider, "1"},
+		{"approved", approver, "1"},
+		{"started", "", "1"},
+		{"succeeded", "", "1"},
+		{aks.AuditRefused, requester, ""},
+		{aks.AuditRequested, requester, "2"},
+		{"denied", approver, "2"},
+		{aks.AuditRequested, requester, "3"},
+		{"cancelled", requester, "3"},
+		{aks.AuditRequested, requester, "4"},
+		{"expired", "", "4"},
+	} {
+		var rec *aks.AuditRecord
+		for i := range recs {
+			if recs[i].Action == want.action && recs[i].JobID == want.job {
+				rec = &recs[i]
+				break
+			}
+		}
+		if rec == nil {
+			t.Errorf("no %q record for job %q in the audit log", want.action, want.job)
+			continue
+		}
+		if want.user != "" && rec.User.ID != want.user {
+			t.Errorf("%q record of job %q names user %q, want %s", want.action, want.job, rec.User.ID, want.user)
+		}
+		if rec.Channel != channel {
+			t.Errorf("%q record of job %q names channel %q, want %s", want.action, want.job, rec.Channel, channel)
+		}
+		switch want.action {
+		case "started":
+			if rec.OperationID == "" {
+				t.Errorf("the start record lacks Azure's operation ID: %+v", rec)
+			}
+		case aks.AuditRefused:
+			if rec.Rule != "prod" || rec.Target.Cluster != prod || !strings.Contains(rec.Detail, "10") {
+				t.Errorf("the refusal record does not say which rule refused what and why: %+v", rec)
+			}
+		case "denied":
+			if !strings.Contains(rec.Detail, "too many nodes for now") {
+				t.Errorf("the denial record lacks the reason: %+v", rec)
+			}
+		}
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Seq <= recs[i-1].Seq {
+			t.Errorf("audit records out of order: seq %d after %d", recs[i].Seq, recs[i-1].Seq)
+		}
+	}
+
+	var jsonl, csvOut bytes.Buffer
+	if err := export.WriteAuditJSONL(&jsonl, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := export.WriteAuditCSV(&csvOut, recs); err != nil {
+		t.Fatal(err)
+	}
+	fromJSONL, err := export.ReadAuditJSONL(&jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCSV, err := export.ReadAuditCSV(&csvOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]aks.AuditRecord{"JSON Lines": fromJSONL, "CSV": fromCSV} {
+		if !reflect.DeepEqual(inUTC(got), inUTC(recs)) {
+			t.Errorf("the %s export does not read back as the audit log:\n got %+v\nwant %+v", name, got, recs)
+		}
+	}
+}
+
+// inUTC returns the records with their times in UTC, for comparing them after a round trip.
+func inUTC(recs []aks.AuditRecord) []aks.AuditRecord {
+	out := make([]aks.AuditRecord, len(recs))
+	for i, r := range recs {
+		r.At = r.At.UTC()
+		out[i] = r
+	}
+	return out
+}
+
+func TestPolicyCommandsAnswerPrivately(t *testing.T) {
+	t.Parallel()
+	w := newScopedWorld(t)
+
+	who := w.slashReply(sre1, "whoami").Text
+	for _, want := range []string{"<@" + sre1 + ">", "*prod*", "approve others' requests (2 approvals each)", "cannot approve"} {
+		if !strings.Contains(who, want) {
+			t.Errorf("whoami of an SRE %q lacks %q", who, want)
+		}
+	}
+	who = w.slashReply(approver, "whoami").Text
+	if !strings.Contains(who, "approve others' requests (1 approval each)") {
+		t.Errorf("whoami of the default approver %q does not say they approve under the default rule", who)
+	}
+
+	pol := w.slashReply(outsider, "policy "+prod).Text
+	for _, want := range []string{"rule *prod*", "2 approvals", "<!subteam^" + sreGroup + ">", "at most 10 nodes per pool", "Standard_DS2_v2"} {
+		if !strings.Contains(pol, want) {
+			t.Errorf("/aks policy %s answered %q, lacking %q", prod, pol, want)
+		}
+	}
+
+	w.request("nodepool scale " + prod + " np2 --node-count 3") // job 1: the SREs approve
+	w.request("nodepool scale demo np2 --node-count 3")         // job 2: approver approves
+	pending := w.slashReply(sre1, "pending").Text
+	if !strings.Contains(pending, "#1 ") || strings.Contains(pending, "#2 ") || !strings.Contains(pending, "0 of 2 approvals") {
+		t.Errorf("an SRE's pending list %q should hold job 1 (0 of 2 approvals) only", pending)
+	}
+	pending = w.slashReply(approver, "pending").Text
+	if !strings.Contains(pending, "#2 ") || strings.Contains(pending, "#1 ") {
+		t.Errorf("the default approver's pending list %q should hold job 2 only", pending)
+	}
+	for _, u := range []string{outsider, requester} { // the requester is an SRE, but both jobs are theirs
+		if pending := w.slashReply(u, "pending").Text; !strings.Contains(pending, "Nothing is waiting") {
+			t.Errorf("pending of %s lists %q, want nothing", u, pending)
+		}
+	}
+
+	refused := w.slashReply(outsider, "audit").Text
+	if !strings.Contains(strings.ToLower(refused), "only approvers can read") {
+		t.Errorf("/aks audit by a non-approver answered %q", refused)
+	}
+	trail := w.slashReply(sre1, "audit").Text
+	for _, want := range []string{"Audit trail", "requested", "job 1", "job 2"} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("/aks audit by an approver %q lacks %q", trail, want)
+		}
+	}
+
+	for _, m := range w.slack.Messages(channel) {
+		for _, private := range []string{"What <@", "Policy for", "Waiting for your approval", "Audit trail"} {
+			if strings.Contains(m.Text, private) {
+				t.Errorf("a private answer was posted in the channel: %q", m.Text)
+			}
+		}
 	}
 }
