@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -224,12 +228,17 @@ func TestTwoApprovalsNeededFromDistinctApprovers(t *testing.T) {
 	}
 
 	threadLen := len(w.thread(parent))
-	appr = w.message(parent, appr.TS)
 	again := w.clickReply(sre1, parent, appr, "aksbot_approve", "1")
 	if !strings.Contains(again.Text, "counts once") {
 		t.Errorf("a second approval by the same person got %q, want it to say each approver counts once", again.Text)
 	}
-	w.unchanged(parent, appr, threadLen)
+	// The approval message may be refreshed to show the first approval; the thread must not grow.
+	if th := w.thread(parent); len(th) != threadLen || countContaining(th, "2 of 2") != 0 || !hasButtons(w.message(parent, appr.TS)) {
+		t.Errorf("a repeated approval changed the job: %s", w.dump())
+	}
+	if w.sim.CountMutations("") != 0 {
+		t.Fatal("a repeated approval started the job")
+	}
 
 	w.click(sre2, parent, appr, "aksbot_approve", "1")
 	th := w.waitThreadEnds(parent, "succeeded")
@@ -241,6 +250,26 @@ func TestTwoApprovalsNeededFromDistinctApprovers(t *testing.T) {
 	}
 	if n := w.sim.CountMutations("agentPools/np2"); n != 1 {
 		t.Errorf("%d PUTs of np2, want 1", n)
+	}
+}
+
+// The README promises that the approval message itself (the one with the buttons) shows who has
+// approved so far while more approvals are needed, not only the thread below it.
+func TestApprovalMessageShowsApprovalsSoFar(t *testing.T) {
+	t.Parallel()
+	w := newScopedWorld(t)
+	parent, appr := w.request("nodepool scale " + prod + " np2 --node-count 3")
+	w.click(sre1, parent, appr, "aksbot_approve", "1")
+	w.milestone(parent, appr, "1 of 2")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := w.slack.WaitFor(ctx, func() bool {
+		m := w.message(parent, appr.TS)
+		return hasButtons(m) && bytes.Contains(m.Blocks, []byte(sre1))
+	})
+	if err != nil {
+		t.Errorf("after one approval of two, the approval message does not name the approver (and keep its buttons): %s",
+			w.message(parent, appr.TS).Blocks)
 	}
 }
 
@@ -341,6 +370,7 @@ func TestStalePlanIsNotRun(t *testing.T) {
 			t.Errorf("the failure %q does not say %q", last, want)
 		}
 	}
+	w.waitFor("the status card to say failed", func() bool { return strings.Contains(w.parents()[0].Text, "failed") })
 	if n := w.sim.CountMutations(""); n != 1 {
 		t.Errorf("%d mutations reached Azure, want only the outside scale", n)
 	}
@@ -612,5 +642,98 @@ func TestPolicyCommandsAnswerPrivately(t *testing.T) {
 				t.Errorf("a private answer was posted in the channel: %q", m.Text)
 			}
 		}
+	}
+}
+
+// The console runs the same approval flow: a policy naming user IDs (the console has no Slack
+// to resolve groups), two approvals for prod clusters, and expiry.
+func TestConsoleTwoApprovalsAndExpiry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "aksbot.yaml")
+	yaml := `simulator:
+  speed: 40
+policy:
+  approvers: [U0BOB0001, U0CAROL01]
+  rules:
+    - name: prod
+      match: {clusters: ["prod-*"]}
+      approvals: 2
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "aksbot.db")
+	env := map[string]string{"AKSBOT_CONFIG": cfg, "AKSBOT_DB": dbPath, "AKSBOT_HTTP_ADDR": "off"}
+	getenv := func(k string) string { return env[k] }
+
+	script := strings.Join([]string{
+		"/aks create " + prod + " --node-count 2",
+		"/as U0BOB0001",
+		"approve 1",
+		"approve 1",
+		"/as U0CAROL01",
+		"approve 1",
+		"/wait",
+		"/as alice",
+		"/aks nodepool scale " + prod + " nodepool1 --node-count 4",
+	}, "\n") + "\n"
+	out, code := runConsole(t, context.Background(), getenv, strings.NewReader(script))
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"Needs approval from 2 different people",
+		"Approved by @U0BOB0001 (1 of 2)",
+		"counts once",
+		"Approved by @U0BOB0001 and @U0CAROL01",
+		"Job 1 succeeded",
+		"nodepool1: 2 -> 4 nodes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "Job 1 succeeded") != 1 {
+		t.Errorf("job 1's end printed %d times:\n%s", strings.Count(out, "Job 1 succeeded"), out)
+	}
+
+	// Job 2 waits for approvals; its time runs out while the console is closed.
+	expireInDataFile(t, dbPath, "2")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	outBuf := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(context.Background(), nil, getenv, pr, outBuf, outBuf) }()
+	waitOutput := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(outBuf.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the console never printed %q:\n%s", what, outBuf.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitOutput("Job 2 expired")
+	if _, err := io.WriteString(pw, "/as U0BOB0001\napprove 2\n/aks nodepool list "+prod+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput("nodepool1")
+	pw.Close()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit code %d:\n%s", code, outBuf.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the console did not stop at the end of its input")
+	}
+	out = outBuf.String()
+	if !strings.Contains(out, "Job 2 is already expired; nothing changed") {
+		t.Errorf("an approval after expiry was not refused:\n%s", out)
+	}
+	if !regexp.MustCompile(`nodepool1\s+System\s+2\s`).MatchString(out) {
+		t.Errorf("the expired scale-up changed the pool:\n%s", out)
 	}
 }
