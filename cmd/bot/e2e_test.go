@@ -43,8 +43,10 @@ type world struct {
 	logs   *syncBuffer
 	// httpAddr is where a spawned bot serves health and metrics.
 	httpAddr string
-	cancel   context.CancelFunc
-	done     chan error
+	// config is the bot's YAML file; "" writes the default one (approver decides everything).
+	config string
+	cancel context.CancelFunc
+	done   chan error
 }
 
 type syncBuffer struct {
@@ -76,6 +78,12 @@ func simDB(t *testing.T) *bbolt.DB {
 
 func newWorld(t *testing.T, durations sim.Durations) *world {
 	t.Helper()
+	return newWorldWithConfig(t, durations, "")
+}
+
+// newWorldWithConfig is newWorld with the bot's YAML file given ("" = the default one).
+func newWorldWithConfig(t *testing.T, durations sim.Durations, configYAML string) *world {
+	t.Helper()
 	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +95,7 @@ func newWorld(t *testing.T, durations sim.Durations) *world {
 		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, slack: sl, sim: cloud, arm: arm, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}}
+	w := &world{t: t, slack: sl, sim: cloud, arm: arm, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}, config: configYAML}
 	w.start()
 	return w
 }
@@ -108,6 +116,9 @@ func (w *world) env() map[string]string {
 	dir := filepath.Dir(w.dbPath)
 	cfgFile := filepath.Join(dir, "aksbot.yaml")
 	yaml := fmt.Sprintf("azure:\n  resourceGroup: rg-aks\n  location: westeurope\npolicy:\n  approvers: [%s]\njobs:\n  pollInterval: 1s\n  progressInterval: 10s\n", approver)
+	if w.config != "" {
+		yaml = w.config
+	}
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
