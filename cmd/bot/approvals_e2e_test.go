@@ -312,6 +312,22 @@ func TestApprovalExpires(t *testing.T) {
 	}
 }
 
+// The running bot expires a request when its time is up, without a restart: the test moves the
+// bot's clock past the policy's approval timeout.
+func TestApprovalExpiresWhileTheBotRuns(t *testing.T) {
+	t.Parallel()
+	w := newScopedWorld(t)
+	parent, appr := w.request("nodepool scale demo np2 --node-count 3")
+	w.clock.advance(2 * time.Hour)
+	if _, n := w.milestone(parent, appr, "expired"); n != 1 {
+		t.Errorf("%d thread messages say expired, want 1: %s", n, w.dump())
+	}
+	w.waitFor("the buttons to go", func() bool { return !hasButtons(w.message(parent, appr.TS)) })
+	if w.sim.CountMutations("") != 0 {
+		t.Error("an expired request reached Azure")
+	}
+}
+
 // outsideClient is someone else's Azure client on the same subscription (a colleague's az CLI).
 func (w *world) outsideClient() *azure.Client {
 	w.t.Helper()
@@ -365,7 +381,7 @@ func TestStalePlanIsNotRun(t *testing.T) {
 	w.click(approver, parent, appr, "aksbot_approve", "1")
 	th := w.waitThreadEnds(parent, "failed")
 	last := th[len(th)-1].Text
-	for _, want := range []string{"PlanStale", "stale", "ask again"} {
+	for _, want := range []string{"stale", "there are 2 nodes now", "Nothing was sent to Azure", "Ask again"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the failure %q does not say %q", last, want)
 		}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 
 type world struct {
 	t      *testing.T
+	clock  *offsetClock // nil: the bot uses the real clock
 	slack  *slacktest.Server
 	sim    *sim.Cloud
 	arm    *httptest.Server
@@ -48,6 +50,12 @@ type world struct {
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// offsetClock is the real clock plus an offset a test can move forward.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *offsetClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -95,7 +103,7 @@ func newWorldWithConfig(t *testing.T, durations sim.Durations, configYAML string
 		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, slack: sl, sim: cloud, arm: arm, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}, config: configYAML}
+	w := &world{t: t, slack: sl, sim: cloud, arm: arm, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}, config: configYAML, clock: &offsetClock{}}
 	w.start()
 	return w
 }
@@ -146,8 +154,11 @@ func (w *world) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan error, 1)
 	go func() {
-		w.done <- serve(ctx, cfg, log, strings.NewReader(""), &bytes.Buffer{},
-			overrides{armTransport: w.arm.Client(), armCredential: w.sim.Credential()})
+		ov := overrides{armTransport: w.arm.Client(), armCredential: w.sim.Credential()}
+		if w.clock != nil {
+			ov.clock, ov.retryDelay = w.clock.now, 100*time.Millisecond
+		}
+		w.done <- serve(ctx, cfg, log, strings.NewReader(""), &bytes.Buffer{}, ov)
 	}()
 	w.t.Cleanup(w.stop)
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)

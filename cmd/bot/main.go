@@ -52,6 +52,10 @@ func main() {
 type overrides struct {
 	armTransport  azpolicy.Transporter
 	armCredential azcore.TokenCredential
+	// clock and retryDelay let a test move time past an approval's expiry and see the running
+	// bot act on it within retryDelay.
+	clock      func() time.Time
+	retryDelay time.Duration
 }
 
 // serve wires the bot together and runs it until ctx is done (or, in console mode, until the
@@ -87,6 +91,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		Audit:    auditTrail{st},
 		Defaults: chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
 		Logger:   log,
+		Now:      ov.clock,
 	}
 
 	var reporter jobs.Reporter
@@ -137,6 +142,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Audit: st, Observer: metrics, Logger: log,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),
+		Now:              ov.clock,
+		RetryDelay:       ov.retryDelay,
 	})
 	if err != nil {
 		return fmt.Errorf("set up job engine: %w", err)

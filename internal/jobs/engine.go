@@ -119,6 +119,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	if err := e.recover(ctx); err != nil {
 		e.shutdown()
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing was lost, the next Run recovers
+		}
 		return err
 	}
 	e.wg.Add(1)

@@ -490,7 +490,10 @@ func (e *Engine) fail(ctx context.Context, job aks.Job, err error) {
 // must not be lost) and reports it once.
 func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind aks.EventKind, jerr *aks.JobError, msg string) {
 	if msg == "" && jerr != nil {
-		msg = fmt.Sprintf("Job %s failed: %s", job.ID, jerr.Message)
+		msg = fmt.Sprintf("Job %s failed: %s.", job.ID, strings.TrimSuffix(jerr.Message, "."))
+		if jerr.Hint != "" {
+			msg += " Next: " + capitalise(jerr.Hint) + "."
+		}
 	}
 	for {
 		now := e.now()

@@ -356,7 +356,7 @@ func threadText(job aks.Job, ev aks.Event) string {
 	if s == "" {
 		s = fmt.Sprintf("Job %s %s.", job.ID, job.State.Words())
 	}
-	if ev.Kind == aks.EventFailed && job.Error != nil {
+	if ev.Kind == aks.EventFailed && job.Error != nil && !strings.Contains(s, job.Error.Message) {
 		s += fmt.Sprintf(" Error %s: %s", job.Error.Code, job.Error.Message)
 		if job.Error.Hint != "" {
 			s += " Hint: " + job.Error.Hint
@@ -371,7 +371,8 @@ func milestone(job aks.Job, ev aks.Event) []slack.Block {
 		msg = fmt.Sprintf("Job %s %s.", job.ID, job.State.Words())
 	}
 	blocks := []slack.Block{section(eventEmoji(ev.Kind) + " " + msg)}
-	if ev.Kind == aks.EventFailed && job.Error != nil {
+	// The engine's message usually says the error already; the section adds it when not.
+	if ev.Kind == aks.EventFailed && job.Error != nil && !strings.Contains(msg, job.Error.Message) {
 		blocks = append(blocks, section(errorText(job.Error)))
 	}
 	return blocks
