@@ -144,6 +144,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		ProgressInterval: progressInterval(cfg),
 		Now:              ov.clock,
 		RetryDelay:       ov.retryDelay,
+		SlowAfter:        cfg.File.Jobs.SlowAfter.Kinds(),
 	})
 	if err != nil {
 		return fmt.Errorf("set up job engine: %w", err)

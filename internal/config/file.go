@@ -107,6 +107,38 @@ func (p PolicyFile) ApprovalsRequired() bool {
 type JobsFile struct {
 	PollInterval     Duration `yaml:"pollInterval"`     // minimum time between status polls
 	ProgressInterval Duration `yaml:"progressInterval"` // status card refresh
+	// SlowAfter: after how long a running job of each kind is flagged in its thread as slower
+	// than usual (it keeps running). Kinds left out use the engine's defaults.
+	SlowAfter SlowAfterFile `yaml:"slowAfter"`
+}
+
+// SlowAfterFile has one optional duration per operation kind; the keys are the kinds' names.
+type SlowAfterFile struct {
+	ClusterCreate  Duration `yaml:"cluster.create"`
+	ClusterDelete  Duration `yaml:"cluster.delete"`
+	ClusterUpgrade Duration `yaml:"cluster.upgrade"`
+	ClusterStart   Duration `yaml:"cluster.start"`
+	ClusterStop    Duration `yaml:"cluster.stop"`
+	PoolAdd        Duration `yaml:"nodepool.add"`
+	PoolScale      Duration `yaml:"nodepool.scale"`
+	PoolUpdate     Duration `yaml:"nodepool.update"`
+	PoolDelete     Duration `yaml:"nodepool.delete"`
+	PoolUpgrade    Duration `yaml:"nodepool.upgrade"`
+}
+
+// Kinds returns the durations that are set, by operation kind.
+func (s SlowAfterFile) Kinds() map[aks.OpKind]time.Duration {
+	out := map[aks.OpKind]time.Duration{}
+	for kind, d := range map[aks.OpKind]Duration{
+		aks.OpClusterCreate: s.ClusterCreate, aks.OpClusterDelete: s.ClusterDelete, aks.OpClusterUpgrade: s.ClusterUpgrade,
+		aks.OpClusterStart: s.ClusterStart, aks.OpClusterStop: s.ClusterStop, aks.OpPoolAdd: s.PoolAdd,
+		aks.OpPoolScale: s.PoolScale, aks.OpPoolAutoscale: s.PoolUpdate, aks.OpPoolDelete: s.PoolDelete, aks.OpPoolUpgrade: s.PoolUpgrade,
+	} {
+		if d.Duration != 0 {
+			out[kind] = d.Duration
+		}
+	}
+	return out
 }
 
 // SimFile tunes the simulated cloud.
@@ -288,6 +320,9 @@ func (f *File) validate(set map[string]bool) []error {
 	}
 	checkDuration("jobs.pollInterval", f.Jobs.PollInterval.Duration, MinPollInterval, MaxPollInterval)
 	checkDuration("jobs.progressInterval", f.Jobs.ProgressInterval.Duration, MinProgressInterval, MaxProgressInterval)
+	for kind, d := range f.Jobs.SlowAfter.Kinds() {
+		checkDuration("jobs.slowAfter."+string(kind), d, time.Minute, 24*time.Hour)
+	}
 
 	if s := f.Simulator.Speed; !(s > 0) || s > MaxSimSpeed {
 		bad("simulator.speed", "%s is out of range: use a number above 0 and at most %g (1 = real time)",

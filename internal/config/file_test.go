@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -223,4 +225,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestJobsSlowAfter(t *testing.T) {
+	f, err := Parse([]byte("jobs:\n  slowAfter:\n    nodepool.scale: 15m\n    cluster.upgrade: 3h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Jobs.SlowAfter.Kinds()
+	if len(got) != 2 || got[aks.OpPoolScale] != 15*time.Minute || got[aks.OpClusterUpgrade] != 3*time.Hour {
+		t.Errorf("slowAfter %v", got)
+	}
+	for _, bad := range []string{
+		"jobs:\n  slowAfter:\n    nodepool.scale: 10s\n",
+		"jobs:\n  slowAfter:\n    nodepool.resize: 10m\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "jobs.slowAfter") {
+			t.Errorf("%q: error %v, want one naming jobs.slowAfter", bad, err)
+		}
+	}
 }

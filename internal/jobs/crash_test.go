@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -241,5 +242,28 @@ func TestCrashWindows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// readOnlyStore is a data file that can be read but no longer written (disk full, read-only).
+type readOnlyStore struct{ jobs.Store }
+
+func (readOnlyStore) CreateJob(context.Context, aks.Job, aks.Event) (aks.Job, error) {
+	return aks.Job{}, errors.New("write aksbot.db: no space left on device")
+}
+
+func TestUnwritableDataFileRefusesTheCommand(t *testing.T) {
+	h := start(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, fast(), func(c *jobs.Config) {
+		c.Store = readOnlyStore{c.Store}
+	})
+	h.seed()
+	_, err := h.engine.Submit(context.Background(), jobs.SubmitRequest{Op: scale("sys", 1), Requester: alice, Channel: "C1"})
+	var ae *aks.Error
+	if !errors.As(err, &ae) || ae.Code != aks.EUnavailable || !strings.Contains(ae.Message, "nothing was sent to Azure") || !strings.Contains(ae.Hint, "data file") {
+		t.Fatalf("submit with an unwritable data file: %v, want a clear refusal", err)
+	}
+	time.Sleep(200 * time.Millisecond) // give a wrongly started lane the time to send something
+	if n := h.sim.CountMutations("/resourceGroups/"); n != 0 {
+		t.Errorf("%d Azure mutations for a job that could not be stored", n)
 	}
 }
