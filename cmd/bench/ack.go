@@ -228,8 +228,8 @@ func burst(ctx context.Context, sl *slacktest.Server, n, round int, spread time.
 	return lat, nil
 }
 
-// ackClusters are the clusters the ack benchmark's commands name.
-const ackClusters = 10
+// ackClusters are the clusters the ack benchmark's commands name: those of the world's first shard, the default resource group.
+const ackClusters = clustersPerShard
 
 // ackCommand is the i-th command of a burst: reads, and one in ten a node pool scale that
 // becomes a job (the engine plans it against Azure, stores it and posts it while acks go on).

@@ -99,7 +99,7 @@ type sizes struct {
 }
 
 func fullSizes() sizes {
-	return sizes{ackBurst: 500, ackRounds: 2, fleetJobs: 1000, fleetScale: 2, restartJobs: 1000, restartScale: 1,
+	return sizes{ackBurst: 500, ackRounds: 2, fleetJobs: 1000, fleetScale: 1, restartJobs: 1000, restartScale: 1,
 		slackScale: 20, burstJobs: 50, storeJobs: 512, storeWorkers: 64, storeFor: 5 * time.Second}
 }
 
@@ -238,11 +238,24 @@ func writeProfile(stderr io.Writer, name, file string) {
 }
 
 func machine() map[string]any {
-	return map[string]any{"goVersion": runtime.Version(), "goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": runtime.NumCPU()}
+	return map[string]any{"goVersion": runtime.Version(), "goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": runtime.NumCPU(), "loadavg": loadavg()}
+}
+
+// loadavg is /proc/loadavg's first three fields: other work on the machine skews the figures.
+func loadavg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func printText(w io.Writer, results []Result) {
-	fmt.Fprintf(w, "aksbot benchmarks · %s %s/%s · %d CPUs\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(w, "aksbot benchmarks · %s %s/%s · %d CPUs · load average at the end %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadavg())
 	for _, r := range results {
 		fmt.Fprintf(w, "\n%d. %s\n", r.ID, r.Name)
 		if r.Setup != "" {

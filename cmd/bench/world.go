@@ -29,7 +29,7 @@ const worldEnv = "AKSBOT_BENCH_WORLD"
 // clustersPerShard bounds the clusters in one simulated cloud: the simulator looks at every
 // cluster of its data file on each request, which is fine for a demo and too slow for 1,000.
 // The world runs one simulated cloud per shard behind one ARM endpoint.
-const clustersPerShard = 25
+const clustersPerShard = 5
 
 type worldConfig struct {
 	Dir        string        `json:"dir"`
