@@ -248,14 +248,9 @@ func ackCommand(i, round int) string {
 	return "help"
 }
 
-// ackSpread is the time over which a burst's commands arrive: 500 in a second is a busy
-// workspace at its worst. All at once measures the fake's and the socket's throughput instead;
-// it is shown for context.
-const ackSpread = time.Second
-
 func benchAck(ctx context.Context, sz sizes, progress io.Writer) (Result, error) {
 	res := Result{Setup: fmt.Sprintf("%d rounds per bot, in turn; each a burst of %d slash commands arriving over %s (4/10 list, 2/10 show, 2/10 jobs, 1/10 help, 1/10 nodepool scale), then the same burst all at once; latency from the fake Slack writing the envelope to reading the ack",
-		sz.ackRounds, sz.ackBurst, ackSpread)}
+		sz.ackRounds, sz.ackBurst, sz.ackSpread)}
 	dir, err := os.MkdirTemp("", "aksbot-bench-ack-")
 	if err != nil {
 		return res, err
@@ -306,27 +301,27 @@ func benchAck(ctx context.Context, sz sizes, progress io.Writer) (Result, error)
 					return err
 				}
 				cpu0 := cpuTime()
-				lat, err := burst(ctx, sl, sz.ackBurst, round, ackSpread)
+				lat, err := burst(ctx, sl, sz.ackBurst, round, sz.ackSpread)
 				if err != nil {
 					return err
 				}
 				pacedCPU[which] += cpuTime() - cpu0
 				paced[which] = append(paced[which], lat...)
 				// Let the paced burst's commands finish before the next one.
-				sleepCtx(ctx, ackSpread)
+				sleepCtx(ctx, sz.ackSpread)
 				lat, err = burst(ctx, sl, sz.ackBurst, round, 0)
 				if err != nil {
 					return err
 				}
 				atOnce[which] = append(atOnce[which], lat...)
-				sleepCtx(ctx, ackSpread)
+				sleepCtx(ctx, sz.ackSpread)
 				return nil
 			}()
 			if err != nil {
 				return res, fmt.Errorf("%s bot: %w", which, err)
 			}
 			fmt.Fprintf(progress, "bench: round %d, %s bot: p99 %.2f ms over %s, %.2f ms all at once\n", round+1, which,
-				ms(percentile(sortedCopy(paced[which]), 99)), ackSpread, ms(percentile(sortedCopy(atOnce[which]), 99)))
+				ms(percentile(sortedCopy(paced[which]), 99)), sz.ackSpread, ms(percentile(sortedCopy(atOnce[which]), 99)))
 		}
 	}
 	a, b, noop := sortedCopy(paced["aksbot"]), sortedCopy(paced["bare"]), sortedCopy(paced["aksbot-noop"])
@@ -344,8 +339,8 @@ func benchAck(ctx context.Context, sz sizes, progress io.Writer) (Result, error)
 		info("bare socket-mode bot ack p99", ms(percentile(b, 99)), "ms"),
 		below("p99 aksbot / bare", ratio, "x", 1.3, true),
 		info("aksbot transport, no-op handler, ack p99", ms(percentile(noop, 99)), "ms"),
-		info("process CPU during aksbot's bursts (of one core)", 100*float64(pacedCPU["aksbot"])/float64(ackSpread*time.Duration(sz.ackRounds)), "%"),
-		info("process CPU during the bare bot's bursts", 100*float64(pacedCPU["bare"])/float64(ackSpread*time.Duration(sz.ackRounds)), "%"),
+		info("process CPU during aksbot's bursts (of one core)", 100*float64(pacedCPU["aksbot"])/float64(sz.ackSpread*time.Duration(sz.ackRounds)), "%"),
+		info("process CPU during the bare bot's bursts", 100*float64(pacedCPU["bare"])/float64(sz.ackSpread*time.Duration(sz.ackRounds)), "%"),
 		info("all at once: aksbot ack p99", ms(percentile(a0, 99)), "ms"),
 		info("all at once: bare bot ack p99", ms(percentile(b0, 99)), "ms"),
 	}
