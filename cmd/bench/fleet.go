@@ -219,7 +219,7 @@ func benchFleet(ctx context.Context, sz sizes, progress io.Writer) (Result, erro
 	if windowEnd.Sub(allRunning) < opDur/10 {
 		return res, fmt.Errorf("starting %d jobs took %s, too long to leave a window in which all of them poll", n, allRunning.Sub(submitted))
 	}
-	cpu0, wcpu0 := cpuTime(), must(w.cpu())
+	cpu0, wcpu0 := cpuTime(), orZero(w.cpu())
 	var maxRSS int64
 	for time.Now().Before(windowEnd) {
 		if rss, err := rssBytes(); err == nil {
@@ -230,7 +230,7 @@ func benchFleet(ctx context.Context, sz sizes, progress io.Writer) (Result, erro
 		}
 	}
 	window := time.Since(allRunning)
-	cpu, wcpu := cpuTime()-cpu0, must(w.cpu())-wcpu0
+	cpu, wcpu := cpuTime()-cpu0, orZero(w.cpu())-wcpu0
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	if rss, err := rssBytes(); err == nil {
@@ -382,5 +382,5 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// must drops the error of a figure that is only shown for context.
-func must(d time.Duration, _ error) time.Duration { return d }
+// orZero drops the error of a figure that is only shown for context (it is 0 then).
+func orZero(d time.Duration, _ error) time.Duration { return d }
