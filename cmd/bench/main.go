@@ -108,7 +108,7 @@ func fullSizes() sizes {
 }
 
 func quickSizes() sizes {
-	return sizes{quick: true, ackBurst: 40, ackSpread: 200 * time.Millisecond, ackRounds: 1, fleetJobs: 20, fleetScale: 60, restartJobs: 20, restartScale: 20,
+	return sizes{quick: true, ackBurst: 40, ackSpread: 200 * time.Millisecond, ackRounds: 1, fleetJobs: 20, fleetScale: 24, restartJobs: 20, restartScale: 20,
 		slackScale: 600, burstJobs: 8, storeJobs: 32, storeWorkers: 8, storeFor: 300 * time.Millisecond}
 }
 
