@@ -31,7 +31,10 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 		c.log.Info("change already in place; nothing sent", "what", op.Describe())
 		return appliedOperation{}, nil
 	}
-	return o, outcome(err, tries, op.Describe())
+	if err != nil {
+		return nil, outcome(err, tries, op.Describe())
+	}
+	return startedOperation{Operation: o, firstPoll: tries.firstPollAfter()}, nil
 }
 
 func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {

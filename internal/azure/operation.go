@@ -64,6 +64,10 @@ func resumed[T any](c *Client, p *runtime.Poller[T], err error, what, token stri
 // through the resource's own URL).
 func (o *operation[T]) OperationID() string { return o.id }
 
+// FirstPollAfter is 0: Begin wraps what it starts with the wait Azure asked for, and a resumed
+// operation is polled at once.
+func (o *operation[T]) FirstPollAfter() time.Duration { return 0 }
+
 // operationID reads the operation ID from an azcore resume token. Tokens are
 // {"type": ..., "token": {poller fields}}; the fields that carry the operation's URL are
 // asyncURL (Azure-AsyncOperation), oplocURL (Operation-Location), locURL (Location) and, for

@@ -35,6 +35,9 @@ var ErrOutcomeUnknown = errors.New("it is not known whether Azure applied the re
 type tries struct {
 	mu        sync.Mutex
 	ambiguous string // what made the outcome unknown: "HTTP 500", "no answer"; "" if nothing
+	// retryAfter is what the last successful answer asked for before the next request: for the
+	// answer that started an operation, how long to wait before its first poll.
+	retryAfter time.Duration
 }
 
 type triesKey struct{}
@@ -47,6 +50,9 @@ func withTries(ctx context.Context) (context.Context, *tries) {
 func (t *tries) record(resp *http.Response, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if resp != nil && resp.StatusCode/100 == 2 {
+		t.retryAfter = retryAfter(resp)
+	}
 	if t.ambiguous != "" {
 		return
 	}
@@ -130,6 +136,22 @@ func (appliedOperation) Poll(context.Context) (bool, time.Duration, error) {
 }
 func (appliedOperation) Result(context.Context) error { return nil }
 func (appliedOperation) OperationID() string          { return "" }
+func (appliedOperation) FirstPollAfter() time.Duration { return 0 }
+
+func (t *tries) firstPollAfter() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.retryAfter
+}
+
+// startedOperation is an operation Begin started, with the wait Azure asked for before its
+// first poll (the Retry-After of the answer that accepted it).
+type startedOperation struct {
+	jobs.Operation
+	firstPoll time.Duration
+}
+
+func (o startedOperation) FirstPollAfter() time.Duration { return o.firstPoll }
 
 // poolApplied reports whether pool ap is at rest and already as op asks. Node image upgrades
 // cannot be told from the pool alone, so they never count as applied.

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/azure"
+	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/jobs"
+	"github.com/aksbot/aksbot/internal/store"
 )
 
 // rulePolicy is a jobs.Policy whose answers the test sets: who approves, how many approvals
@@ -353,5 +356,51 @@ func TestAbortEndsRunningJobCancelledOnceAzureConfirms(t *testing.T) {
 	}
 	if got := audit.actions(); fmt.Sprint(got) != "[decision_refused:carol]" {
 		t.Errorf("engine audit records %v", got)
+	}
+}
+
+// The first poll of a new operation waits as long as Azure's answer asked (Retry-After), and a
+// resumed one is polled at once.
+func TestFirstPollHonoursRetryAfterOfTheStart(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "aksbot.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: fast(), RetryAfter: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
+		Endpoint: "https://management.sim.test", Transport: cloud.Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := cloud.Seed(ctx, "rg-aks", "demo", "westeurope", sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	op := scale("sys", 3)
+	plan, err := client.Plan(ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := client.Begin(ctx, op, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := started.FirstPollAfter(); got != 3*time.Second {
+		t.Errorf("first poll after %v, want the 3s Azure asked for", got)
+	}
+	token, err := started.ResumeToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := client.Resume(ctx, op, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resumed.FirstPollAfter(); got != 0 {
+		t.Errorf("a resumed operation waits %v before its first poll, want 0", got)
 	}
 }

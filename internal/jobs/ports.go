@@ -76,6 +76,9 @@ type Operation interface {
 	ResumeToken() (string, error)
 	// OperationID returns Azure's ID of the operation (for support and the audit log), or "".
 	OperationID() string
+	// FirstPollAfter is how long Azure asked to wait before the first status poll (its answer's
+	// Retry-After), or 0 when it did not say.
+	FirstPollAfter() time.Duration
 	// Poll sends one status request. It returns whether the operation has ended and how long the
 	// service asked the caller to wait before the next poll (0 if it did not say).
 	Poll(ctx context.Context) (done bool, retryAfter time.Duration, err error)

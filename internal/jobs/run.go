@@ -15,11 +15,15 @@ import (
 func (e *Engine) drive(ctx context.Context, job aks.Job) {
 	var op Operation
 	var ok bool
+	// A job just sent waits a poll interval before asking Azure; one picked up after a restart
+	// asks at once: its last poll may be long ago.
+	firstPoll := e.cfg.PollInterval
 	switch job.State {
 	case aks.StateQueued:
 		job, op, ok = e.start(ctx, job)
 	case aks.StateRunning:
 		job, op, ok = e.resume(ctx, job)
+		firstPoll = 0
 	}
 	if !ok {
 		return
@@ -28,7 +32,7 @@ func (e *Engine) drive(ctx context.Context, job aks.Job) {
 		e.followState(ctx, job)
 		return
 	}
-	e.follow(ctx, job, op)
+	e.follow(ctx, job, op, firstPoll)
 }
 
 // start moves a queued job to running and sends its request. The job is stored as running and
@@ -317,11 +321,17 @@ func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation
 }
 
 // follow polls an Azure operation until it ends, refreshing the status card at a calm rate.
-func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation) {
+func (e *Engine) follow(ctx context.Context, job aks.Job, op Operation, firstPoll time.Duration) {
 	lastProgress := e.now()
 	var retryAfter time.Duration
-	for {
+	for polls := 0; ; polls++ {
 		wait := max(e.cfg.PollInterval, retryAfter)
+		if polls == 0 {
+			wait = firstPoll
+			if firstPoll > 0 {
+				wait = max(firstPoll, op.FirstPollAfter())
+			}
+		}
 		if !sleep(ctx, wait) {
 			return
 		}

@@ -30,8 +30,10 @@ func selectJobs(ctx context.Context, tx *bbolt.Tx, f jobs.Filter) ([]aks.Job, er
 			return nil, err
 		}
 		if walk != jobsB {
-			// The index holds the state, so most non-matching jobs are skipped undecoded.
-			if !slices.Contains(f.States, aks.JobState(v)) {
+			// The index holds the state and the cluster, so most non-matching jobs are
+			// skipped undecoded.
+			state, cluster := splitActive(v)
+			if !slices.Contains(f.States, state) || (f.ClusterKey != "" && cluster != "" && cluster != f.ClusterKey) {
 				continue
 			}
 			v = jobsB.Get(k)

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"strings"
 	"syscall"
 	"time"
 
@@ -316,6 +317,20 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
+// activeEntry is the active index's value for a job: its state and its cluster key, so that a
+// lane listing one cluster's jobs decodes only those. Files written before the cluster key was
+// added hold the state alone; readers accept both.
+func activeEntry(job aks.Job) []byte {
+	return []byte(string(job.State) + "\x00" + job.Op.Target.ClusterKey())
+}
+
+// splitActive reads an active index value: the state, and the cluster key ("" when the entry
+// predates it).
+func splitActive(v []byte) (aks.JobState, string) {
+	state, key, _ := strings.Cut(string(v), "\x00")
+	return aks.JobState(state), key
+}
+
 // putJob writes job under key, keeps the active index right and appends ev (if not nil) with
 // the job's next event sequence, and its audit record.
 func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
@@ -330,7 +345,7 @@ func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
 	if job.State.Final() {
 		err = active.Delete(key)
 	} else {
-		err = active.Put(key, []byte(job.State))
+		err = active.Put(key, activeEntry(job))
 	}
 	if err != nil {
 		return fmt.Errorf("update active index: %w", err)

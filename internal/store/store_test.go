@@ -439,7 +439,11 @@ func activeIndex(t *testing.T, s *Store) map[string]aks.JobState {
 			if err != nil {
 				return err
 			}
-			out[job.ID] = aks.JobState(v)
+			state, cluster := splitActive(v)
+			if cluster != job.Op.Target.ClusterKey() {
+				t.Errorf("active index holds cluster %q for job %s of %s", cluster, job.ID, job.Op.Target.ClusterKey())
+			}
+			out[job.ID] = state
 			return nil
 		})
 	})
@@ -1030,6 +1034,42 @@ func TestUpdateJobNumbersTheCallersEvent(t *testing.T) {
 		}
 		if ev.Seq != want || ev.JobID != job.ID {
 			t.Errorf("event after update: seq %d job %q, want seq %d job %q", ev.Seq, ev.JobID, want, job.ID)
+		}
+	}
+}
+
+// Entries of the active index written before it held the cluster key still select by cluster.
+func TestActiveIndexWithoutClusterKey(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "aksbot.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mk := func(cluster string) aks.Job {
+		job, err := s.CreateJob(ctx, aks.Job{State: aks.StateQueued, Op: aks.Operation{Kind: aks.OpPoolScale,
+			Target: aks.Target{ResourceGroup: "rg", Cluster: cluster, Pool: "np"}}}, aks.Event{Kind: aks.EventCreated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job
+	}
+	a, b := mk("a"), mk("b")
+	// Rewrite b's entry the old way: the state alone.
+	err = s.DB().Update(func(tx *bbolt.Tx) error {
+		key, err := parseID(b.ID)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketActive).Put(key, []byte(aks.StateQueued))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{a.Op.Target.ClusterKey(): a.ID, b.Op.Target.ClusterKey(): b.ID} {
+		got, err := s.Jobs(ctx, jobs.Filter{States: []aks.JobState{aks.StateQueued}, ClusterKey: key})
+		if err != nil || len(got) != 1 || got[0].ID != want {
+			t.Errorf("jobs of %s: %v (err %v), want job %s", key, got, err, want)
 		}
 	}
 }
