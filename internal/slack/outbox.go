@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -66,6 +68,18 @@ type jobOutbox struct {
 	Events map[int64]bool    `json:"events"` // event seqs already turned into entries
 	// Pending update (or coalescable post) of a key: a newer one replaces it.
 	Pending map[string]uint64 `json:"pending,omitempty"`
+	// Shown is a hash of what Slack shows under each key, so that an update that would change
+	// nothing is not sent (a progress refresh where only the time moved).
+	Shown map[string]string `json:"shown,omitempty"`
+}
+
+// contentHash identifies what an entry shows.
+func contentHash(e *outboxEntry) string {
+	h := sha256.New()
+	h.Write([]byte(e.Text))
+	h.Write([]byte{0})
+	h.Write(e.Blocks)
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 func newJobOutbox(refs map[string]string) *jobOutbox {
@@ -390,7 +404,7 @@ func (o *outbox) setInFlight(e *outboxEntry, on bool) error {
 
 // done removes a delivered (or dropped) entry and, for a post, stores its ts, in one
 // transaction: after it, the message is never sent again.
-func (o *outbox) done(e *outboxEntry, ts string) error {
+func (o *outbox) done(e *outboxEntry, ts string, shown bool) error {
 	o.writeMu.Lock()
 	defer o.writeMu.Unlock()
 	var depth int
@@ -399,7 +413,7 @@ func (o *outbox) done(e *outboxEntry, ts string) error {
 		if err := q.Delete(entryKey(e.ID)); err != nil {
 			return err
 		}
-		if ts != "" {
+		if ts != "" || shown {
 			j, err := getJob(tx, e.JobID)
 			if err != nil {
 				return err
@@ -407,7 +421,17 @@ func (o *outbox) done(e *outboxEntry, ts string) error {
 			if j == nil {
 				j = newJobOutbox(nil)
 			}
-			j.Refs[e.Key] = ts
+			if ts != "" {
+				j.Refs[e.Key] = ts
+			}
+			if j.Shown == nil {
+				j.Shown = map[string]string{}
+			}
+			if shown {
+				j.Shown[e.Key] = contentHash(e)
+			} else {
+				delete(j.Shown, e.Key)
+			}
 			if err := putJob(tx, e.JobID, j); err != nil {
 				return err
 			}

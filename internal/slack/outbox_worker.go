@@ -248,12 +248,16 @@ func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *p
 			o.drop(log, e, errors.New("the message to update was never posted"))
 			return
 		}
+		if j.Shown[e.Key] == contentHash(e) {
+			o.complete(ctx, log, e, "", p) // Slack shows this already: no call
+			return
+		}
 		err = o.update(ctx, e, ts)
 		p.called(e, ts, err, time.Now())
 		if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "message_not_found" || se.Err == "cant_update_message") {
 			// Someone deleted the message: there is nothing left to update.
 			log.Warn("slack message to update is gone; update dropped", "ts", ts, "err", err)
-			o.complete(ctx, log, e, "", p)
+			o.finish(ctx, log, e, "", p, false)
 			return
 		}
 	}
@@ -289,12 +293,17 @@ func (o *outbox) logRetry(log *slog.Logger, p *pacer, e *outboxEntry, err error,
 // ts to the RefStore for other readers.
 // The copy comes first so that it is there once the outbox looks empty (Flush).
 func (o *outbox) complete(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer) {
+	o.finish(ctx, log, e, ts, p, true)
+}
+
+// finish records an entry as done; shown says whether Slack now shows its content.
+func (o *outbox) finish(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer, shown bool) {
 	if ts != "" && o.mirror != nil && !strings.HasPrefix(e.Key, refBusy) {
 		if err := o.mirror.SetRef(context.WithoutCancel(ctx), e.JobID, e.Key, ts); err != nil {
 			log.Warn("slack message reference not copied to the job store", "err", err)
 		}
 	}
-	if err := o.done(e, ts); err != nil {
+	if err := o.done(e, ts, shown); err != nil {
 		// The entry stays (in flight, for a post): the next attempt finds the message first.
 		log.Warn("slack delivery not recorded; will check and retry", "err", err)
 		p.retry(e.JobID, err, time.Now())
@@ -308,7 +317,7 @@ func (o *outbox) complete(ctx context.Context, log *slog.Logger, e *outboxEntry,
 // itself is unaffected and `/aks job ID` still shows it.
 func (o *outbox) drop(log *slog.Logger, e *outboxEntry, why error) {
 	log.Error("slack message dropped: Slack refused it for good; people will not see it in the channel", "err", why)
-	if err := o.done(e, ""); err != nil {
+	if err := o.done(e, "", false); err != nil {
 		log.Error("slack outbox write failed while dropping a message", "err", err)
 	}
 }

@@ -145,8 +145,13 @@ func card(job aks.Job, now time.Time) []slack.Block {
 	if job.ProvisioningState != "" && (job.State == aks.StateRunning || job.State.Final()) {
 		state += " · Azure: " + esc(truncate(job.ProvisioningState, 100))
 	}
-	if d, ok := elapsed(job, now); ok {
-		state += " · " + d.String() + " elapsed"
+	// A running job shows when it started, not a ticking "elapsed": the card then changes only
+	// when the job does, and a refresh that would change nothing costs no Slack call.
+	switch d, ok := elapsed(job, now); {
+	case ok && job.State.Final():
+		state += " · took " + d.String()
+	case ok:
+		state += " · started " + slackDate(job.StartedAt)
 	}
 	state += "\n*Next:* " + nextStep(job.State)
 	blocks = append(blocks, section(state))

@@ -303,7 +303,7 @@ func TestReportLifecycle(t *testing.T) {
 		t.Errorf("progress posted in the thread (%d -> %d messages); it must only update the card", threadLen, n)
 	}
 	card := blockTexts(t, r.parent(t, "C1").Blocks)
-	wantContains(t, "running card", card, ":arrows_counterclockwise: *Running*", "Azure: Updating", "2m5s elapsed", "waiting for Azure")
+	wantContains(t, "running card", card, ":arrows_counterclockwise: *Running*", "Azure: Updating", "started <!date^", "waiting for Azure")
 
 	job.State, job.ProvisioningState, job.FinishedAt = aks.StateSucceeded, "Succeeded", t0.Add(6*time.Minute)
 	succeeded := aks.Event{JobID: job.ID, Seq: 5, At: job.FinishedAt, Kind: aks.EventSucceeded,
@@ -315,10 +315,10 @@ func TestReportLifecycle(t *testing.T) {
 	if final.TS != parent.TS {
 		t.Fatalf("status card changed identity: %s -> %s", parent.TS, final.TS)
 	}
-	wantContains(t, "final card", blockTexts(t, final.Blocks), ":white_check_mark: *Succeeded*", "4m0s elapsed", "*Next:* done")
+	wantContains(t, "final card", blockTexts(t, final.Blocks), ":white_check_mark: *Succeeded*", "took 4m0s", "*Next:* done")
 	wantContains(t, "final card text", final.Text, "succeeded")
-	if final.Updates < 4 {
-		t.Errorf("card updates = %d, want one per report after creation", final.Updates)
+	if final.Updates < 3 {
+		t.Errorf("card updates = %d, want one per change of the card after creation", final.Updates)
 	}
 	var texts []string
 	for _, m := range r.srv.Thread("C1", parent.TS) {
@@ -395,7 +395,7 @@ func TestReportFailedShowsError(t *testing.T) {
 	wantContains(t, "failed text", failed.Text, "failed", "QuotaExceeded", "quota <limit 10>", "Ask for more quota")
 	// Azure's words are escaped in mrkdwn so that "<...>" cannot form a link or mention.
 	wantContains(t, "failed blocks", blockTexts(t, failed.Blocks), "`QuotaExceeded`", "quota &lt;limit 10&gt;", "*Hint:* Ask for more quota")
-	wantContains(t, "card", blockTexts(t, parent.Blocks), ":x: *Failed*", "Azure: Failed", "1m30s elapsed", "QuotaExceeded")
+	wantContains(t, "card", blockTexts(t, parent.Blocks), ":x: *Failed*", "Azure: Failed", "took 1m30s", "QuotaExceeded")
 	if refs, _ := r.refs.Refs(context.Background(), job.ID); refs[refApproval] != "" {
 		t.Errorf("a job without approval got an approval reference: %v", refs)
 	}
@@ -496,4 +496,32 @@ func TestReportDifferentJobsInParallel(t *testing.T) {
 	if n := len(r.bot.jobs); n != 0 {
 		t.Errorf("%d per-job locks left after the reports ended", n)
 	}
+}
+
+// A progress refresh that changes nothing on the card (only the time moved) costs no Slack call;
+// one where Azure's state changed updates the card.
+func TestUnchangedCardIsNotSentAgain(t *testing.T) {
+	r := newReporter(t)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	r.setNow(t0)
+	job := scaleJob()
+	job.State, job.Sent, job.StartedAt, job.ProvisioningState = aks.StateRunning, true, t0, "Scaling"
+	r.report(t, job, aks.Event{JobID: job.ID, Seq: 1, At: t0, Kind: aks.EventStarted, To: aks.StateRunning, Message: "Started."})
+	r.flush(t)
+	updates := r.srv.Calls("chat.update")
+	for i := 1; i <= 5; i++ {
+		r.setNow(t0.Add(time.Duration(i) * time.Minute))
+		r.report(t, job, aks.Event{JobID: job.ID, At: r.bot.now(), Kind: aks.EventProgress, Message: "Azure: Scaling"})
+		r.flush(t)
+	}
+	if n := r.srv.Calls("chat.update") - updates; n != 0 {
+		t.Errorf("%d chat.update calls for progress that changed nothing on the card", n)
+	}
+	job.ProvisioningState = "Upgrading"
+	r.report(t, job, aks.Event{JobID: job.ID, At: r.bot.now(), Kind: aks.EventProgress, Message: "Azure: Upgrading"})
+	r.flush(t)
+	if n := r.srv.Calls("chat.update") - updates; n != 1 {
+		t.Errorf("%d chat.update calls after Azure's state changed, want 1", n)
+	}
+	wantContains(t, "card", blockTexts(t, r.parent(t, job.Channel).Blocks), "Azure: Upgrading")
 }
