@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,7 @@ type Bot struct {
 	seen          *envelopeSet // envelope IDs and trigger IDs already handled
 	forms         *formStore   // where to answer the submission of each deny form
 	handlers      sync.WaitGroup
+	active        chan struct{} // a slot per running handler (maxActiveHandlers)
 
 	jobsMu sync.Mutex
 	jobs   map[string]*jobLock
@@ -136,6 +138,7 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 		metrics: metrics,
 		seen:    newEnvelopeSet(2048, 15*time.Minute),
 		forms:   newFormStore(1024, formTTL),
+		active:  make(chan struct{}, maxActiveHandlers),
 		jobs:    map[string]*jobLock{},
 	}
 	b.ackFn = b.sm.AckCtx
@@ -380,13 +383,26 @@ func (b *Bot) ack(ctx context.Context, envelopeID string, payload any) {
 	}
 }
 
+// spawn runs a command or click handler after its envelope was acked. At most
+// maxActiveHandlers run at once; the rest wait parked, so that a burst of commands (each reads
+// Azure and decodes its JSON) cannot starve the loop that acks the next envelopes.
 func (b *Bot) spawn(ctx context.Context, f func(context.Context)) {
 	b.handlers.Go(func() {
+		select {
+		case b.active <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-b.active }()
 		ctx, cancel := context.WithTimeout(ctx, handleTimeout)
 		defer cancel()
 		f(ctx)
 	})
 }
+
+// maxActiveHandlers bounds the handlers running at once: enough to overlap their waits on Azure
+// and Slack, few enough to leave the CPU to acks.
+var maxActiveHandlers = max(4, 2*runtime.GOMAXPROCS(0))
 
 func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand) {
 	// Slack always names who typed a command; without one there is nobody to act for or answer.

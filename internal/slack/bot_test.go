@@ -239,7 +239,6 @@ func TestAcksDoNotWaitForSlowHandler(t *testing.T) {
 		return chatops.Reply{}
 	}}
 	x := start(t, h)
-	defer close(release)
 
 	const n = 100
 	var (
@@ -267,18 +266,28 @@ func TestAcksDoNotWaitForSlowHandler(t *testing.T) {
 		t.Fatalf("%d of %d slash commands not acked while the handler blocks; first: %v", len(failures), n, failures[0])
 	}
 	t.Logf("slowest ack of %d: %v", n, slowest)
-	// Every command reached the handler while all of them were still blocked in it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if cmds, _ := h.calls(); len(cmds) == n {
-			break
+	// While the handlers block, only maxActiveHandlers of them run; the others wait their turn.
+	waitCalls := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if cmds, _ := h.calls(); len(cmds) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				cmds, _ := h.calls()
+				t.Fatalf("handler calls = %d, want %d", len(cmds), want)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			cmds, _ := h.calls()
-			t.Fatalf("handler calls = %d, want %d running at once", len(cmds), n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	waitCalls(maxActiveHandlers)
+	time.Sleep(50 * time.Millisecond) // a handler started beyond the bound would show up here
+	if cmds, _ := h.calls(); len(cmds) != maxActiveHandlers {
+		t.Fatalf("%d handlers running at once, want at most %d", len(cmds), maxActiveHandlers)
+	}
+	close(release)
+	waitCalls(n) // and every command is handled in the end
 }
 
 func TestClickPassesClickerFromPayload(t *testing.T) {
