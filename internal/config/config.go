@@ -130,8 +130,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.File, c.ConfigFile = file, name
 
-	// Without approvers in Slack every operation that needs approval would wait forever.
-	if err == nil && c.Mode == ModeSlack && len(c.File.Policy.Approvers) == 0 && c.File.Policy.ApprovalsRequired() {
+	// Without approvers anywhere in Slack every operation that needs approval would be refused.
+	// (A rule without approvers refuses such requests itself, saying so.)
+	if err == nil && c.Mode == ModeSlack && !c.File.Policy.HasApprovers() && c.File.Policy.ApprovalsRequired() {
 		where := "the configuration file (" + DefaultConfigFile + ", or the file named by " + EnvConfigFile + ")"
 		if c.ConfigFile != "" {
 			where = c.ConfigFile

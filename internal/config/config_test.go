@@ -295,3 +295,22 @@ func containsSecret(s string) string {
 	}
 	return ""
 }
+
+func TestSlackModeAcceptsApproversInRulesOnly(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/aksbot.yaml"
+	write := func(yaml string) {
+		if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{EnvSlackAppToken: "xapp-1-x", EnvSlackBotToken: "xoxb-x", EnvConfigFile: file}
+	write("policy:\n  rules:\n    - name: prod\n      match: {clusters: [\"prod-*\"]}\n      approvers: [U0LEAD01]\n")
+	if _, err := Load(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("approvers only in a rule: %v", err)
+	}
+	write("policy:\n  channels: [C0OPS01]\n")
+	if _, err := Load(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "no approvers") {
+		t.Errorf("no approvers anywhere: %v, want refused", err)
+	}
+}

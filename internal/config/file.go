@@ -538,6 +538,19 @@ var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
 // rule has no approvers: the console then uses its demo policy, and Load refuses it for Slack.
 func (p PolicyFile) Check() error { return errors.Join(p.problems()...) }
 
+// HasApprovers reports whether anyone at all is named as an approver, by default or in a rule.
+func (p PolicyFile) HasApprovers() bool {
+	if len(p.Approvers) > 0 {
+		return true
+	}
+	for _, r := range p.Rules {
+		if len(r.Approvers) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // RuleRequireApprovalFor returns what the rule at index i asks approval for: its own list when
 // written, else DefaultRequireApprovalFor unless approvals are off by default. i = -1 is the
 // default rule.
