@@ -270,6 +270,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("db", c.DBPath),
 		slog.String("httpAddr", c.HTTPAddr),
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
+		slog.Int("policyRules", len(c.File.Policy.Rules)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),
 	)
 }
