@@ -328,6 +328,23 @@ func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobO
 	return nil
 }
 
+// alreadyShown reports whether Slack already shows e (an update) and no other update of its
+// message is pending, so that storing e would change nothing. It only reads: a progress refresh
+// of a job whose card did not change costs no write to the data file.
+func (o *outbox) alreadyShown(e *outboxEntry) (bool, error) {
+	shown := false
+	err := o.db.View(func(tx *bolt.Tx) error {
+		j, err := getJob(tx, e.JobID)
+		if err != nil || j == nil || j.Shown[e.Key] != contentHash(e) {
+			return err
+		}
+		pending, err := getEntry(queueOf(tx), j.Pending[pendingKey(e)])
+		shown = err == nil && pending == nil
+		return err
+	})
+	return shown, err
+}
+
 // coalesces reports whether a newer entry replaces a pending one: updates (only the latest
 // state of a message matters) and "busy" notes (a retry loop must not flood the thread).
 func coalesces(e *outboxEntry) bool {

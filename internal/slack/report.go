@@ -52,9 +52,22 @@ func (b *Bot) Report(ctx context.Context, job aks.Job, ev aks.Event) error {
 		}
 	}
 	now := b.now()
+	if ev.Kind == aks.EventProgress && known {
+		// Progress only refreshes the card: when it would look the same, there is nothing to store.
+		if same, err := b.out.alreadyShown(cardUpdate(job, now)); err == nil && same {
+			return nil
+		}
+	}
 	return b.out.enqueue(job.ID, seed, func(j *jobOutbox) []*outboxEntry {
 		return messagesFor(j, job, ev, now)
 	})
+}
+
+// cardUpdate is the outbox entry that brings a job's status card up to date.
+func cardUpdate(job aks.Job, now time.Time) *outboxEntry {
+	raw, _ := json.Marshal(card(job, now)) // blocks built here always encode
+	return &outboxEntry{JobID: job.ID, Channel: job.Channel, Kind: kindUpdate, Key: refParent,
+		Text: cardText(job), Blocks: raw, Created: now}
 }
 
 // messagesFor works out what Slack must show for ev and records it in j: the entries to
@@ -117,7 +130,7 @@ func messagesFor(j *jobOutbox, job aks.Job, ev aks.Event, now time.Time) []*outb
 	}
 
 	if !cardIsNew {
-		add(kindUpdate, refParent, false, cardText(job), card(job, now))
+		out = append(out, cardUpdate(job, now))
 	}
 	return out
 }
