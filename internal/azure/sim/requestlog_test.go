@@ -1,0 +1,56 @@
+package sim
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+)
+
+// The request log says how each request was answered, and which requests the cloud acted on,
+// lost answers included: that is what a test needs to prove no mutation was applied twice.
+func TestRequestLogRecordsStatusAndLostAnswers(t *testing.T) {
+	e := newEnv(t, Options{RetryAfter: 5 * time.Millisecond})
+	e.seed("rg", "demo", SeedPool{Name: "system", Mode: "System", Count: 1}, SeedPool{Name: "np1", Mode: "User", Count: 1})
+	body, err := json.Marshal(armcontainerservice.AgentPool{Properties: &armcontainerservice.ManagedClusterAgentPoolProfileProperties{Count: to.Ptr[int32](3)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.InjectStatus("agentPools/np1", http.StatusTooManyRequests, "TooManyRequests", 1)
+	e.do(http.MethodPut, demoPath+"/agentPools/np1", body).expect(t, "injected 429", http.StatusTooManyRequests)
+	e.cloud.SetFaults(Faults{Seed: 1, ServerError: 1})
+	e.do(http.MethodPut, demoPath+"/agentPools/np1", body).expect(t, "server error", http.StatusInternalServerError)
+	e.cloud.SetFaults(Faults{Seed: 1, LostResponse: 1})
+	e.do(http.MethodPut, demoPath+"/agentPools/np1", body).expect(t, "lost response", http.StatusInternalServerError)
+	e.do(http.MethodPut, demoPath+"/agentPools/np1", body).expect(t, "PUT while busy", http.StatusConflict)
+	e.cloud.SetFaults(Faults{})
+	e.do(http.MethodGet, demoPath, nil).expect(t, "GET", http.StatusOK)
+
+	want := []struct {
+		method   string
+		status   int
+		lost     bool
+		accepted bool
+	}{
+		{http.MethodPut, http.StatusTooManyRequests, false, false},
+		{http.MethodPut, http.StatusInternalServerError, false, false},
+		{http.MethodPut, http.StatusInternalServerError, true, true},
+		{http.MethodPut, http.StatusConflict, false, false},
+		{http.MethodGet, http.StatusOK, false, true},
+	}
+	reqs := e.cloud.Requests()
+	if len(reqs) < len(want) {
+		t.Fatalf("%d requests logged, want at least %d", len(reqs), len(want))
+	}
+	reqs = reqs[len(reqs)-len(want):]
+	for i, w := range want {
+		r := reqs[i]
+		if r.Method != w.method || r.Status != w.status || r.Lost != w.lost || r.Accepted() != w.accepted {
+			t.Errorf("request %d: %s %s status %d lost %v accepted %v; want %s status %d lost %v accepted %v",
+				i, r.Method, r.Path, r.Status, r.Lost, r.Accepted(), w.method, w.status, w.lost, w.accepted)
+		}
+	}
+}
