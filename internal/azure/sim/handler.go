@@ -58,7 +58,7 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := c.drawFault(r.Method)
-	if f == faultThrottle || f == faultServerError {
+	if f == faultThrottle || f == faultServerError || f == faultConflict {
 		answer(c.faultReply(f))
 		return
 	}

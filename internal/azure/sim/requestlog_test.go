@@ -54,3 +54,32 @@ func TestRequestLogRecordsStatusAndLostAnswers(t *testing.T) {
 		}
 	}
 }
+
+// An injected conflict refuses a mutation as a busy cluster would, and changes nothing; reads
+// are never refused that way.
+func TestConflictFault(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.seed("rg", "demo", SeedPool{Name: "system", Mode: "System", Count: 1}, SeedPool{Name: "np1", Mode: "User", Count: 1})
+	body, err := json.Marshal(armcontainerservice.AgentPool{Properties: &armcontainerservice.ManagedClusterAgentPoolProfileProperties{Count: to.Ptr[int32](3)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.SetFaults(Faults{Seed: 3, Conflict: 1})
+	e.do(http.MethodGet, demoPath, nil).expect(t, "GET", http.StatusOK)
+	r := e.do(http.MethodPut, demoPath+"/agentPools/np1", body)
+	r.expect(t, "PUT with a conflict", http.StatusConflict)
+	if got := r.header.Get("x-ms-error-code"); got != "OperationNotAllowed" {
+		t.Errorf("error code %q, want OperationNotAllowed", got)
+	}
+	if got := e.cloud.Faults(); got != (FaultCounts{Conflict: 1}) {
+		t.Fatalf("counts = %+v", got)
+	}
+	if last := e.cloud.Requests(); last[len(last)-1].Accepted() {
+		t.Error("the refused PUT is logged as accepted")
+	}
+	e.cloud.SetFaults(Faults{})
+	p := e.getPool("rg", "demo", "np1")
+	if deref(p.Properties.ProvisioningState) != "Succeeded" || deref(p.Properties.Count) != 1 {
+		t.Fatalf("after a conflict the pool is %s with %d nodes, want untouched", deref(p.Properties.ProvisioningState), deref(p.Properties.Count))
+	}
+}
