@@ -21,7 +21,8 @@ import (
 
 // faultInvariants checks a settled run and returns every violation (and the number of jobs):
 //
-//  1. every job is final, and its end was reported (FinalReported); the outbox is empty;
+//  1. every job is final, and its end was reported (FinalReported); the outbox is empty; every
+//     job the requester was told about is in the data file;
 //  2. each job has exactly one status card, showing its final state, and exactly one message
 //     for its final event, in the card's thread; no (job, message key) is posted twice;
 //  3. no Azure mutation was applied twice: each job had at most one mutation Azure acted on
@@ -64,6 +65,11 @@ func faultInvariants(r *faultRun, st *store.Store, outboxLeft int) ([]string, in
 		}
 		if j.State.Final() && finals != 1 {
 			bad("job %s has %d final events, want 1", j.ID, finals)
+		}
+	}
+	for id := range r.ackedJobs() {
+		if _, ok := byID[id]; !ok {
+			bad("the requester was told job %s was made, but the data file does not have it", id)
 		}
 	}
 	if outboxLeft > 0 {

@@ -131,9 +131,9 @@ func (r *faultRun) storm() {
 	hardStop := time.Now().Add(20*time.Minute + time.Duration(r.cfg.jobs)*2*time.Second)
 	r.start()
 	nextKill := time.Now().Add(upTime())
-	for r.commands < r.cfg.jobs || r.crashes < r.cfg.crashes {
-		if time.Now().After(hardStop) {
-			r.t.Fatalf("storm did not finish: %d commands, %d crashes", r.commands, r.crashes)
+	for len(r.ackedJobs()) < r.cfg.jobs || r.crashes < r.cfg.crashes {
+		if time.Now().After(hardStop) || r.commands > 4*r.cfg.jobs {
+			r.t.Fatalf("storm did not finish: %d commands made %d jobs, %d crashes", r.commands, len(r.ackedJobs()), r.crashes)
 		}
 		if !r.running() {
 			// The bot exited on its own: that is a finding, not a fault we injected.
@@ -148,11 +148,11 @@ func (r *faultRun) storm() {
 			nextKill = time.Now().Add(upTime())
 			continue
 		}
-		r.approvePending(2 * time.Second)
+		r.approvePending(6 * time.Second)
 		x := stepRng.Float64()
 		switch {
 		case x < 0.75:
-			if r.commands < r.cfg.jobs {
+			if len(r.ackedJobs()) < r.cfg.jobs {
 				r.command(r.nextCommand(cmdRng))
 			}
 		case x < 0.87:
@@ -229,6 +229,21 @@ func (r *faultRun) command(cluster, text string) {
 	if _, err := r.w.slack.SendSlash(ctx, slacktest.Slash{User: requester, UserName: "req", Channel: channelOf(cluster), Text: text}); err == nil {
 		r.commands++
 	}
+}
+
+var jobReply = regexp.MustCompile(`^Job (\d+) is (waiting for approval|queued)`)
+
+// ackedJobs returns the IDs of the jobs the bot told the requester it made.
+func (r *faultRun) ackedJobs() map[string]bool {
+	ids := map[string]bool{}
+	for _, c := range r.channels() {
+		for _, m := range r.w.slack.Ephemerals(c, requester) {
+			if id := jobReply.FindStringSubmatch(m.Text); id != nil {
+				ids[id[1]] = true
+			}
+		}
+	}
+	return ids
 }
 
 var approvalBlock = regexp.MustCompile(`aksbot_approval_(\d+)`)

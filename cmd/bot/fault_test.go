@@ -36,7 +36,7 @@ func TestFaultInjection(t *testing.T) {
 // faultConfig sizes one run.
 type faultConfig struct {
 	seed     int64
-	jobs     int           // slash commands that ask for a job (some are refused: not jobs)
+	jobs     int           // jobs the bot must acknowledge (some commands are refused: not jobs)
 	crashes  int           // SIGKILLs during the storm (at least)
 	clusters int           // seeded clusters without approval, plus one that needs approvals
 	creates  int           // cluster creates in the workload
@@ -46,9 +46,9 @@ type faultConfig struct {
 
 func faultSettings(t *testing.T) faultConfig {
 	long := os.Getenv("AKSBOT_FAULT_LONG") == "1"
-	cfg := faultConfig{seed: 20261127, jobs: 14, crashes: 4, clusters: 2, creates: 1, meanUp: 1500 * time.Millisecond, settle: 90 * time.Second}
+	cfg := faultConfig{seed: 20261127, jobs: 12, crashes: 4, clusters: 2, creates: 1, meanUp: 1500 * time.Millisecond, settle: 90 * time.Second}
 	if long {
-		cfg = faultConfig{seed: time.Now().UnixNano() % 1e9, jobs: 220, crashes: 32, clusters: 4, creates: 4, meanUp: 3 * time.Second, settle: 5 * time.Minute}
+		cfg = faultConfig{seed: time.Now().UnixNano() % 1e9, jobs: 210, crashes: 32, clusters: 4, creates: 4, meanUp: 3 * time.Second, settle: 20 * time.Minute}
 	}
 	if s := os.Getenv("AKSBOT_FAULT_SEED"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -85,7 +85,7 @@ func runFaultSuite(t *testing.T, cfg faultConfig) error {
 	t.Logf("fault suite: seed %d (reproduce with AKSBOT_FAULT_SEED=%d)", cfg.seed, cfg.seed)
 	r := newFaultRun(t, cfg)
 	r.storm()
-	t.Logf("storm over after %s: %d commands, %d crashes", time.Since(began).Round(100*time.Millisecond), r.commands, r.crashes)
+	t.Logf("storm over after %s: %d commands, %d jobs acknowledged, %d crashes", time.Since(began).Round(100*time.Millisecond), r.commands, len(r.ackedJobs()), r.crashes)
 	counts := r.w.sim.Faults()
 	r.w.sim.SetFaults(sim.Faults{})
 	r.w.slack.RateLimit("chat.postMessage", 0, 0)
@@ -100,8 +100,8 @@ func runFaultSuite(t *testing.T, cfg faultConfig) error {
 			conflicts++
 		}
 	}
-	summary := fmt.Sprintf("fault summary: seed=%d jobs=%d commands=%d crashes=%d restarts=%d sim_faults={throttle:%d server_error:%d lost_response:%d conflict:%d} external_ops=%d slack_429=%d arm_409=%d violations=%d duration=%s",
-		cfg.seed, njobs, r.commands, r.crashes, r.restarts, counts.Throttle, counts.ServerError, counts.LostResponse, counts.Conflict,
+	summary := fmt.Sprintf("fault summary: seed=%d jobs=%d acked_jobs=%d commands=%d crashes=%d restarts=%d sim_faults={throttle:%d server_error:%d lost_response:%d conflict:%d} external_ops=%d slack_429=%d arm_409=%d violations=%d duration=%s",
+		cfg.seed, njobs, len(r.ackedJobs()), r.commands, r.crashes, r.restarts, counts.Throttle, counts.ServerError, counts.LostResponse, counts.Conflict,
 		r.external, slack429, conflicts, len(violations), time.Since(began).Round(100*time.Millisecond))
 	t.Log(summary)
 	fmt.Fprintln(os.Stderr, summary)
