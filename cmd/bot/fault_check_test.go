@@ -26,8 +26,8 @@ import (
 //  2. each job has exactly one status card, showing its final state, and exactly one message
 //     for its final event, in the card's thread; no (job, message key) is posted twice;
 //  3. no Azure mutation was applied twice: each job had at most one mutation Azure acted on
-//     (answered 2xx, or applied with its answer lost), and every such mutation happened while
-//     a job of its cluster was running;
+//     (served 2xx, whether the answer arrived or was lost; a DELETE of nothing aside), and
+//     every such mutation happened while a job of its cluster was running;
 //  4. Azure's state is what the succeeded jobs made of the seeded clusters, in the order they
 //     ran: pools, their node counts and autoscaler bounds, created clusters (each once), and
 //     nothing left running;
@@ -166,7 +166,8 @@ func checkMutations(r *faultRun, all []aks.Job, bad func(string, ...any)) {
 		default:
 			continue
 		}
-		if !req.Accepted() {
+		// A DELETE served 204 found nothing to delete: it changed nothing.
+		if !req.Accepted() || req.Method == http.MethodDelete && req.Served == http.StatusNoContent {
 			continue
 		}
 		c := clusterOf(req.Path)
@@ -176,7 +177,7 @@ func checkMutations(r *faultRun, all []aks.Job, bad func(string, ...any)) {
 				in = append(in, w.job.ID)
 			}
 		}
-		desc := fmt.Sprintf("%s %s at %s (status %d, lost %v)", req.Method, req.Path, req.At.Format("15:04:05.000"), req.Status, req.Lost)
+		desc := fmt.Sprintf("%s %s at %s (served %d, answered %d)", req.Method, req.Path, req.At.Format("15:04:05.000"), req.Served, req.Status)
 		switch len(in) {
 		case 0:
 			bad("mutation applied while no job of its cluster was running: %s", desc)

@@ -88,6 +88,14 @@ func TestCheckMutationsCatchesASecondAppliedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := cloud.Handler()
+	deleteMissing := func() int {
+		req := httptest.NewRequest(http.MethodDelete, "/subscriptions/"+sim.SubscriptionID+
+			"/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/flt1/agentPools/gone?api-version=2024-09-01", nil)
+		req.Header.Set("Authorization", "Bearer x")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
 	put := func(count int) int {
 		body := `{"properties":{"count":` + strconv.Itoa(count) + `}}`
 		req := httptest.NewRequest(http.MethodPut, "/subscriptions/"+sim.SubscriptionID+
@@ -107,6 +115,9 @@ func TestCheckMutationsCatchesASecondAppliedRequest(t *testing.T) {
 	if code := put(3); code != http.StatusConflict {
 		t.Fatalf("PUT while scaling: %d, want 409", code)
 	}
+	if code := deleteMissing(); code != http.StatusNoContent {
+		t.Fatalf("DELETE of a missing pool: %d, want 204", code)
+	}
 	r := &faultRun{w: &world{sim: cloud}, seeded: []string{"flt1"}}
 	job := aks.Job{ID: "7", State: aks.StateSucceeded, StartedAt: start, FinishedAt: start.Add(time.Minute),
 		Op: aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg-aks", Cluster: "flt1", Pool: "np1"}}}
@@ -114,7 +125,7 @@ func TestCheckMutationsCatchesASecondAppliedRequest(t *testing.T) {
 	v, bad := collect()
 	checkMutations(r, []aks.Job{job}, bad)
 	if len(*v) != 0 {
-		t.Fatalf("one applied PUT and one refused: violations %v", *v)
+		t.Fatalf("one applied PUT, one refused, one DELETE of nothing: violations %v", *v)
 	}
 
 	advance(30 * time.Second) // the scale is over: a resend is applied again

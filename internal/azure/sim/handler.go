@@ -42,11 +42,14 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	c.log.Debug("simulated ARM request", "method", r.Method, "path", path)
 	idx, inj := c.record(r.Method, path, now)
-	lost := false
+	served := 0 // set when the answer sent is not the one served (a lost response)
 	// The status goes into the request log before the answer leaves, so whoever reads the
 	// answer finds it logged.
 	answer := func(rep *reply) {
-		c.answered(idx, rep.status, lost)
+		if served == 0 {
+			served = rep.status
+		}
+		c.answered(idx, served, rep.status)
 		c.write(w, rep)
 	}
 	if inj != nil {
@@ -94,8 +97,8 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// Applied and committed; the caller only hears of a server error.
 		c.countLostResponse()
 		c.log.Debug("simulated lost response", "method", r.Method, "path", path)
+		served = rep.status
 		rep = c.faultReply(faultServerError)
-		lost = true
 	}
 	answer(rep)
 }

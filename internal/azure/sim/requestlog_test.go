@@ -30,16 +30,16 @@ func TestRequestLogRecordsStatusAndLostAnswers(t *testing.T) {
 	e.do(http.MethodGet, demoPath, nil).expect(t, "GET", http.StatusOK)
 
 	want := []struct {
-		method   string
-		status   int
-		lost     bool
-		accepted bool
+		method         string
+		status, served int
+		lost           bool
+		accepted       bool
 	}{
-		{http.MethodPut, http.StatusTooManyRequests, false, false},
-		{http.MethodPut, http.StatusInternalServerError, false, false},
-		{http.MethodPut, http.StatusInternalServerError, true, true},
-		{http.MethodPut, http.StatusConflict, false, false},
-		{http.MethodGet, http.StatusOK, false, true},
+		{http.MethodPut, http.StatusTooManyRequests, http.StatusTooManyRequests, false, false},
+		{http.MethodPut, http.StatusInternalServerError, http.StatusInternalServerError, false, false},
+		{http.MethodPut, http.StatusInternalServerError, http.StatusOK, true, true},
+		{http.MethodPut, http.StatusConflict, http.StatusConflict, false, false},
+		{http.MethodGet, http.StatusOK, http.StatusOK, false, true},
 	}
 	reqs := e.cloud.Requests()
 	if len(reqs) < len(want) {
@@ -48,9 +48,9 @@ func TestRequestLogRecordsStatusAndLostAnswers(t *testing.T) {
 	reqs = reqs[len(reqs)-len(want):]
 	for i, w := range want {
 		r := reqs[i]
-		if r.Method != w.method || r.Status != w.status || r.Lost != w.lost || r.Accepted() != w.accepted {
-			t.Errorf("request %d: %s %s status %d lost %v accepted %v; want %s status %d lost %v accepted %v",
-				i, r.Method, r.Path, r.Status, r.Lost, r.Accepted(), w.method, w.status, w.lost, w.accepted)
+		if r.Method != w.method || r.Status != w.status || r.Served != w.served || r.Lost != w.lost || r.Accepted() != w.accepted {
+			t.Errorf("request %d: %s %s status %d served %d lost %v accepted %v; want %s status %d served %d lost %v accepted %v",
+				i, r.Method, r.Path, r.Status, r.Served, r.Lost, r.Accepted(), w.method, w.status, w.served, w.lost, w.accepted)
 		}
 	}
 }

@@ -68,16 +68,20 @@ type Request struct {
 	Method string
 	Path   string
 	At     time.Time
-	// Status is the HTTP status of the answer (0 until it is written).
+	// Status is the HTTP status of the answer sent (0 until it is written).
 	Status int
+	// Served is the status the simulated cloud served the request with. It differs from Status
+	// only when Lost.
+	Served int
 	// Lost: the request was applied, but its answer was replaced by a server error
 	// (Faults.LostResponse), so the caller could not tell.
 	Lost bool
 }
 
-// Accepted reports whether the simulated cloud acted on the request: it answered 2xx, or it
-// applied the request and lost the answer.
-func (r Request) Accepted() bool { return r.Lost || r.Status >= 200 && r.Status < 300 }
+// Accepted reports whether the simulated cloud acted on the request: it served it with 2xx,
+// whether the answer reached the caller or was lost. (A DELETE served 204 found nothing to
+// delete.)
+func (r Request) Accepted() bool { return r.Served >= 200 && r.Served < 300 }
 
 // Cloud is a simulated Azure cloud. Its methods are safe for concurrent use.
 type Cloud struct {
@@ -336,12 +340,13 @@ func (c *Cloud) record(method, path string, at time.Time) (int, *injection) {
 	return idx, nil
 }
 
-// answered notes the status of the answer to the request at idx in the log.
-func (c *Cloud) answered(idx, status int, lost bool) {
+// answered notes how the request at idx in the log was served and what answer was sent.
+func (c *Cloud) answered(idx, served, sent int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if idx >= 0 && idx < len(c.requests) {
-		c.requests[idx].Status, c.requests[idx].Lost = status, lost
+		r := &c.requests[idx]
+		r.Served, r.Status, r.Lost = served, sent, served != sent
 	}
 }
 
