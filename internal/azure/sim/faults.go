@@ -13,7 +13,7 @@ import (
 // Faults makes the simulated cloud misbehave at random, for fault-injection tests. Each request
 // draws one number from a generator seeded with Seed, so the same sequence of requests meets the
 // same faults. Fractions are of all requests (Throttle, ServerError) or of mutations
-// (LostResponse); they are tried in that order and should add up to at most 1.
+// (LostResponse, Conflict); they are tried in that order and should add up to at most 1.
 type Faults struct {
 	Seed int64
 	// Throttle answers 429 TooManyRequests with Retry-After (Options.RetryAfter), doing nothing.
@@ -24,11 +24,15 @@ type Faults struct {
 	// response got lost: the caller cannot tell whether it was applied. Mutations Azure refuses
 	// anyway are answered as usual and not counted.
 	LostResponse float64
+	// Conflict answers a mutation 409 OperationNotAllowed, doing nothing, as AKS does while an
+	// operation started elsewhere runs on the cluster (without keeping the cluster busy, as
+	// StartExternal does). It is tried after LostResponse.
+	Conflict float64
 }
 
 // FaultCounts says how many faults of each kind were injected since SetFaults.
 type FaultCounts struct {
-	Throttle, ServerError, LostResponse int
+	Throttle, ServerError, LostResponse, Conflict int
 }
 
 type fault int
@@ -38,6 +42,7 @@ const (
 	faultThrottle
 	faultServerError
 	faultLostResponse
+	faultConflict
 )
 
 // SetFaults turns random faults on (or off, with the zero Faults) and resets the counts.
@@ -63,7 +68,7 @@ func (c *Cloud) drawFault(method string) fault {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f := c.faults
-	if c.faultRand == nil || f.Throttle <= 0 && f.ServerError <= 0 && f.LostResponse <= 0 {
+	if c.faultRand == nil || f.Throttle <= 0 && f.ServerError <= 0 && f.LostResponse <= 0 && f.Conflict <= 0 {
 		return noFault
 	}
 	x := c.faultRand.Float64()
@@ -76,6 +81,9 @@ func (c *Cloud) drawFault(method string) fault {
 		return faultServerError
 	case isMutation(method) && x < f.Throttle+f.ServerError+f.LostResponse:
 		return faultLostResponse
+	case isMutation(method) && x < f.Throttle+f.ServerError+f.LostResponse+f.Conflict:
+		c.faultCounts.Conflict++
+		return faultConflict
 	}
 	return noFault
 }
@@ -100,6 +108,9 @@ func (c *Cloud) faultReply(f fault) *reply {
 		rep := errReply(errorf(http.StatusTooManyRequests, "TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Write_ManagedCluster. Please try again after some time."))
 		c.setRetryAfter(rep.header)
 		return rep
+	}
+	if f == faultConflict {
+		return errReply(busyError("Updating"))
 	}
 	return errReply(errorf(http.StatusInternalServerError, "InternalServerError", "An internal server error occurred. Please try again later."))
 }

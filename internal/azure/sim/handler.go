@@ -41,26 +41,37 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := c.now()
 	path := r.URL.Path
 	c.log.Debug("simulated ARM request", "method", r.Method, "path", path)
-	if inj := c.record(r.Method, path, now); inj != nil {
+	idx, inj := c.record(r.Method, path, now)
+	served := 0 // set when the answer sent is not the one served (a lost response)
+	// The status goes into the request log before the answer leaves, so whoever reads the
+	// answer finds it logged.
+	answer := func(rep *reply) {
+		if served == 0 {
+			served = rep.status
+		}
+		c.answered(idx, served, rep.status)
+		c.write(w, rep)
+	}
+	if inj != nil {
 		rep := errReply(&apiError{Status: inj.status, Code: inj.code, Message: fmt.Sprintf("Injected failure: %s.", http.StatusText(inj.status))})
 		if inj.status == http.StatusTooManyRequests || inj.status == http.StatusServiceUnavailable {
 			c.setRetryAfter(rep.header)
 		}
-		c.write(w, rep)
+		answer(rep)
 		return
 	}
 	f := c.drawFault(r.Method)
-	if f == faultThrottle || f == faultServerError {
-		c.write(w, c.faultReply(f))
+	if f == faultThrottle || f == faultServerError || f == faultConflict {
+		answer(c.faultReply(f))
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-		c.write(w, errReply(errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")))
+		answer(errReply(errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")))
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		c.write(w, errReply(errorf(http.StatusBadRequest, "InvalidRequestContent", "The request content could not be read: %v", err)))
+		answer(errReply(errorf(http.StatusBadRequest, "InvalidRequestContent", "The request content could not be read: %v", err)))
 		return
 	}
 	cl := &call{r: r, path: path, body: body, now: now, base: baseURL(r)}
@@ -86,9 +97,10 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// Applied and committed; the caller only hears of a server error.
 		c.countLostResponse()
 		c.log.Debug("simulated lost response", "method", r.Method, "path", path)
+		served = rep.status
 		rep = c.faultReply(faultServerError)
 	}
-	c.write(w, rep)
+	answer(rep)
 }
 
 func baseURL(r *http.Request) string {

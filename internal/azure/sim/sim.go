@@ -68,7 +68,20 @@ type Request struct {
 	Method string
 	Path   string
 	At     time.Time
+	// Status is the HTTP status of the answer sent (0 until it is written).
+	Status int
+	// Served is the status the simulated cloud served the request with. It differs from Status
+	// only when Lost.
+	Served int
+	// Lost: the request was applied, but its answer was replaced by a server error
+	// (Faults.LostResponse), so the caller could not tell.
+	Lost bool
 }
+
+// Accepted reports whether the simulated cloud acted on the request: it served it with 2xx,
+// whether the answer reached the caller or was lost. (A DELETE served 204 found nothing to
+// delete.)
+func (r Request) Accepted() bool { return r.Served >= 200 && r.Served < 300 }
 
 // Cloud is a simulated Azure cloud. Its methods are safe for concurrent use.
 type Cloud struct {
@@ -305,11 +318,13 @@ func (c *Cloud) CountMutations(pathContains string) int {
 	return n
 }
 
-// record logs the request and returns the injected error it must get, if any.
-func (c *Cloud) record(method, path string, at time.Time) *injection {
+// record logs the request and returns its index in the log (for answered) and the injected
+// error it must get, if any.
+func (c *Cloud) record(method, path string, at time.Time) (int, *injection) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests = append(c.requests, Request{Method: method, Path: path, At: at})
+	idx := len(c.requests) - 1
 	lower := strings.ToLower(path)
 	for i := range c.injection {
 		in := &c.injection[i]
@@ -319,10 +334,20 @@ func (c *Cloud) record(method, path string, at time.Time) *injection {
 			if in.left == 0 {
 				c.injection = append(c.injection[:i], c.injection[i+1:]...)
 			}
-			return &hit
+			return idx, &hit
 		}
 	}
-	return nil
+	return idx, nil
+}
+
+// answered notes how the request at idx in the log was served and what answer was sent.
+func (c *Cloud) answered(idx, served, sent int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if idx >= 0 && idx < len(c.requests) {
+		r := &c.requests[idx]
+		r.Served, r.Status, r.Lost = served, sent, served != sent
+	}
 }
 
 // takeFailure returns the injected failure for an operation started by path, if any.
