@@ -134,8 +134,8 @@ func (appliedOperation) ResumeToken() (string, error) { return "", nil }
 func (appliedOperation) Poll(context.Context) (bool, time.Duration, error) {
 	return true, 0, nil
 }
-func (appliedOperation) Result(context.Context) error { return nil }
-func (appliedOperation) OperationID() string          { return "" }
+func (appliedOperation) Result(context.Context) error  { return nil }
+func (appliedOperation) OperationID() string           { return "" }
 func (appliedOperation) FirstPollAfter() time.Duration { return 0 }
 
 func (t *tries) firstPollAfter() time.Duration {
