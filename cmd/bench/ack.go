@@ -131,6 +131,7 @@ func (noopHandler) Command(context.Context, chatops.Request) chatops.Reply { ret
 func (noopHandler) Decide(context.Context, string, aks.User, bool, string) chatops.Reply {
 	return chatops.Reply{}
 }
+func (noopHandler) CanDecide(context.Context, string, aks.User) chatops.Reply { return chatops.Reply{} }
 
 // startAksbot runs aksbot's Slack transport (internal/slack) with handler h.
 func startAksbot(ctx context.Context, sl *slacktest.Server, apiURL string, h chatops.Handler, refs slack.RefStore) (*slack.Bot, *aksbotTransport, error) {

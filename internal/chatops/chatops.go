@@ -35,4 +35,7 @@ type Handler interface {
 	// clicked, as the transport authenticated them (Slack: the payload's user ID, never a value
 	// carried in the button). The reply goes to the clicker only when Error is set or Text is not empty.
 	Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) Reply
+	// CanDecide says, before a form for a decision opens (the Deny reason), whether the user may
+	// decide on the job now: Error is set, with why, when not.
+	CanDecide(ctx context.Context, jobID string, user aks.User) Reply
 }

@@ -140,3 +140,25 @@ func TestWhoamiPolicyAndAbort(t *testing.T) {
 		t.Errorf("abort: reply %+v, engine got %v", r, e.aborted)
 	}
 }
+
+func TestCanDecide(t *testing.T) {
+	st := &stubJobs{jobs: []aks.Job{
+		{ID: "1", State: aks.StateAwaitingApproval, Requester: aks.User{ID: "U1"}},
+		{ID: "2", State: aks.StateDenied, Requester: aks.User{ID: "U1"}},
+	}}
+	s := policyService(&stubEngine{}, st)
+	for _, c := range []struct {
+		user, job, want string
+	}{
+		{"U2", "1", ""},
+		{"U9", "1", "No"},
+		{"U1", "1", "No"}, // the requester
+		{"U2", "2", "already denied"},
+		{"U2", "3", "no job 3"},
+	} {
+		r := s.CanDecide(context.Background(), c.job, aks.User{ID: c.user})
+		if (c.want == "") == r.Error || !strings.Contains(r.Text, c.want) {
+			t.Errorf("CanDecide(job %s, %s) = %+v, want %q", c.job, c.user, r, c.want)
+		}
+	}
+}

@@ -265,6 +265,21 @@ func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command
 	return views.AuditTrail(recs, fmt.Sprintf("%s, last %s", scope, views.Elapsed(cmd.Since))), "", nil
 }
 
+// CanDecide answers before a decision form opens, so that nobody types a reason for nothing.
+func (s *Service) CanDecide(ctx context.Context, jobID string, user aks.User) Reply {
+	job, err := s.Jobs.Job(ctx, jobID)
+	if err != nil {
+		return errorReply(notFoundJob(jobID, err))
+	}
+	if job.State != aks.StateAwaitingApproval {
+		return errorReply(aks.Errorf(aks.EConflict, "job %s is already %s; nothing to decide", job.ID, job.State.Words()))
+	}
+	if err := s.Policy.CanApprove(ctx, user, job); err != nil {
+		return errorReply(err)
+	}
+	return Reply{}
+}
+
 // Decide passes a click on to the engine; a refusal goes back to the clicker only.
 func (s *Service) Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (reply Reply) {
 	defer func() {

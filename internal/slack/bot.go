@@ -444,6 +444,10 @@ func (b *Bot) handleClick(ctx context.Context, cb slack.InteractionCallback) {
 		case ActionApprove:
 			text, _ = b.decideClick(ctx, jobID, user, true)
 		case ActionDeny:
+			if may := b.h.CanDecide(ctx, jobID, user); may.Error {
+				text = may.Text // refused before anyone types a reason
+				break
+			}
 			err := b.openDenyForm(ctx, cb.TriggerID, jobID, cb.Channel.ID, thread)
 			if err == nil {
 				continue // the decision comes with the form's submission

@@ -31,6 +31,8 @@ func testCtx(t testing.TB) context.Context {
 type handler struct {
 	command func(ctx context.Context, req chatops.Request) chatops.Reply
 	decide  func(ctx context.Context, jobID string, user aks.User, approve bool) chatops.Reply
+	// mayDecide answers CanDecide; nil allows everyone.
+	mayDecide func(ctx context.Context, jobID string, user aks.User) chatops.Reply
 
 	mu        sync.Mutex
 	commands  []chatops.Request
@@ -62,6 +64,13 @@ func (h *handler) Decide(ctx context.Context, jobID string, user aks.User, appro
 		return chatops.Reply{}
 	}
 	return h.decide(ctx, jobID, user, approve)
+}
+
+func (h *handler) CanDecide(ctx context.Context, jobID string, user aks.User) chatops.Reply {
+	if h.mayDecide == nil {
+		return chatops.Reply{}
+	}
+	return h.mayDecide(ctx, jobID, user)
 }
 
 func (h *handler) calls() ([]chatops.Request, []decision) {

@@ -237,3 +237,36 @@ func TestFormStoreBounds(t *testing.T) {
 		t.Error("V3 kept past its TTL")
 	}
 }
+
+// Someone who may not decide is told so on the click; no form opens for a reason that would be
+// refused anyway.
+func TestDenyClickByNonApproverOpensNoForm(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{mayDecide: func(_ context.Context, jobID string, user aks.User) chatops.Reply {
+		if user.ID == "UEVE" {
+			return chatops.Reply{Error: true, Text: ":warning: Only <@UBOB> can approve this request."}
+		}
+		return chatops.Reply{}
+	}}
+	x := start(t, h)
+	if _, err := x.srv.Click(ctx, denyClick("UEVE", "7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.srv.WaitFor(ctx, func() bool { return len(x.srv.Ephemerals("C1", "UEVE")) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if e := x.srv.Ephemerals("C1", "UEVE")[0]; !strings.Contains(e.Text, "Only <@UBOB>") {
+		t.Errorf("reply %q", e.Text)
+	}
+	if n := len(x.srv.Views()); n != 0 {
+		t.Errorf("%d forms opened for someone who may not decide", n)
+	}
+	if _, ds := h.calls(); len(ds) != 0 {
+		t.Errorf("decisions %+v recorded", ds)
+	}
+	// An approver still gets the form.
+	if _, err := x.srv.Click(ctx, denyClick("UBOB", "7")); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, ctx, x.srv, 1)
+}
