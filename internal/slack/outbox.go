@@ -178,8 +178,8 @@ func entryKey(id uint64) []byte {
 	return k
 }
 
-// count returns the number of entries in the queue (Stats() misses keys written in the
-// current transaction).
+// count returns the number of entries in the queue, walking it: done once at open; afterwards
+// writers keep the depth as they add and remove entries.
 func count(q *bolt.Bucket) int {
 	n := 0
 	c := q.Cursor()
@@ -275,8 +275,9 @@ func (o *outbox) hasJob(jobID string) (bool, error) {
 func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobOutbox) []*outboxEntry) error {
 	o.writeMu.Lock()
 	defer o.writeMu.Unlock()
-	var depth int
+	depth, _ := o.queueDepth() // only writers under writeMu change it
 	err := o.db.Update(func(tx *bolt.Tx) error {
+		changed := 0
 		j, err := getJob(tx, jobID)
 		if err != nil {
 			return err
@@ -294,6 +295,7 @@ func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobO
 					if err := q.Delete(entryKey(old.ID)); err != nil {
 						return fmt.Errorf("drop superseded slack outbox entry: %w", err)
 					}
+					changed--
 				}
 			}
 			id, err := q.NextSequence()
@@ -310,11 +312,12 @@ func (o *outbox) enqueue(jobID string, seed map[string]string, plan func(j *jobO
 			if err := putEntry(q, e); err != nil {
 				return err
 			}
+			changed++
 		}
 		if err := putJob(tx, jobID, j); err != nil {
 			return err
 		}
-		depth = count(q)
+		depth += changed
 		return nil
 	})
 	if err != nil {
@@ -335,12 +338,21 @@ func (o *outbox) alreadyShown(e *outboxEntry) (bool, error) {
 	shown := false
 	err := o.db.View(func(tx *bolt.Tx) error {
 		j, err := getJob(tx, e.JobID)
-		if err != nil || j == nil || j.Shown[e.Key] != contentHash(e) {
+		if err != nil || j == nil {
 			return err
 		}
 		pending, err := getEntry(queueOf(tx), j.Pending[pendingKey(e)])
-		shown = err == nil && pending == nil
-		return err
+		if err != nil {
+			return err
+		}
+		want := contentHash(e)
+		if pending != nil {
+			// The update waiting to go out already says the same.
+			shown = !pending.InFlight && contentHash(pending) == want
+			return nil
+		}
+		shown = j.Shown[e.Key] == want
+		return nil
 	})
 	return shown, err
 }
@@ -424,11 +436,14 @@ func (o *outbox) setInFlight(e *outboxEntry, on bool) error {
 func (o *outbox) done(e *outboxEntry, ts string, shown bool) error {
 	o.writeMu.Lock()
 	defer o.writeMu.Unlock()
-	var depth int
+	depth, _ := o.queueDepth() // only writers under writeMu change it
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		q := queueOf(tx)
-		if err := q.Delete(entryKey(e.ID)); err != nil {
-			return err
+		if q.Get(entryKey(e.ID)) != nil {
+			if err := q.Delete(entryKey(e.ID)); err != nil {
+				return err
+			}
+			depth--
 		}
 		if ts != "" || shown {
 			j, err := getJob(tx, e.JobID)
@@ -453,7 +468,6 @@ func (o *outbox) done(e *outboxEntry, ts string, shown bool) error {
 				return err
 			}
 		}
-		depth = count(q)
 		return nil
 	})
 	if err != nil {

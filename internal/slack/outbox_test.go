@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
@@ -405,4 +406,38 @@ func (m *recordingMetrics) lastDepth() int {
 func isRateLimited(err error) bool {
 	var rl *slack.RateLimitedError
 	return errors.As(err, &rl)
+}
+
+// The depth the outbox publishes follows its queue as entries are added, replaced (coalesced)
+// and delivered, without walking the queue each time.
+func TestOutboxDepthFollowsTheQueue(t *testing.T) {
+	t.Parallel()
+	r := newReporter(t)
+	stored := func() int {
+		n := 0
+		if err := r.db.View(func(tx *bolt.Tx) error { n = count(queueOf(tx)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r.srv.SetOutage(slacktest.Outage5xx)
+	job := queuedJob("9", "C1")
+	if err := r.bot.Report(testCtx(t), job, aks.Event{JobID: job.ID, Seq: 1, Kind: aks.EventCreated, Message: "queued."}); err != nil {
+		t.Fatal(err)
+	}
+	job.State, job.StartedAt = aks.StateRunning, t0
+	for i := range 5 {
+		job.ProvisioningState = fmt.Sprintf("Step%d", i)
+		if err := r.bot.Report(testCtx(t), job, aks.Event{JobID: job.ID, Kind: aks.EventProgress}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.bot.OutboxDepth(), stored(); got != want {
+			t.Fatalf("after progress %d the outbox says %d entries, the queue holds %d", i, got, want)
+		}
+	}
+	r.srv.SetOutage(slacktest.OutageNone)
+	r.flush(t)
+	if got, want := r.bot.OutboxDepth(), stored(); got != 0 || want != 0 {
+		t.Errorf("after delivery: depth %d, queue %d; want both 0", got, want)
+	}
 }
