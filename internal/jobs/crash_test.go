@@ -267,3 +267,17 @@ func TestUnwritableDataFileRefusesTheCommand(t *testing.T) {
 		t.Errorf("%d Azure mutations for a job that could not be stored", n)
 	}
 }
+
+func TestBusyBackoffGrowsToItsCeiling(t *testing.T) {
+	b := jobs.NewBackoffForTest(10*time.Second, 30*time.Second)
+	var got []time.Duration
+	for range 5 {
+		got = append(got, b())
+	}
+	want := []time.Duration{10 * time.Second, 15 * time.Second, 22500 * time.Millisecond, 30 * time.Second, 30 * time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("waits %v, want %v", got, want)
+		}
+	}
+}

@@ -160,6 +160,7 @@ func planChange(approved, now aks.Plan) string {
 func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 	deadline := e.now().Add(e.cfg.BusyTimeout)
 	told := false
+	wait := e.busyBackoff()
 	for {
 		state, err := e.cfg.Cloud.ProvisioningState(ctx, clusterTarget(job.Op.Target))
 		if err != nil {
@@ -182,10 +183,26 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 				Message: fmt.Sprintf("Waiting: %s is busy in Azure (%s), probably with an operation started outside the bot. Trying again until %s.",
 					job.Op.Target.Cluster, state, deadline.UTC().Format("15:04 MST"))})
 		}
-		if !sleep(ctx, e.cfg.PollInterval) {
+		if !sleep(ctx, wait.next()) {
 			return false
 		}
 	}
+}
+
+// backoff is a wait that grows by half each time, up to a ceiling: an operation started
+// outside the bot may take minutes, and asking Azure every few seconds meanwhile helps nobody.
+type backoff struct{ wait, most time.Duration }
+
+func (b *backoff) next() time.Duration {
+	d := b.wait
+	b.wait = min(b.wait*3/2, b.most)
+	return d
+}
+
+// busyBackoff is how a job waits for a cluster that is busy: from the poll interval up to two
+// minutes (or the poll interval, when that is longer).
+func (e *Engine) busyBackoff() *backoff {
+	return &backoff{wait: e.cfg.PollInterval, most: max(2*time.Minute, e.cfg.PollInterval)}
 }
 
 // begin sends the job's request to Azure and stores the resume token. It returns ok=false when
@@ -193,6 +210,7 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
 	deadline := e.now().Add(e.cfg.BusyTimeout)
 	told := false
+	wait := e.busyBackoff()
 	for {
 		op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan)
 		if err == nil {
@@ -210,7 +228,7 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 					Message: fmt.Sprintf("Azure says another operation is in progress on %s (%s). Trying again until %s.",
 						job.Op.Target.Cluster, az.Message, deadline.UTC().Format("15:04 MST"))})
 			}
-			if !sleep(ctx, e.cfg.PollInterval) {
+			if !sleep(ctx, wait.next()) {
 				return job, nil, false
 			}
 		case errors.As(err, &az) && !retryable(az) && !lostCreate(job, az),
