@@ -281,3 +281,22 @@ func TestBusyBackoffGrowsToItsCeiling(t *testing.T) {
 		}
 	}
 }
+
+// A queued job whose change another job already made ends succeeded, without a request.
+func TestQueuedJobAlreadyDoneSucceedsWithoutARequest(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+	first := h.submit(scale("sys", 1), alice)
+	second := h.submit(scale("sys", 1), alice)
+	h.waitState(first.ID, aks.StateSucceeded)
+	done := h.waitState(second.ID, aks.StateSucceeded)
+	if n := h.sim.CountMutations("agentPools/sys"); n != 1 {
+		t.Errorf("%d changes of sys sent, want 1", n)
+	}
+	if !done.StartedAt.IsZero() || done.Sent {
+		t.Errorf("the second job was sent to Azure: %+v", done)
+	}
+	if msgs := h.rec.messages(second.ID, aks.EventSucceeded); len(msgs) != 1 || !strings.Contains(msgs[0], "without a request") {
+		t.Errorf("second job's end: %q", msgs)
+	}
+}

@@ -89,6 +89,12 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		if code := aks.ErrorCode(err); code == aks.EUnavailable || code == aks.EInternal {
 			return later("plan", err)
 		}
+		if applied, aerr := e.cfg.Cloud.Applied(ctx, job.Op, job.Plan); aerr == nil && applied {
+			// Another job (or someone outside the bot) already made this very change.
+			e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
+				fmt.Sprintf("Job %s succeeded without a request: Azure already shows %s (%s).", job.ID, job.Op.Describe(), userMessage(err)))
+			return job, false
+		}
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PlanStale",
 			Message: "it is no longer possible: " + userMessage(err),
 			Hint:    "check /aks show " + job.Op.Target.Cluster + " and ask again if it is still needed"}, "")
