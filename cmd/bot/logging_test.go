@@ -133,3 +133,31 @@ func TestSlackRunLogsJSONWithoutTokens(t *testing.T) {
 		t.Errorf("the configuration was not logged (the leak check would prove little):\n%s", out)
 	}
 }
+
+// A token Slack refuses stops the bot with exit 1 and a log line that names the token and the
+// fix, not its value.
+func TestRefusedSlackTokenExitsNonZero(t *testing.T) {
+	sl := slacktest.NewServer(slacktest.WithAppToken(appToken), slacktest.WithBotToken("xoxb-the-one-slack-knows"))
+	t.Cleanup(sl.Close)
+	env := slackEnv(t, sl.APIURL())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), nil, func(k string) string { return env[k] }, strings.NewReader(""), &bytes.Buffer{}, logs)
+	}()
+	select {
+	case code := <-done:
+		if code != exitFailure {
+			t.Errorf("exit %d with a refused bot token, want %d\n%s", code, exitFailure, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the bot kept running with a refused token")
+	}
+	out := logs.String()
+	if !strings.Contains(out, "SLACK_BOT_TOKEN") || !strings.Contains(out, "invalid_auth") {
+		t.Errorf("the log does not say which token Slack refused and why:\n%s", out)
+	}
+	if strings.Contains(out, botToken) {
+		t.Error("the log contains the token's value")
+	}
+}
