@@ -16,21 +16,16 @@ import (
 // (with the payload ackWith returns) and passes the interactive and slash events on.
 func ackingClient(t *testing.T, srv *Server, ackWith func(socketmode.Event) any) <-chan socketmode.Event {
 	t.Helper()
-	api := slack.New("xoxb-views-test", slack.OptionAppLevelToken("xapp-1-views-test"), slack.OptionAPIURL(srv.APIURL()))
-	sm := socketmode.New(api)
+	sm, events := client(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	t.Cleanup(cancel)
 	out := make(chan socketmode.Event, 100)
-	go func() {
-		defer close(done)
-		_ = sm.RunContext(ctx)
-	}()
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case evt := <-sm.Events:
+			case evt := <-events:
 				if evt.Request == nil || evt.Request.EnvelopeID == "" {
 					continue
 				}
@@ -43,10 +38,6 @@ func ackingClient(t *testing.T, srv *Server, ackWith func(socketmode.Event) any)
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
 	waitCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	if err := srv.Connected(waitCtx); err != nil {
