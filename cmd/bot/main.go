@@ -238,17 +238,18 @@ func scaled(d sim.Durations, speed float64) sim.Durations {
 // policy naming groups refuses what depends on them, and says so.
 func consolePolicy(cfg config.Config) (*policy.Policy, []string, error) {
 	p := cfg.File.Policy
-	users := []string{demoRequester}
-	approvers := slices.Clone(p.Approvers)
-	for _, r := range p.Rules {
-		approvers = append(approvers, r.Approvers...)
-	}
-	if len(approvers) == 0 && p.ApprovalsRequired() {
+	if !p.HasApprovers() && p.ApprovalsRequired() {
 		return policy.Demo(demoApprover), []string{demoRequester, demoApprover}, nil
 	}
 	pol, err := policy.New(p, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	// Offer the approvers named by user ID (groups cannot be resolved without Slack).
+	users := []string{demoRequester}
+	approvers := slices.Clone(p.Approvers)
+	for _, r := range p.Rules {
+		approvers = append(approvers, r.Approvers...)
 	}
 	for _, id := range approvers {
 		if !slices.Contains(users, id) && !config.ValidGroupID(id) {
