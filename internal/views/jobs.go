@@ -31,7 +31,12 @@ func StateWords(j aks.Job) string {
 // "#7 running · nodepool.scale rg-aks/demo/np2 · np2: 1 -> 3 nodes · <@U1> · 3m ago".
 // The time is when the job was asked for.
 func JobLine(j aks.Job, now time.Time) string {
-	parts := []string{"#" + j.ID + " " + StateWords(j), string(j.Op.Kind) + " " + jobTarget(j)}
+	return jobLine(j, now, StateWords(j))
+}
+
+// jobLine is JobLine with the state said as given (a queued job's place in line).
+func jobLine(j aks.Job, now time.Time, state string) string {
+	parts := []string{"#" + j.ID + " " + state, string(j.Op.Kind) + " " + jobTarget(j)}
 	if j.Plan.Summary != "" {
 		parts = append(parts, oneLine(j.Plan.Summary, maxFieldLen))
 	}
@@ -79,10 +84,11 @@ func JobList(js []aks.Job, now time.Time, all bool) string {
 	queue := queuePositions(js)
 	lines := make([]string, len(shown))
 	for i, j := range shown {
-		lines[i] = "• " + JobLine(j, now)
-		if q, ok := queue[j.ID]; ok {
-			lines[i] = strings.Replace(lines[i], " "+StateWords(j)+" · ", " "+q+" · ", 1)
+		state, queued := queue[j.ID]
+		if !queued {
+			state = StateWords(j)
 		}
+		lines[i] = "• " + jobLine(j, now, state)
 	}
 	lines = fitLines(lines, Limit-1-len(title)-1-len(footer)-1, func(n int) string {
 		return fmt.Sprintf("… and %d older %s", n, plural(n, "job", "jobs"))
