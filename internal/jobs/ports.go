@@ -2,47 +2,22 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// Store keeps jobs, their events and the chat transport's message references. It is kept
-// narrow on purpose so that a replicated backend can sit beside the bbolt one.
-type Store interface {
-	// CreateJob assigns job.ID (a short decimal sequence), sets Version to 1 and stores the job
-	// together with its first event, in one transaction. It returns the stored job.
-	CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.Job, error)
-	// UpdateJob stores job if the stored version still equals job.Version (else ErrConflict),
-	// bumps Version, and appends ev (if not nil) in the same transaction, setting ev.JobID and
-	// ev.Seq. It returns the stored job.
-	UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error)
-	// Job returns one job, or an error matching ErrNotFound.
-	Job(ctx context.Context, id string) (aks.Job, error)
-	// Jobs returns the jobs the filter selects, oldest first.
-	Jobs(ctx context.Context, f Filter) ([]aks.Job, error)
-	// Events returns a job's events in order.
-	Events(ctx context.Context, jobID string) ([]aks.Event, error)
-	// SetRef stores a transport's reference for a job (for Slack: "parent" -> message ts).
-	SetRef(ctx context.Context, jobID, name, value string) error
-	// Refs returns all references stored for a job.
-	Refs(ctx context.Context, jobID string) (map[string]string, error)
-}
+// Store is the job store port (see aks.JobStore); Filter and the errors are the domain's too.
+type Store = aks.JobStore
 
-// Filter selects jobs. The zero Filter selects all jobs.
-type Filter struct {
-	States     []aks.JobState // any of these; empty = any state
-	ClusterKey string         // aks.Target.ClusterKey(); empty = any cluster
-	Requester  string         // user ID; empty = anyone
-	Limit      int            // the newest Limit matching jobs (still returned oldest first); 0 = no limit
-}
+// Filter selects jobs (aks.Filter).
+type Filter = aks.Filter
 
 var (
-	// ErrNotFound: no job with that ID.
-	ErrNotFound = errors.New("job not found")
-	// ErrConflict: the job changed since it was read (compare-and-swap failed).
-	ErrConflict = errors.New("job changed concurrently")
+	// ErrNotFound: no job with that ID (aks.ErrNotFound).
+	ErrNotFound = aks.ErrNotFound
+	// ErrConflict: the job changed since it was read (aks.ErrConflict).
+	ErrConflict = aks.ErrConflict
 )
 
 // Cloud is what the engine needs from Azure: read the current state to make a plan, send a

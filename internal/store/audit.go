@@ -24,12 +24,8 @@ var _ jobs.AuditLog = (*Store)(nil)
 // writes may be committed in a slightly different order than their clocks read.
 const auditClockSlack = 5 * time.Minute
 
-// AuditFilter selects audit records. The zero AuditFilter selects all of them.
-type AuditFilter struct {
-	Since      time.Time // records at or after Since; zero = from the start
-	ClusterKey string    // aks.Target.ClusterKey(); empty = any cluster (and records without one)
-	Limit      int       // the newest Limit matching records (still returned oldest first); 0 = no limit
-}
+// AuditFilter selects audit records (aks.AuditFilter).
+type AuditFilter = aks.AuditFilter
 
 // AppendAudit appends a record that has no job event (a refused request or decision). The store
 // assigns rec.Seq; a zero rec.At is set to now. Records are never changed or deleted.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -25,7 +24,7 @@ var migrations = []migration{addAuditLog}
 
 // ErrNewerSchema: the data file was written by a newer aksbot, whose records this one may not
 // understand; it is refused rather than read wrongly or downgraded.
-var ErrNewerSchema = errors.New("data file written by a newer aksbot")
+var ErrNewerSchema = aks.ErrNewerSchema
 
 func currentSchema(steps []migration) int { return 1 + len(steps) }
 
