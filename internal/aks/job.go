@@ -91,6 +91,8 @@ type Job struct {
 	AbortedBy *User `json:"abortedBy,omitempty"`
 	// SlowReported is set once the thread has been told that the job takes longer than usual.
 	SlowReported bool `json:"slowReported,omitempty"`
+	// Replica is the replica that runs (or last ran) the job's lane, for /aks job and logs.
+	Replica string `json:"replica,omitempty"`
 
 	// FinalReported is set once the reporter has delivered the final state: the end of a job is
 	// reported exactly once, also across restarts.
@@ -135,6 +137,8 @@ type Event struct {
 	From    JobState  `json:"from,omitempty"`
 	To      JobState  `json:"to,omitempty"`
 	Message string    `json:"message"`
+	// Replica is the replica that stored the event (the lane owner for the steps of a run).
+	Replica string `json:"replica,omitempty"`
 }
 
 // Approvals returns the approving decisions, in order.

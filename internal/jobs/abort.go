@@ -47,7 +47,7 @@ func (e *Engine) Abort(ctx context.Context, t aks.Target, user aks.User) (aks.Jo
 		job.AbortedBy, job.UpdatedAt = &u, now
 		ev := aks.Event{At: now, Kind: aks.EventAbort, Actor: user, From: job.State, To: job.State,
 			Message: fmt.Sprintf("<@%s> asked Azure to abort the operation. The job ends once Azure confirms; what was already changed stays changed.", user.ID)}
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
+		stored, err := e.update(ctx, job, &ev)
 		if errors.Is(err, ErrConflict) {
 			fresh, gerr := e.cfg.Store.Job(ctx, job.ID)
 			if gerr != nil || fresh.State != aks.StateRunning {

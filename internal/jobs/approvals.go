@@ -62,7 +62,7 @@ func (e *Engine) Decide(ctx context.Context, jobID string, user aks.User, approv
 				approverList(job), job.Op.Target.Cluster)
 		}
 		ev.To = job.State
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
+		stored, err := e.update(ctx, job, &ev)
 		if errors.Is(err, ErrConflict) {
 			continue // someone else changed it: look again
 		}
@@ -154,7 +154,7 @@ func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.J
 		ev := aks.Event{At: now, Kind: aks.EventCancelled, Actor: user, From: job.State, To: aks.StateCancelled,
 			Message: fmt.Sprintf("Job %s cancelled by <@%s> before it started; nothing was sent to Azure.", job.ID, user.ID)}
 		job.State, job.UpdatedAt, job.FinishedAt = aks.StateCancelled, now, now
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
+		stored, err := e.update(ctx, job, &ev)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
@@ -180,7 +180,7 @@ func (e *Engine) expire(ctx context.Context, job aks.Job) {
 		ev := aks.Event{At: now, Kind: aks.EventExpired, From: job.State, To: aks.StateExpired, Message: msg}
 		final := job
 		final.State, final.UpdatedAt, final.FinishedAt = aks.StateExpired, now, now
-		stored, err := e.cfg.Store.UpdateJob(ctx, final, &ev)
+		stored, err := e.update(ctx, final, &ev)
 		if errors.Is(err, ErrConflict) {
 			fresh, gerr := e.cfg.Store.Job(ctx, job.ID)
 			if gerr != nil {

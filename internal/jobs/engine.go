@@ -46,6 +46,17 @@ type Config struct {
 	// SlowAfter says, per operation kind, after how long a running job is flagged in its thread
 	// as slower than usual (it is not failed). Kinds not listed use DefaultSlowAfter.
 	SlowAfter map[aks.OpKind]time.Duration
+
+	// Coordinator shares the lanes and the bot-wide work with other replicas; nil = this process
+	// is the only one (SingleReplica).
+	Coordinator aks.Coordinator
+	// Watcher tells of jobs stored by other replicas, so that a job queued through one reaches
+	// the lane owner on another; nil = this process stores every job itself.
+	Watcher aks.JobWatcher
+	// LeaderTasks run while this replica is elected for bot-wide work (the Slack outbox's one
+	// deliverer, the jobs gauge). Each gets a context that ends when the leadership does, and
+	// carries its fence.
+	LeaderTasks []func(ctx context.Context)
 }
 
 // Engine runs jobs. Create it with New, then call Run.
@@ -53,6 +64,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+
+	coord aks.Coordinator
 
 	mu       sync.Mutex
 	runCtx   context.Context // set by Run; lanes live as long as it
@@ -62,7 +75,8 @@ type Engine struct {
 }
 
 // lane serialises the mutating jobs of one cluster: AKS allows one operation at a time on a
-// cluster and its pools.
+// cluster and its pools. With several replicas, the lane runs only on the replica that owns it
+// (Coordinator.AcquireLane); the others leave its jobs to that one.
 type lane struct {
 	dirty bool // jobs changed since the lane last looked
 }
@@ -102,7 +116,11 @@ func New(cfg Config) (*Engine, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{cfg: cfg, log: log, now: now, lanes: map[string]*lane{}}, nil
+	coord := cfg.Coordinator
+	if coord == nil {
+		coord = &SingleReplica{}
+	}
+	return &Engine{cfg: cfg, log: log, now: now, coord: coord, lanes: map[string]*lane{}}, nil
 }
 
 // Run picks up every unfinished job (resuming Azure operations from their tokens and reporting
@@ -124,8 +142,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	e.wg.Add(1)
-	go e.redeliverLoop(ctx)
+	e.wg.Add(3)
+	go e.leadLoop(ctx)
+	go e.watchLoop(ctx)
+	go e.releasedLoop(ctx)
 
 	<-ctx.Done()
 	e.shutdown()
@@ -161,8 +181,6 @@ func (e *Engine) recover(ctx context.Context) error {
 	for key := range keys {
 		e.kick(key)
 	}
-	e.expireDue(ctx)
-	e.redeliverFinals(ctx)
 	return nil
 }
 
@@ -204,7 +222,7 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 		Rule:          reqmt.Rule,
 		State:         aks.StateQueued,
 	}
-	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued}
+	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued, Replica: e.coord.ReplicaID()}
 	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
 	if job.NeedsApproval {
 		timeout := reqmt.Timeout
@@ -284,8 +302,12 @@ func (e *Engine) finishReport(ctx context.Context, job aks.Job, ev aks.Event) {
 	}
 	for {
 		job.FinalReported = true
-		_, err := e.cfg.Store.UpdateJob(ctx, job, nil)
+		_, err := e.update(ctx, job, nil)
 		if !errors.Is(err, ErrConflict) {
+			if errors.Is(err, aks.ErrFenced) {
+				e.logFor(job).Info("another replica took over; it records the delivered final report")
+				return
+			}
 			if err != nil {
 				e.logFor(job).Error("could not record that the final report was delivered", "err", err)
 			}
@@ -321,10 +343,90 @@ func (e *Engine) redeliverFinals(ctx context.Context) {
 	}
 }
 
-// redeliverLoop expires approvals that ran out of time and, less often, redelivers final
-// reports that did not go out.
-func (e *Engine) redeliverLoop(ctx context.Context) {
+// leadLoop runs the bot-wide work while this replica is elected for it, and campaigns again
+// when the leadership is lost (a lost etcd session), until ctx ends.
+func (e *Engine) leadLoop(ctx context.Context) {
 	defer e.wg.Done()
+	for ctx.Err() == nil {
+		lease, err := e.coord.Lead(ctx)
+		if err != nil || lease == nil {
+			if ctx.Err() == nil {
+				e.log.Warn("campaign for bot-wide work; will try again", "err", err)
+				sleep(ctx, e.cfg.RetryDelay)
+			}
+			continue
+		}
+		lctx, cancel := leaseContext(ctx, lease)
+		e.log.Info("elected for bot-wide work (approval expiry, final reports, Slack delivery)")
+		var tasks sync.WaitGroup
+		for _, task := range e.cfg.LeaderTasks {
+			tasks.Add(1)
+			go func() {
+				defer tasks.Done()
+				task(lctx)
+			}()
+		}
+		e.redeliverLoop(lctx)
+		cancel()
+		tasks.Wait()
+		if ctx.Err() == nil {
+			e.log.Warn("no longer elected for bot-wide work; campaigning again")
+		}
+	}
+}
+
+// watchLoop kicks the lane of every job another replica queues (or this one: the kick is then
+// a no-op), and looks at every unfinished job when the watch may have missed changes.
+func (e *Engine) watchLoop(ctx context.Context) {
+	defer e.wg.Done()
+	if e.cfg.Watcher == nil {
+		return
+	}
+	for ch := range e.cfg.Watcher.WatchJobs(ctx) {
+		switch {
+		case ch.Resync:
+			e.kickUnfinished(ctx)
+		case ch.State == aks.StateQueued:
+			e.kick(ch.ClusterKey)
+		}
+	}
+}
+
+// releasedLoop kicks the lanes other replicas gave up or lost with their session, so that a
+// survivor takes their jobs over.
+func (e *Engine) releasedLoop(ctx context.Context) {
+	defer e.wg.Done()
+	released := e.coord.Released()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key, ok := <-released:
+			if !ok {
+				return
+			}
+			e.kick(key)
+		}
+	}
+}
+
+// kickUnfinished kicks the lane of every cluster with queued or running jobs.
+func (e *Engine) kickUnfinished(ctx context.Context) {
+	open, err := e.cfg.Store.Jobs(ctx, Filter{States: []aks.JobState{aks.StateQueued, aks.StateRunning}})
+	if err != nil {
+		e.log.Warn("list unfinished jobs after a watch restart", "err", err)
+		return
+	}
+	for _, job := range open {
+		e.kick(job.Op.Target.ClusterKey())
+	}
+}
+
+// redeliverLoop expires approvals that ran out of time and, less often, redelivers final
+// reports that did not go out. It runs on the elected replica only.
+func (e *Engine) redeliverLoop(ctx context.Context) {
+	e.expireDue(ctx)
+	e.redeliverFinals(ctx)
 	t := time.NewTicker(e.cfg.RetryDelay)
 	defer t.Stop()
 	for tick := 1; ; tick++ {
@@ -357,34 +459,74 @@ func (e *Engine) kick(key string) {
 	go e.runLane(e.runCtx, key, l)
 }
 
-// runLane runs the queued and running jobs of one cluster, one at a time, oldest first, until
-// there are none left.
+// runLane runs the queued and running jobs of one cluster, one at a time, oldest first, while
+// this replica owns the lane and there are jobs left.
 func (e *Engine) runLane(ctx context.Context, key string, l *lane) {
 	defer e.wg.Done()
-	for ctx.Err() == nil {
+	for {
+		e.ownLane(ctx, key, l)
 		e.mu.Lock()
-		l.dirty = false
-		e.mu.Unlock()
-
-		jobs, err := e.cfg.Store.Jobs(ctx, Filter{States: []aks.JobState{aks.StateQueued, aks.StateRunning}, ClusterKey: key})
-		if err != nil {
-			e.log.Error("list jobs of cluster", "cluster", key, "err", err)
-			if !sleep(ctx, e.cfg.RetryDelay) {
-				return
-			}
-			continue
-		}
-		if next, ok := nextJob(jobs); ok {
-			e.drive(ctx, next)
-			continue
-		}
-		e.mu.Lock()
-		if !l.dirty {
+		if !l.dirty || ctx.Err() != nil {
 			delete(e.lanes, key)
 			e.mu.Unlock()
 			return
 		}
+		l.dirty = false // kicked while giving the lane up: look again
 		e.mu.Unlock()
+	}
+}
+
+// ownLane acquires the lane and works through its jobs until none is left, then gives the lane
+// up so that the next job may run on any replica. It returns at once when another replica owns
+// the lane (that one runs the jobs), and as soon as the lane is lost: every store write made for
+// the lane carries its fence, so a replica that lost it cannot store (and so cannot send)
+// anything more for its jobs.
+func (e *Engine) ownLane(ctx context.Context, key string, l *lane) {
+	lease, err := e.coord.AcquireLane(ctx, key)
+	for err != nil {
+		e.log.Warn("acquire the lane of a cluster; will try again", "cluster", key, "err", err)
+		if !sleep(ctx, e.cfg.RetryDelay) {
+			return
+		}
+		lease, err = e.coord.AcquireLane(ctx, key)
+	}
+	if lease == nil {
+		return
+	}
+	lctx, cancel := leaseContext(ctx, lease)
+	defer cancel()
+	for lctx.Err() == nil {
+		e.mu.Lock()
+		l.dirty = false
+		e.mu.Unlock()
+
+		jobs, err := e.cfg.Store.Jobs(lctx, Filter{States: []aks.JobState{aks.StateQueued, aks.StateRunning}, ClusterKey: key})
+		if err != nil {
+			e.log.Error("list jobs of cluster", "cluster", key, "err", err)
+			if !sleep(lctx, e.cfg.RetryDelay) {
+				break
+			}
+			continue
+		}
+		if next, ok := nextJob(jobs); ok {
+			e.drive(lctx, next)
+			continue
+		}
+		e.mu.Lock()
+		dirty := l.dirty
+		e.mu.Unlock()
+		if !dirty {
+			break
+		}
+	}
+	if lctx.Err() != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("lost the lane of a cluster to another replica; stopped working on it", "cluster", key)
+		}
+		return
+	}
+	if err := lease.Release(ctx); err != nil {
+		e.log.Warn("give up the lane of a cluster", "cluster", key, "err", err)
 	}
 }
 
@@ -421,6 +563,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (e *Engine) logFor(job aks.Job) *slog.Logger {
 	return e.log.With("job", job.ID, "cluster", job.Op.Target.String(), "channel", job.Channel)
 }
+
+// update stores a job and its event (UpdateJob), stamping both with this replica.
+func (e *Engine) update(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error) {
+	if ev != nil {
+		ev.Replica = e.coord.ReplicaID()
+	}
+	return e.cfg.Store.UpdateJob(ctx, job, ev)
+}
+
+// ReplicaID names the replica this engine runs on.
+func (e *Engine) ReplicaID() string { return e.coord.ReplicaID() }
 
 // transition tells the observer that a stored job changed state.
 func (e *Engine) transition(job aks.Job, from aks.JobState) {

@@ -48,10 +48,20 @@ func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 	now := e.now()
 	ev := aks.Event{At: now, Kind: aks.EventSending, From: job.State, To: aks.StateRunning, Message: "Sending the request to Azure."}
 	job.State, job.Sent, job.StartedAt, job.UpdatedAt = aks.StateRunning, true, now, now
-	stored, err := e.cfg.Store.UpdateJob(ctx, job, &ev)
+	job.Replica = e.coord.ReplicaID()
+	// This write is the fence that matters most: it carries the lane's fence, so a replica
+	// that lost the lane (paused past its lease, cut off from etcd) cannot store "sending" and
+	// therefore never sends. Once it is stored, the request may leave; a new owner finds the
+	// job as sent and reconciles with Azure instead of sending blindly.
+	stored, err := e.update(ctx, job, &ev)
 	if err != nil {
-		// A conflict means the job was cancelled meanwhile; other errors mean the data file
-		// cannot be written, and nothing may go to Azure that the bot could not track.
+		// A conflict means the job was cancelled meanwhile; fenced means another replica owns
+		// the lane now; other errors mean the store cannot be written, and nothing may go to
+		// Azure that the bot could not track.
+		if errors.Is(err, aks.ErrFenced) {
+			e.logFor(job).Warn("lost the lane before sending; the new owner runs the job")
+			return job, nil, false
+		}
 		if !errors.Is(err, ErrConflict) {
 			e.logFor(job).Error("could not store job start; not sending it to Azure", "err", err)
 			sleep(ctx, e.cfg.RetryDelay)
@@ -269,6 +279,10 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). AKS usually needs %s for this; the status above refreshes about every %s.",
 			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
 	stored, err := e.saveRunning(ctx, job, &ev)
+	if errors.Is(err, aks.ErrFenced) {
+		e.logFor(job).Warn("lost the lane after sending; the new owner follows the operation")
+		return job, nil, false
+	}
 	if err != nil {
 		e.logFor(job).Error("could not store resume token; following the operation in memory", "err", err)
 		stored = job
@@ -298,8 +312,12 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	now := e.now()
 	ev := aks.Event{At: now, Kind: aks.EventResumed, From: aks.StateRunning, To: aks.StateRunning,
 		Message: "Picked up again after the bot restarted; still following the Azure operation."}
-	job.UpdatedAt = now
+	job.UpdatedAt, job.Replica = now, e.coord.ReplicaID()
 	stored, err := e.saveRunning(ctx, job, &ev)
+	if errors.Is(err, aks.ErrFenced) {
+		e.logFor(job).Warn("lost the lane while resuming; the new owner follows the operation")
+		return job, nil, false
+	}
 	if err != nil {
 		e.logFor(job).Error("could not store resume", "err", err)
 		stored = job
@@ -534,7 +552,7 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 		final := job
 		final.State, final.Error, final.FinishedAt, final.UpdatedAt = state, jerr, now, now
 		ev := aks.Event{At: now, Kind: kind, From: job.State, To: state, Message: msg}
-		stored, err := e.cfg.Store.UpdateJob(ctx, final, &ev)
+		stored, err := e.update(ctx, final, &ev)
 		if err == nil {
 			e.logFor(stored).Info("job ended", "state", stored.State)
 			e.transition(stored, job.State)
@@ -542,6 +560,11 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 				e.observer().OperationFinished(job.Op.Kind, state, now.Sub(job.StartedAt))
 			}
 			e.finishReport(ctx, stored, ev)
+			return
+		}
+		if errors.Is(err, aks.ErrFenced) {
+			// The new owner of the lane looks at Azure again and stores the end itself.
+			e.logFor(job).Warn("lost the lane before storing the end; the new owner ends the job")
 			return
 		}
 		if errors.Is(err, ErrConflict) {
@@ -561,11 +584,12 @@ func (e *Engine) end(ctx context.Context, job aks.Job, state aks.JobState, kind 
 	}
 }
 
-// saveRunning stores a running job's progress, re-reading it on a version conflict (the only
-// other writer of a running job records that its end was reported).
+// saveRunning stores a running job's progress, re-reading it on a version conflict (the other
+// writers of a running job: an abort, and the record that its end was reported). A write refused
+// by the lane's fence (aks.ErrFenced) is returned at once: the caller must stop.
 func (e *Engine) saveRunning(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error) {
 	for i := 0; ; i++ {
-		stored, err := e.cfg.Store.UpdateJob(ctx, job, ev)
+		stored, err := e.update(ctx, job, ev)
 		if !errors.Is(err, ErrConflict) || i == 3 {
 			return stored, err
 		}
