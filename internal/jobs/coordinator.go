@@ -55,8 +55,8 @@ type localLease struct {
 
 func newLocalLease() *localLease { return &localLease{done: make(chan struct{})} }
 
-func (l *localLease) Fence() aks.Fence        { return aks.Fence{} }
-func (l *localLease) Done() <-chan struct{}   { return l.done }
+func (l *localLease) Fence() aks.Fence      { return aks.Fence{} }
+func (l *localLease) Done() <-chan struct{} { return l.done }
 func (l *localLease) Release(context.Context) error {
 	l.once.Do(func() { close(l.done) })
 	return nil
