@@ -278,6 +278,14 @@ func azureText(j aks.Job, now time.Time) string {
 			parts = append(parts, "· running for "+Elapsed(now.Sub(j.StartedAt)))
 		}
 	}
+	if j.Replica != "" {
+		// With several replicas, the one that runs a job's lane is where its logs are.
+		verb := "runs on"
+		if j.State.Final() {
+			verb = "ran on"
+		}
+		parts = append(parts, "· "+verb+" replica "+plain(j.Replica, maxFieldLen))
+	}
 	s := strings.Join(parts, " ") + "\n"
 	if !j.FinishedAt.IsZero() {
 		s += fmt.Sprintf("Finished at %s UTC (%s)\n", timestamp(j.FinishedAt), Ago(j.FinishedAt, now))

@@ -154,6 +154,18 @@ func TestJobDetailFailed(t *testing.T) {
 	checkMessage(t, got)
 }
 
+func TestJobDetailNamesTheReplica(t *testing.T) {
+	j := failedJob()
+	j.Replica = "aksbot-7d9f-x2"
+	if got := JobDetail(j, nil, now); !strings.Contains(got, "took 4m 12s · ran on replica aksbot-7d9f-x2\n") {
+		t.Errorf("a finished job does not say which replica ran it:\n%s", got)
+	}
+	j.State, j.FinishedAt = aks.StateRunning, time.Time{}
+	if got := JobDetail(j, nil, now); !strings.Contains(got, "· runs on replica aksbot-7d9f-x2\n") {
+		t.Errorf("a running job does not say which replica runs it:\n%s", got)
+	}
+}
+
 func TestJobDetailEventsInSeqOrder(t *testing.T) {
 	evs := failedJobEvents()
 	evs[0], evs[4] = evs[4], evs[0]
