@@ -151,7 +151,7 @@ func prepareSocket(path string) error {
 }
 
 // adminHandler serves the admin requests from st. now is the clock for relative "since" values.
-func adminHandler(st *store.Store, log *slog.Logger, now func() time.Time) http.Handler {
+func adminHandler(st exportSource, log *slog.Logger, now func() time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseAuditQuery(r.URL.Query(), now())
@@ -302,8 +302,8 @@ func clusterKey(s string) (string, error) {
 
 // writeAudit writes the records q selects, oldest first. Both the direct export and the admin
 // socket use it.
-func writeAudit(ctx context.Context, w io.Writer, st *store.Store, q auditQuery) error {
-	f := store.AuditFilter{Since: q.Since}
+func writeAudit(ctx context.Context, w io.Writer, st aks.AuditStore, q auditQuery) error {
+	f := aks.AuditFilter{Since: q.Since}
 	if q.Cluster != "" {
 		key, err := clusterKey(q.Cluster)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/config"
 	"github.com/aksbot/aksbot/internal/export"
 	"github.com/aksbot/aksbot/internal/store"
@@ -60,20 +61,27 @@ func auditExportSetup(fs *flag.FlagSet) runFunc {
 			}
 		}
 		return exportData(ctx, inv,
-			func(st *store.Store) error { return writeAudit(ctx, inv.stdout, st, q) },
+			func(src exportSource) error { return writeAudit(ctx, inv.stdout, src, q) },
 			"/audit?"+q.values().Encode())
 	}
 }
 
 func runJobsExport(ctx context.Context, inv *invocation, _ []string) int {
 	return exportData(ctx, inv,
-		func(st *store.Store) error { return export.WriteJobs(ctx, st, inv.stdout) },
+		func(src exportSource) error { return export.WriteJobs(ctx, src, inv.stdout) },
 		"/jobs")
+}
+
+// exportSource is what the exports read: the audit log and the jobs with their events, from
+// the bbolt file or from etcd.
+type exportSource interface {
+	aks.AuditStore
+	export.JobSource
 }
 
 // exportData runs direct on the data file when it can be opened, and otherwise, when the bot
 // holds it, asks the bot's admin socket for adminPath and copies the answer to stdout.
-func exportData(ctx context.Context, inv *invocation, direct func(*store.Store) error, adminPath string) int {
+func exportData(ctx context.Context, inv *invocation, direct func(exportSource) error, adminPath string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(inv.stderr, "aksbot %s: %s\n", inv.cmd.Name, fmt.Sprintf(format, a...))
 		return exitFailure
