@@ -285,6 +285,7 @@ func simulatedAtMost(cfg config.Config, d, limit time.Duration) time.Duration {
 }
 
 // countJobs keeps the jobs-by-state gauge current from the store's index of unfinished jobs.
+// With several replicas only the elected one publishes it (telemetry.Metrics.PublishJobs).
 func countJobs(ctx context.Context, st jobs.Store, m *telemetry.Metrics) {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()

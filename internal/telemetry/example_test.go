@@ -38,6 +38,33 @@ func ExampleNewServer() {
 	// aksbot_slack_outbox_depth 3
 }
 
+// With several replicas, each publishes its own lanes and whether it is the elected one, but
+// only the elected one publishes the jobs gauge, which counts every replica's jobs.
+func ExampleMetrics_PublishJobs() {
+	m := telemetry.NewMetrics()
+	srv := telemetry.NewServer("127.0.0.1:0", m, nil, slog.New(slog.DiscardHandler))
+	m.SetJobsByState(map[[2]string]int{{"nodepool.scale", "running"}: 2})
+
+	// This replica lost the election.
+	m.Leader(false)
+	m.PublishJobs(false)
+	m.LanesOwned(3)
+	fmt.Print(scrape(srv.Handler(), "/metrics", "aksbot_jobs", "aksbot_leader", "aksbot_lanes"))
+
+	// It won the next one; the jobs gauge returns with the next refresh.
+	m.Leader(true)
+	m.PublishJobs(true)
+	m.SetJobsByState(map[[2]string]int{{"nodepool.scale", "running"}: 1})
+	fmt.Print(scrape(srv.Handler(), "/metrics", "aksbot_jobs", "aksbot_leader"))
+	// Output:
+	// GET /metrics: 200
+	// aksbot_lanes_owned 3
+	// aksbot_leader 0
+	// GET /metrics: 200
+	// aksbot_jobs{op="nodepool.scale",state="running"} 1
+	// aksbot_leader 1
+}
+
 // scrape GETs path from h and returns the status and the body lines that start with one of
 // prefixes (all of them without prefixes).
 func scrape(h http.Handler, path string, prefixes ...string) string {

@@ -33,21 +33,27 @@ const (
 	nameOutboxDepth      = "aksbot_slack_outbox_depth"
 	nameARMRequests      = "aksbot_arm_requests_total"
 	nameARMThrottled     = "aksbot_arm_throttled_total"
+	nameLanesOwned       = "aksbot_lanes_owned"
+	nameLeader           = "aksbot_leader"
+	nameStoreOperation   = "aksbot_store_operation_seconds"
+	nameSessionLosses    = "aksbot_store_session_losses_total"
 )
 
 // Bucket upper bounds in seconds. AKS operations take minutes to a couple of
-// hours, approvals minutes to a day, and Slack wants an ack within 3s, so each
-// histogram gets bounds around the values that matter for it.
+// hours, approvals minutes to a day, Slack wants an ack within 3s, and a store
+// operation (an etcd round trip) takes milliseconds unless something is wrong,
+// so each histogram gets bounds around the values that matter for it.
 var (
 	operationBuckets = []float64{30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200}
 	approvalBuckets  = []float64{10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400}
 	ackBuckets       = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3}
+	storeBuckets     = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 )
 
 // Metrics holds everything the bot records, in its own registry together
 // with the Go runtime and process collectors. Its methods match the ports of
-// the packages that record (jobs.Observer, slack.Metrics, azure.Metrics);
-// this package imports none of them. It is safe for
+// the packages that record (jobs.Observer, slack.Metrics, azure.Metrics and
+// the multi-replica ones); this package imports none of them. It is safe for
 // concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -63,6 +69,11 @@ type Metrics struct {
 	operations   *prometheus.HistogramVec // op, outcome
 	approvalWait *prometheus.HistogramVec // op, outcome
 	slackAck     prometheus.Histogram
+
+	lanesOwned    prometheus.Gauge
+	leader        prometheus.Gauge
+	storeOps      *prometheus.HistogramVec // op
+	sessionLosses prometheus.Counter
 
 	jobs *jobsCollector
 }
@@ -96,15 +107,26 @@ func NewMetrics() *Metrics {
 		slackAck: prometheus.NewHistogram(prometheus.HistogramOpts{Name: nameSlackAck,
 			Help:    "Time from reading a Slack socket-mode envelope to acknowledging it.",
 			Buckets: ackBuckets}),
+		lanesOwned: prometheus.NewGauge(prometheus.GaugeOpts{Name: nameLanesOwned,
+			Help: "Cluster lanes this replica owns: clusters whose jobs it runs."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: nameLeader,
+			Help: "1 while this replica is the elected one for bot-wide work, else 0."}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: nameStoreOperation,
+			Help:    "Latency of store operations by operation (create_job, update_job, jobs, outbox, ...).",
+			Buckets: storeBuckets}, []string{"op"}),
+		sessionLosses: prometheus.NewCounter(prometheus.CounterOpts{Name: nameSessionLosses,
+			Help: "Losses of this replica's etcd session: its leases, and the lanes and leadership they held, lapsed."}),
 		jobs: &jobsCollector{
-			desc: prometheus.NewDesc(nameJobs, "Jobs by operation and state.", []string{"op", "state"}, nil),
+			desc:    prometheus.NewDesc(nameJobs, "Jobs by operation and state.", []string{"op", "state"}, nil),
+			publish: true,
 		},
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.jobTransitions, m.slackCalls, m.armRequests, m.armThrottled, m.socketReconnects,
-		m.outboxDepth, m.operations, m.approvalWait, m.slackAck, m.jobs,
+		m.outboxDepth, m.operations, m.approvalWait, m.slackAck,
+		m.lanesOwned, m.leader, m.storeOps, m.sessionLosses, m.jobs,
 	)
 	return m
 }
@@ -140,6 +162,15 @@ func (m *Metrics) SetJobsByState(counts map[[2]string]int) {
 	m.jobs.set(maps.Clone(counts))
 }
 
+// PublishJobs switches the aksbot_jobs gauge on or off; it is on in a new
+// Metrics. Every replica sees the same jobs in the shared store, so if each
+// published them, sum(aksbot_jobs) would count every job once per replica:
+// only the elected replica publishes. Turning it off also forgets the
+// counts, so a replica elected again shows nothing until its next
+// SetJobsByState rather than numbers from its last term. Leader does not
+// call this; whoever handles the election calls both.
+func (m *Metrics) PublishJobs(on bool) { m.jobs.setPublish(on) }
+
 // SlackCall counts one Slack Web API call of method by its result: "ok",
 // "error", or "ratelimited" for a call Slack refused with 429. The Slack
 // transport decides which (slack.Metrics).
@@ -174,6 +205,31 @@ func (m *Metrics) ARMRequest(method string, status int) {
 // also counted by ARMRequest (azure.Metrics).
 func (m *Metrics) ARMThrottled() { m.armThrottled.Inc() }
 
+// LanesOwned sets aksbot_lanes_owned: how many cluster lanes this replica
+// owns now, that is, whose jobs it runs.
+func (m *Metrics) LanesOwned(n int) { m.lanesOwned.Set(float64(n)) }
+
+// Leader sets aksbot_leader to 1 while this replica is the elected one for
+// bot-wide work and to 0 when it is not (any more). See PublishJobs.
+func (m *Metrics) Leader(elected bool) {
+	v := 0.0
+	if elected {
+		v = 1
+	}
+	m.leader.Set(v)
+}
+
+// StoreOperation records in aksbot_store_operation_seconds{op} how long one
+// store operation took; op names it, such as "create_job", "update_job",
+// "jobs" or "outbox". Keep the set of names small: each is a series.
+func (m *Metrics) StoreOperation(op string, d time.Duration) {
+	m.storeOps.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// SessionLost counts one loss of this replica's etcd session in
+// aksbot_store_session_losses_total.
+func (m *Metrics) SessionLost() { m.sessionLosses.Inc() }
+
 // statusCodes holds the text of the status codes ARM returns, so counting a
 // request does not format an integer each time.
 var statusCodes = func() map[int]string {
@@ -198,8 +254,9 @@ func statusText(status int) string {
 type jobsCollector struct {
 	desc *prometheus.Desc
 
-	mu     sync.Mutex
-	counts map[[2]string]int // op, state
+	mu      sync.Mutex
+	publish bool
+	counts  map[[2]string]int // op, state
 }
 
 func (c *jobsCollector) set(counts map[[2]string]int) {
@@ -208,11 +265,23 @@ func (c *jobsCollector) set(counts map[[2]string]int) {
 	c.mu.Unlock()
 }
 
+func (c *jobsCollector) setPublish(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publish = on
+	if !on {
+		c.counts = nil
+	}
+}
+
 func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	counts := c.counts
+	if !c.publish {
+		counts = nil
+	}
 	c.mu.Unlock()
 	// counts is never changed after set, only replaced, so it is read without the lock.
 	for k, v := range counts {

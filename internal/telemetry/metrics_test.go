@@ -64,6 +64,7 @@ func TestFamilies(t *testing.T) {
 	m.ApprovalWait(aks.OpPoolScale, aks.StateQueued, time.Minute)
 	m.SlackCall("chat.postMessage", "ok")
 	m.ARMRequest("GET", 200)
+	m.StoreOperation("update_job", time.Millisecond)
 
 	want := map[string]struct {
 		typ    dto.MetricType
@@ -79,6 +80,10 @@ func TestFamilies(t *testing.T) {
 		"aksbot_slack_outbox_depth":            {dto.MetricType_GAUGE, ""},
 		"aksbot_arm_requests_total":            {dto.MetricType_COUNTER, "code,method"},
 		"aksbot_arm_throttled_total":           {dto.MetricType_COUNTER, ""},
+		"aksbot_lanes_owned":                   {dto.MetricType_GAUGE, ""},
+		"aksbot_leader":                        {dto.MetricType_GAUGE, ""},
+		"aksbot_store_operation_seconds":       {dto.MetricType_HISTOGRAM, "op"},
+		"aksbot_store_session_losses_total":    {dto.MetricType_COUNTER, ""},
 	}
 	fams := gather(t, m)
 	for name, w := range want {
@@ -209,6 +214,84 @@ aksbot_slack_outbox_depth 4
 `)
 }
 
+// The multi-replica metrics: lanes, leadership, store latency and session losses.
+func TestReplicaMetrics(t *testing.T) {
+	m := NewMetrics()
+	// Unlabelled ones are served at 0 from the start, so rate() and alerts on them work from the
+	// first scrape; the store histogram has no series until an operation is recorded.
+	compare(t, m, `
+# HELP aksbot_lanes_owned Cluster lanes this replica owns: clusters whose jobs it runs.
+# TYPE aksbot_lanes_owned gauge
+aksbot_lanes_owned 0
+# HELP aksbot_leader 1 while this replica is the elected one for bot-wide work, else 0.
+# TYPE aksbot_leader gauge
+aksbot_leader 0
+# HELP aksbot_store_session_losses_total Losses of this replica's etcd session: its leases, and the lanes and leadership they held, lapsed.
+# TYPE aksbot_store_session_losses_total counter
+aksbot_store_session_losses_total 0
+`)
+	if n, err := testutil.GatherAndCount(m.Gatherer(), nameStoreOperation); err != nil || n != 0 {
+		t.Errorf("store operation series before any operation = %d (%v), want 0", n, err)
+	}
+
+	m.LanesOwned(5)
+	m.LanesOwned(3)
+	m.Leader(true)
+	m.SessionLost()
+	m.SessionLost()
+	m.StoreOperation("update_job", 2*time.Millisecond)
+	m.StoreOperation("update_job", 30*time.Millisecond)
+	m.StoreOperation("jobs", 4*time.Second)
+	if got := testutil.ToFloat64(m.lanesOwned); got != 3 {
+		t.Errorf("lanes owned = %v, want 3 (the last value set)", got)
+	}
+	if got := testutil.ToFloat64(m.leader); got != 1 {
+		t.Errorf("leader = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.sessionLosses); got != 2 {
+		t.Errorf("session losses = %v, want 2", got)
+	}
+	compare(t, m, `
+# HELP aksbot_store_operation_seconds Latency of store operations by operation (create_job, update_job, jobs, outbox, ...).
+# TYPE aksbot_store_operation_seconds histogram
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.001"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.0025"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.005"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.01"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.025"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.05"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.1"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.25"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="0.5"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="1"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="2.5"} 0
+aksbot_store_operation_seconds_bucket{op="jobs",le="5"} 1
+aksbot_store_operation_seconds_bucket{op="jobs",le="+Inf"} 1
+aksbot_store_operation_seconds_sum{op="jobs"} 4
+aksbot_store_operation_seconds_count{op="jobs"} 1
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.001"} 0
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.0025"} 1
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.005"} 1
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.01"} 1
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.025"} 1
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.05"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.1"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.25"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="0.5"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="1"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="2.5"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="5"} 2
+aksbot_store_operation_seconds_bucket{op="update_job",le="+Inf"} 2
+aksbot_store_operation_seconds_sum{op="update_job"} 0.032
+aksbot_store_operation_seconds_count{op="update_job"} 2
+`)
+
+	m.Leader(false)
+	if got := testutil.ToFloat64(m.leader); got != 0 {
+		t.Errorf("leader after losing the election = %v, want 0", got)
+	}
+}
+
 // TestValuesChange: a second round of recording moves every family's values.
 func TestValuesChange(t *testing.T) {
 	m := NewMetrics()
@@ -253,13 +336,14 @@ func TestValuesChange(t *testing.T) {
 
 func TestEmptyMetricsServeOnlyUnlabelled(t *testing.T) {
 	m := NewMetrics()
-	for _, name := range []string{nameARMThrottled, nameSocketReconnects, nameOutboxDepth, nameSlackAck} {
+	for _, name := range []string{nameARMThrottled, nameSocketReconnects, nameOutboxDepth, nameSlackAck,
+		nameLanesOwned, nameLeader, nameSessionLosses} {
 		if n, err := testutil.GatherAndCount(m.Gatherer(), name); err != nil || n != 1 {
 			t.Errorf("%s: %d series (%v), want 1 from the start", name, n, err)
 		}
 	}
 	for _, name := range []string{nameJobTransitions, nameJobs, nameSlackCalls, nameARMRequests,
-		nameOperationSeconds, nameApprovalWait} {
+		nameOperationSeconds, nameApprovalWait, nameStoreOperation} {
 		if n, err := testutil.GatherAndCount(m.Gatherer(), name); err != nil || n != 0 {
 			t.Errorf("%s: %d series (%v) before anything was recorded", name, n, err)
 		}
@@ -286,6 +370,43 @@ aksbot_jobs{op="upgrade",state="waiting"} 2
 `)
 }
 
+// Only the elected replica publishes aksbot_jobs; one that is not leaves it out entirely, so
+// sum(aksbot_jobs) over replicas counts each job once.
+func TestPublishJobs(t *testing.T) {
+	m := NewMetrics()
+	count := func() int {
+		t.Helper()
+		n, err := testutil.GatherAndCount(m.Gatherer(), nameJobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	m.SetJobsByState(map[[2]string]int{{"scale", "running"}: 1, {"upgrade", "queued"}: 2})
+	if n := count(); n != 2 {
+		t.Fatalf("a new Metrics publishes %d job series, want 2: publishing is on by default", n)
+	}
+	m.PublishJobs(false)
+	if n := count(); n != 0 {
+		t.Errorf("%d job series with publishing off, want 0", n)
+	}
+	m.SetJobsByState(map[[2]string]int{{"scale", "running"}: 4}) // the refresh may keep running
+	if n := count(); n != 0 {
+		t.Errorf("%d job series after a refresh with publishing off, want 0", n)
+	}
+	m.PublishJobs(false)
+	m.PublishJobs(true)
+	if n := count(); n != 0 {
+		t.Errorf("%d job series right after publishing resumed, want 0 until the next refresh", n)
+	}
+	m.SetJobsByState(map[[2]string]int{{"scale", "running"}: 5})
+	compare(t, m, `
+# HELP aksbot_jobs Jobs by operation and state.
+# TYPE aksbot_jobs gauge
+aksbot_jobs{op="scale",state="running"} 5
+`)
+}
+
 func TestConcurrentRecording(t *testing.T) {
 	m := NewMetrics()
 	const workers, each = 8, 500
@@ -306,6 +427,10 @@ func TestConcurrentRecording(t *testing.T) {
 				m.OutboxDepth(i)
 				m.SocketReconnect()
 				m.SetJobsByState(map[[2]string]int{{"scale", "running"}: i})
+				m.PublishJobs(i%7 != 0)
+				m.Leader(i%2 == 0)
+				m.LanesOwned(i)
+				m.StoreOperation("update_job", time.Millisecond)
 			}
 		})
 	}
@@ -353,6 +478,9 @@ func TestConcurrentRecording(t *testing.T) {
 	if c, s := histogramCount(t, m.operations.WithLabelValues("nodepool.scale", "succeeded")); float64(c) != total || s != total*60 {
 		t.Errorf("operation count=%v sum=%v, want %v and %v", c, s, total, total*60)
 	}
+	if c, _ := histogramCount(t, m.storeOps.WithLabelValues("update_job")); float64(c) != total {
+		t.Errorf("store operation count = %v, want %v", c, total)
+	}
 }
 
 func TestHotPathsDoNotAllocate(t *testing.T) {
@@ -367,6 +495,10 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		"OutboxDepth":       func() { m.OutboxDepth(3) },
 		"ARMRequest":        func() { m.ARMRequest("GET", 200) },
 		"ARMThrottled":      func() { m.ARMThrottled() },
+		"StoreOperation":    func() { m.StoreOperation("update_job", time.Millisecond) },
+		"LanesOwned":        func() { m.LanesOwned(2) },
+		"Leader":            func() { m.Leader(true) },
+		"SessionLost":       func() { m.SessionLost() },
 	}
 	for _, f := range hot {
 		f() // first use creates the series
@@ -406,6 +538,16 @@ func BenchmarkSlackAck(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			m.SlackAck(4 * time.Millisecond)
+		}
+	})
+}
+
+func BenchmarkStoreOperation(b *testing.B) {
+	m := NewMetrics()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.StoreOperation("update_job", 3*time.Millisecond)
 		}
 	})
 }
