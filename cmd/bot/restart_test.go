@@ -213,17 +213,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return fmt.Sprintf("%d %s", resp.StatusCode, body)
-}
-
 // scrapeMetrics reads /metrics of the bot at addr with the Prometheus text parser and returns
 // the families by name, and the text for failure messages.
 func scrapeMetrics(t *testing.T, addr string) (map[string]*dto.MetricFamily, string) {
