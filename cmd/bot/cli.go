@@ -222,7 +222,8 @@ are set, else a console chat; real Azure when AZURE_SUBSCRIPTION_ID is set, else
 const envHelp = `Environment: SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_API_URL, AZURE_SUBSCRIPTION_ID, AKSBOT_ARM_ENDPOINT,
 AZURE_AUTHORITY_HOST, AKSBOT_ARM_AUDIENCE, AKSBOT_CONFIG (default aksbot.yaml), AKSBOT_DB (default aksbot.db),
 AKSBOT_HTTP_ADDR (health, readiness and metrics; default :8080, "off" disables),
-AKSBOT_LOG_LEVEL (debug|info|warn|error; default info, warn in the console). See README.md.`
+AKSBOT_LOG_LEVEL (debug|info|warn|error; default info, warn in the console),
+AKSBOT_REPLICA_ID (this replica's name in every log line; default the hostname). See README.md.`
 
 // writeUsage writes the binary's usage: what it is, its commands and its environment.
 func writeUsage(w io.Writer, table []command) {
@@ -286,7 +287,12 @@ func runBot(ctx context.Context, inv *invocation, _ []string) int {
 		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
 		return exitUsage
 	}
-	log, err := newLogger(inv.stderr, cfg.Mode, inv.getenv(envLogLevel))
+	replica, err := replicaID(inv.getenv)
+	if err != nil {
+		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(inv.stderr, cfg.Mode, inv.getenv(envLogLevel), replica)
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
 		return exitUsage

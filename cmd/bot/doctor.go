@@ -56,7 +56,8 @@ func doctorSetup(fs *flag.FlagSet) runFunc {
 			log: slog.New(slog.DiscardHandler)}
 		if lvl := inv.getenv(envLogLevel); lvl != "" {
 			// Debug logs of the checks' requests, for when a FAIL needs a closer look.
-			if log, err := newLogger(inv.stderr, config.ModeSlack, lvl); err == nil {
+			// No replica: doctor is not one, and its logs go to the person who runs it.
+			if log, err := newLogger(inv.stderr, config.ModeSlack, lvl, ""); err == nil {
 				d.log = log
 			}
 		}

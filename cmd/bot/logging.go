@@ -10,18 +10,23 @@ import (
 	"github.com/aksbot/aksbot/internal/config"
 )
 
-// envLogLevel overrides the default log level.
-const envLogLevel = "AKSBOT_LOG_LEVEL"
+const (
+	// envLogLevel overrides the default log level.
+	envLogLevel = "AKSBOT_LOG_LEVEL"
+	// envReplicaID names this replica in every log line (default: the hostname).
+	envReplicaID = "AKSBOT_REPLICA_ID"
+)
 
 // newLogger logs to w (stderr): text for a person when w is a terminal, JSON for machines
 // otherwise (a container's logs, a file, a pipe). The level is info, except in the console,
 // where the terminal is also the chat and only warnings and errors should interrupt it; level
-// (AKSBOT_LOG_LEVEL) overrides both.
-func newLogger(w io.Writer, mode config.Mode, level string) (*slog.Logger, error) {
-	return newLoggerFor(w, writerIsTerminal(w), mode, level)
+// (AKSBOT_LOG_LEVEL) overrides both. Every record carries replica (see replicaID) unless it is
+// empty: with several replicas writing to one log store, it says which one acted.
+func newLogger(w io.Writer, mode config.Mode, level, replica string) (*slog.Logger, error) {
+	return newLoggerFor(w, writerIsTerminal(w), mode, level, replica)
 }
 
-func newLoggerFor(w io.Writer, terminal bool, mode config.Mode, level string) (*slog.Logger, error) {
+func newLoggerFor(w io.Writer, terminal bool, mode config.Mode, level, replica string) (*slog.Logger, error) {
 	lvl := slog.LevelInfo
 	if mode == config.ModeConsole {
 		lvl = slog.LevelWarn
@@ -32,10 +37,28 @@ func newLoggerFor(w io.Writer, terminal bool, mode config.Mode, level string) (*
 		}
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if terminal {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	log := slog.New(h)
+	if replica != "" {
+		log = log.With("replica", replica)
+	}
+	return log, nil
+}
+
+// replicaID is AKSBOT_REPLICA_ID, or else the hostname, which in Kubernetes is the pod's name:
+// unique among the replicas that run at one time.
+func replicaID(getenv func(string) string) (string, error) {
+	if id := strings.TrimSpace(getenv(envReplicaID)); id != "" {
+		return id, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("%s is not set and the hostname is unknown: %w", envReplicaID, err)
+	}
+	return host, nil
 }
 
 // writerIsTerminal reports whether w is a character device such as a terminal. Buffers, pipes

@@ -16,7 +16,7 @@ import (
 
 func TestLoggerFormatFollowsTheTerminal(t *testing.T) {
 	var b bytes.Buffer
-	log, err := newLoggerFor(&b, false, config.ModeSlack, "")
+	log, err := newLoggerFor(&b, false, config.ModeSlack, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestLoggerFormatFollowsTheTerminal(t *testing.T) {
 	}
 
 	b.Reset()
-	log, _ = newLoggerFor(&b, true, config.ModeSlack, "")
+	log, _ = newLoggerFor(&b, true, config.ModeSlack, "", "")
 	log.Info("hello", "job", "7")
 	if got := b.String(); !strings.Contains(got, "level=INFO msg=hello job=7") {
 		t.Errorf("terminal log is not text: %q", got)
@@ -39,11 +39,54 @@ func TestLoggerFormatFollowsTheTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	log, _ = newLogger(f, config.ModeConsole, "")
+	log, _ = newLogger(f, config.ModeConsole, "", "")
 	log.Warn("careful")
 	data, _ := os.ReadFile(f.Name())
 	if err := json.Unmarshal(data, &rec); err != nil || rec["msg"] != "careful" {
 		t.Errorf("log to a file is not JSON (%v): %s", err, data)
+	}
+}
+
+func TestLoggerNamesTheReplica(t *testing.T) {
+	var b bytes.Buffer
+	log, err := newLoggerFor(&b, false, config.ModeSlack, "", "aksbot-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.With("component", "azure").Warn("throttled")
+	var rec map[string]any
+	if err := json.Unmarshal(b.Bytes(), &rec); err != nil || rec["replica"] != "aksbot-0" || rec["component"] != "azure" {
+		t.Errorf("JSON record does not name the replica (%v): %s", err, b.String())
+	}
+
+	b.Reset()
+	log, _ = newLoggerFor(&b, true, config.ModeSlack, "", "aksbot-0")
+	log.Info("hello")
+	if got := b.String(); !strings.Contains(got, "replica=aksbot-0") {
+		t.Errorf("terminal log does not name the replica: %q", got)
+	}
+
+	b.Reset()
+	log, _ = newLoggerFor(&b, false, config.ModeSlack, "", "")
+	log.Info("hello")
+	if strings.Contains(b.String(), "replica") {
+		t.Errorf("an empty replica ID is logged: %s", b.String())
+	}
+}
+
+func TestReplicaID(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skipf("no hostname to default to: %v", err)
+	}
+	if id, err := replicaID(getenv); err != nil || id != host {
+		t.Errorf("replicaID without %s = %q, %v; want the hostname %q", envReplicaID, id, err, host)
+	}
+	env[envReplicaID] = " aksbot-1 "
+	if id, err := replicaID(getenv); err != nil || id != "aksbot-1" {
+		t.Errorf("replicaID = %q, %v; want aksbot-1", id, err)
 	}
 }
 
@@ -60,7 +103,7 @@ func TestLoggerLevel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		log, err := newLoggerFor(&b, true, tt.mode, tt.level)
+		log, err := newLoggerFor(&b, true, tt.mode, tt.level, "")
 		if err != nil {
 			t.Fatalf("%s %q: %v", tt.mode, tt.level, err)
 		}
@@ -72,18 +115,19 @@ func TestLoggerLevel(t *testing.T) {
 			t.Errorf("%s %q logged:\n%s", tt.mode, tt.level, got)
 		}
 	}
-	if _, err := newLoggerFor(&bytes.Buffer{}, false, config.ModeSlack, "loud"); err == nil {
+	if _, err := newLoggerFor(&bytes.Buffer{}, false, config.ModeSlack, "loud", ""); err == nil {
 		t.Error("an unknown level was accepted")
 	}
 }
 
-// A short Slack run, started as main starts it: every log line on (non-terminal) stderr is JSON,
-// and neither token set through the environment appears.
+// A short Slack run, started as main starts it: every log line on (non-terminal) stderr is JSON
+// and names the replica, and neither token set through the environment appears.
 func TestSlackRunLogsJSONWithoutTokens(t *testing.T) {
 	sl := slacktest.NewServer(slacktest.WithAppToken(appToken), slacktest.WithBotToken(botToken))
 	t.Cleanup(sl.Close)
 	env := slackEnv(t, sl.APIURL())
 	env["AKSBOT_LOG_LEVEL"] = "debug"
+	env["AKSBOT_REPLICA_ID"] = "aksbot-7f9c"
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -122,6 +166,8 @@ func TestSlackRunLogsJSONWithoutTokens(t *testing.T) {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec["msg"] == nil {
 			t.Errorf("not a JSON log record: %q", l)
+		} else if rec["replica"] != "aksbot-7f9c" {
+			t.Errorf("log record without the replica ID from AKSBOT_REPLICA_ID: %q", l)
 		}
 	}
 	for _, secret := range []string{appToken, botToken} {

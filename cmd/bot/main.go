@@ -188,7 +188,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process.
 func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, error) {
-	policies := []azpolicy.Policy{telemetry.ARMPolicy(m)}
+	policies := []azpolicy.Policy{azure.MetricsPolicy(m)}
 	if !cfg.Simulated() {
 		cred := ov.armCredential
 		if cred == nil {
@@ -285,6 +285,7 @@ func simulatedAtMost(cfg config.Config, d, limit time.Duration) time.Duration {
 }
 
 // countJobs keeps the jobs-by-state gauge current from the store's index of unfinished jobs.
+// With several replicas only the elected one publishes it (telemetry.Metrics.PublishJobs).
 func countJobs(ctx context.Context, st jobs.Store, m *telemetry.Metrics) {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()

@@ -492,7 +492,7 @@ func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string)
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
 	_, err := b.api.PostEphemeralContext(ctx, channel, user, opts...)
-	b.metrics.SlackCall("chat.postEphemeral", err)
+	b.metrics.SlackCall("chat.postEphemeral", callResult(err))
 	if err != nil {
 		return fmt.Errorf("post ephemeral to %s in %s: %w", user, channel, err)
 	}

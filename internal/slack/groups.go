@@ -17,7 +17,7 @@ func (b *Bot) Members(ctx context.Context, groupID string) ([]string, error) {
 		return nil, errors.New("read members of a Slack user group: the group ID is empty: set it in the configuration")
 	}
 	users, err := b.api.GetUserGroupMembersContext(ctx, groupID)
-	b.metrics.SlackCall("usergroups.users.list", err)
+	b.metrics.SlackCall("usergroups.users.list", callResult(err))
 	if err == nil {
 		return users, nil
 	}

@@ -36,7 +36,7 @@ func (b *Bot) openDenyForm(ctx context.Context, triggerID, jobID, channel, threa
 		return fmt.Errorf("open deny form for job %s: the click carries no trigger ID", jobID)
 	}
 	resp, err := b.api.OpenViewContext(ctx, triggerID, denyForm(jobID))
-	b.metrics.SlackCall("views.open", err)
+	b.metrics.SlackCall("views.open", callResult(err))
 	if err != nil {
 		return fmt.Errorf("open deny form for job %s: %w", jobID, err)
 	}
@@ -114,7 +114,7 @@ func (b *Bot) submitDeny(ctx context.Context, viewID, jobID string, user aks.Use
 	if !ok {
 		// The bot restarted while the form was open: answer in the app's messages tab.
 		_, _, err := b.api.PostMessageContext(ctx, user.ID, slack.MsgOptionText(truncate(text, maxText), false))
-		b.metrics.SlackCall("chat.postMessage", err)
+		b.metrics.SlackCall("chat.postMessage", callResult(err))
 		if err != nil {
 			b.log.Warn("slack deny reply not delivered", "user", user.ID, "job", jobID, "err", err)
 		}

@@ -2,14 +2,13 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
@@ -169,7 +168,7 @@ func TestOutboxHonoursRetryAfter(t *testing.T) {
 	if n := r.srv.Calls("conversations.history"); n != 0 {
 		t.Errorf("%d history lookups after a 429: Slack said it did not post, so there is nothing to look for", n)
 	}
-	if got := m.calls("chat.postMessage"); len(got) != 3 || !isRateLimited(got[0]) || got[1] != nil || got[2] != nil {
+	if got := m.calls("chat.postMessage"); !slices.Equal(got, []string{ResultRateLimited, ResultOK, ResultOK}) {
 		t.Errorf("metrics saw chat.postMessage results %v, want a rate limit and two successes", got)
 	}
 	if d := m.lastDepth(); d != 0 {
@@ -369,17 +368,17 @@ func TestSlowAndAbortPostedOnce(t *testing.T) {
 type recordingMetrics struct {
 	noMetrics
 	mu     sync.Mutex
-	called map[string][]error
+	called map[string][]string // method -> results
 	depths []int
 }
 
-func (m *recordingMetrics) SlackCall(method string, err error) {
+func (m *recordingMetrics) SlackCall(method, result string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.called == nil {
-		m.called = map[string][]error{}
+		m.called = map[string][]string{}
 	}
-	m.called[method] = append(m.called[method], err)
+	m.called[method] = append(m.called[method], result)
 }
 
 func (m *recordingMetrics) OutboxDepth(n int) {
@@ -388,10 +387,10 @@ func (m *recordingMetrics) OutboxDepth(n int) {
 	m.depths = append(m.depths, n)
 }
 
-func (m *recordingMetrics) calls(method string) []error {
+func (m *recordingMetrics) calls(method string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]error(nil), m.called[method]...)
+	return slices.Clone(m.called[method])
 }
 
 func (m *recordingMetrics) lastDepth() int {
@@ -401,11 +400,6 @@ func (m *recordingMetrics) lastDepth() int {
 		return -1
 	}
 	return m.depths[len(m.depths)-1]
-}
-
-func isRateLimited(err error) bool {
-	var rl *slack.RateLimitedError
-	return errors.As(err, &rl)
 }
 
 // The depth the outbox publishes follows its queue as entries are added, replaced (coalesced)

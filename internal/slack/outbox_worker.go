@@ -356,7 +356,7 @@ func (o *outbox) post(ctx context.Context, e *outboxEntry, parent string) (strin
 	ctx, cancel := context.WithTimeout(ctx, o.limits.callTimeout)
 	defer cancel()
 	_, ts, err := o.api.PostMessageContext(ctx, e.Channel, opts...)
-	o.metrics.SlackCall("chat.postMessage", err)
+	o.metrics.SlackCall("chat.postMessage", callResult(err))
 	if err != nil {
 		return "", fmt.Errorf("chat.postMessage in %s: %w", e.Channel, err)
 	}
@@ -371,7 +371,7 @@ func (o *outbox) update(ctx context.Context, e *outboxEntry, ts string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.limits.callTimeout)
 	defer cancel()
 	_, _, _, err = o.api.UpdateMessageContext(ctx, e.Channel, ts, opts...)
-	o.metrics.SlackCall("chat.update", err)
+	o.metrics.SlackCall("chat.update", callResult(err))
 	if err != nil {
 		return fmt.Errorf("chat.update of %s in %s: %w", ts, e.Channel, err)
 	}
@@ -406,7 +406,7 @@ func (o *outbox) find(ctx context.Context, e *outboxEntry, parent string) (strin
 			}
 		}
 		cancel()
-		o.metrics.SlackCall(method, err)
+		o.metrics.SlackCall(method, callResult(err))
 		if err != nil {
 			return "", fmt.Errorf("%s in %s: %w", method, e.Channel, err)
 		}

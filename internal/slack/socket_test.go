@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,17 +22,17 @@ import (
 // metrics records what the bot reports.
 type metrics struct {
 	mu         sync.Mutex
-	calls      map[string][]error
+	calls      map[string][]string // method -> results
 	acks       []time.Duration
 	reconnects int
 }
 
-func newMetrics() *metrics { return &metrics{calls: map[string][]error{}} }
+func newMetrics() *metrics { return &metrics{calls: map[string][]string{}} }
 
-func (m *metrics) SlackCall(method string, err error) {
+func (m *metrics) SlackCall(method, result string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls[method] = append(m.calls[method], err)
+	m.calls[method] = append(m.calls[method], result)
 }
 
 func (m *metrics) SlackAck(d time.Duration) {
@@ -48,12 +49,12 @@ func (m *metrics) SocketReconnect() {
 
 func (m *metrics) OutboxDepth(int) {}
 
-func (m *metrics) snapshot() (calls map[string][]error, acks []time.Duration, reconnects int) {
+func (m *metrics) snapshot() (calls map[string][]string, acks []time.Duration, reconnects int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	calls = map[string][]error{}
+	calls = map[string][]string{}
 	for k, v := range m.calls {
-		calls[k] = append([]error(nil), v...)
+		calls[k] = slices.Clone(v)
 	}
 	return calls, append([]time.Duration(nil), m.acks...), m.reconnects
 }
@@ -144,8 +145,8 @@ func TestReconnectAfterDropAndDisconnectIsCounted(t *testing.T) {
 	if len(acks) != 1 || acks[0] <= 0 {
 		t.Errorf("ack latencies = %v, want one positive latency", acks)
 	}
-	if errs := calls["chat.postEphemeral"]; len(errs) != 1 || errs[0] != nil {
-		t.Errorf("chat.postEphemeral calls = %v, want one success", errs)
+	if got := calls["chat.postEphemeral"]; !slices.Equal(got, []string{ResultOK}) {
+		t.Errorf("chat.postEphemeral calls = %v, want one success", got)
 	}
 }
 
@@ -328,16 +329,17 @@ func TestMetricsCountWebAPICalls(t *testing.T) {
 	}
 	x.stop()
 	calls, acks, _ := m.snapshot()
-	ok := func(errs []error, wantOK, wantFailed int) bool {
+	ok := func(results []string, wantOK, wantFailed int) bool {
 		var okN, failedN int
-		for _, err := range errs {
-			if err == nil {
+		for _, r := range results {
+			switch r {
+			case ResultOK:
 				okN++
-			} else {
+			case ResultError:
 				failedN++
 			}
 		}
-		return okN == wantOK && failedN == wantFailed
+		return okN == wantOK && failedN == wantFailed && len(results) == wantOK+wantFailed
 	}
 	for method, want := range map[string][2]int{
 		"usergroups.users.list": {1, 1},

@@ -1,17 +1,22 @@
-// Package telemetry gives the bot health, readiness and Prometheus metrics
-// without a metrics dependency: it keeps its own counters, gauges and
-// histograms and writes the Prometheus text exposition format (0.0.4).
+// Package telemetry gives the bot health, readiness and Prometheus metrics.
+//
+// Metrics are kept in a prometheus/client_golang Registry and served with promhttp. The bot
+// used to write the text format itself; with several replicas the Go runtime and process
+// metrics (memory, GC, goroutines, open files) matter for telling replicas apart, and the
+// exposition format, its content negotiation and its escaping are better maintained upstream
+// than by us. The package knows no other external system: the Slack transport and the Azure
+// client classify their own results and call the methods of Metrics through interfaces they
+// define.
 package telemetry
 
 import (
-	"errors"
-	"math"
+	"maps"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/slack-go/slack"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -28,138 +33,202 @@ const (
 	nameOutboxDepth      = "aksbot_slack_outbox_depth"
 	nameARMRequests      = "aksbot_arm_requests_total"
 	nameARMThrottled     = "aksbot_arm_throttled_total"
-)
-
-// Results of a Slack Web API call, the result label of aksbot_slack_api_calls_total.
-const (
-	slackOK          = "ok"
-	slackError       = "error"
-	slackRateLimited = "ratelimited"
+	nameLanesOwned       = "aksbot_lanes_owned"
+	nameLeader           = "aksbot_leader"
+	nameStoreOperation   = "aksbot_store_operation_seconds"
+	nameSessionLosses    = "aksbot_store_session_losses_total"
 )
 
 // Bucket upper bounds in seconds. AKS operations take minutes to a couple of
-// hours, approvals minutes to a day, and Slack wants an ack within 3s, so each
-// histogram gets bounds around the values that matter for it.
+// hours, approvals minutes to a day, Slack wants an ack within 3s, and a store
+// operation (an etcd round trip) takes milliseconds unless something is wrong,
+// so each histogram gets bounds around the values that matter for it.
 var (
 	operationBuckets = []float64{30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200}
 	approvalBuckets  = []float64{10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400}
 	ackBuckets       = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3}
+	storeBuckets     = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 )
 
-// Metrics holds everything the bot records. It is the job engine's
-// jobs.Observer and the Slack transport's slack.Metrics (its methods match
-// those interfaces; this package imports neither). It is safe for concurrent
-// use; recording an already-seen label set takes a read lock and atomic adds
-// and does not allocate.
+// Metrics holds everything the bot records, in its own registry together
+// with the Go runtime and process collectors. Its methods match the ports of
+// the packages that record (jobs.Observer, slack.Metrics, azure.Metrics and
+// the multi-replica ones); this package imports none of them. It is safe for
+// concurrent use.
 type Metrics struct {
-	jobTransitions *counterVec // op, from, to
-	slackCalls     *counterVec // method, result
-	armRequests    *counterVec // method, code
+	reg *prometheus.Registry
 
-	armThrottled     atomic.Uint64
-	socketReconnects atomic.Uint64
-	outboxDepth      atomic.Int64
+	jobTransitions *prometheus.CounterVec // op, from, to
+	slackCalls     *prometheus.CounterVec // method, result
+	armRequests    *prometheus.CounterVec // method, code
 
-	jobsMu sync.Mutex
-	jobs   map[[2]string]int // op, state
+	armThrottled     prometheus.Counter
+	socketReconnects prometheus.Counter
+	outboxDepth      prometheus.Gauge
 
-	operations   *histogramVec // op, outcome
-	approvalWait *histogramVec // op, outcome
-	slackAck     *histogram
+	operations   *prometheus.HistogramVec // op, outcome
+	approvalWait *prometheus.HistogramVec // op, outcome
+	slackAck     prometheus.Histogram
+
+	lanesOwned    prometheus.Gauge
+	leader        prometheus.Gauge
+	storeOps      *prometheus.HistogramVec // op
+	sessionLosses prometheus.Counter
+
+	jobs *jobsCollector
 }
 
-// NewMetrics returns an empty set of metrics.
+// NewMetrics returns an empty set of metrics in a registry of its own, so two
+// Metrics (two bots in one test process) never share a series.
 func NewMetrics() *Metrics {
-	return &Metrics{
-		jobTransitions: newCounterVec(),
-		slackCalls:     newCounterVec(),
-		armRequests:    newCounterVec(),
-		jobs:           map[[2]string]int{},
-		operations:     newHistogramVec(operationBuckets),
-		approvalWait:   newHistogramVec(approvalBuckets),
-		slackAck:       newHistogram(ackBuckets),
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		jobTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: nameJobTransitions,
+			Help: "Job state transitions by operation, old state (empty for a new job) and new state."},
+			[]string{"op", "from", "to"}),
+		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: nameSlackCalls,
+			Help: "Slack Web API calls by method and result (ok, error, ratelimited)."},
+			[]string{"method", "result"}),
+		armRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: nameARMRequests,
+			Help: "Azure Resource Manager HTTP requests by method and status code (error: no response)."},
+			[]string{"method", "code"}),
+		armThrottled: prometheus.NewCounter(prometheus.CounterOpts{Name: nameARMThrottled,
+			Help: "Azure Resource Manager requests answered 429 (throttled)."}),
+		socketReconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: nameSocketReconnects,
+			Help: "Reconnections of the Slack socket-mode connection."}),
+		outboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: nameOutboxDepth,
+			Help: "Messages stored in the outbox and not yet delivered to Slack."}),
+		operations: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: nameOperationSeconds,
+			Help:    "Duration of Azure operations, from the request to its end, by operation and outcome.",
+			Buckets: operationBuckets}, []string{"op", "outcome"}),
+		approvalWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: nameApprovalWait,
+			Help:    "Time jobs waited for their approvals, by operation and outcome: the state the decision moved the job to (queued when approved, denied, expired).",
+			Buckets: approvalBuckets}, []string{"op", "outcome"}),
+		slackAck: prometheus.NewHistogram(prometheus.HistogramOpts{Name: nameSlackAck,
+			Help:    "Time from reading a Slack socket-mode envelope to acknowledging it.",
+			Buckets: ackBuckets}),
+		lanesOwned: prometheus.NewGauge(prometheus.GaugeOpts{Name: nameLanesOwned,
+			Help: "Cluster lanes this replica owns: clusters whose jobs it runs."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: nameLeader,
+			Help: "1 while this replica is the elected one for bot-wide work, else 0."}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: nameStoreOperation,
+			Help:    "Latency of store operations by operation (create_job, update_job, jobs, outbox, ...).",
+			Buckets: storeBuckets}, []string{"op"}),
+		sessionLosses: prometheus.NewCounter(prometheus.CounterOpts{Name: nameSessionLosses,
+			Help: "Losses of this replica's etcd session: its leases, and the lanes and leadership they held, lapsed."}),
+		jobs: &jobsCollector{
+			desc:    prometheus.NewDesc(nameJobs, "Jobs by operation and state.", []string{"op", "state"}, nil),
+			publish: true,
+		},
 	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.jobTransitions, m.slackCalls, m.armRequests, m.armThrottled, m.socketReconnects,
+		m.outboxDepth, m.operations, m.approvalWait, m.slackAck,
+		m.lanesOwned, m.leader, m.storeOps, m.sessionLosses, m.jobs,
+	)
+	return m
 }
+
+// Gatherer returns the registry /metrics is served from, for tests that
+// read the metrics with prometheus/testutil.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 
 // JobTransition counts a job of operation op going from one state to
 // another; from is "" for a job just made (jobs.Observer).
 func (m *Metrics) JobTransition(op aks.OpKind, from, to aks.JobState) {
-	m.jobTransitions.inc(labels3(string(op), string(from), string(to)))
+	m.jobTransitions.WithLabelValues(string(op), string(from), string(to)).Inc()
 }
 
 // OperationFinished records how long an Azure operation took, from the
 // request to Azure to its end with outcome succeeded, failed or cancelled
 // (jobs.Observer).
 func (m *Metrics) OperationFinished(op aks.OpKind, outcome aks.JobState, d time.Duration) {
-	m.operations.get(labels3(string(op), string(outcome), "")).observe(d.Seconds())
+	m.operations.WithLabelValues(string(op), string(outcome)).Observe(d.Seconds())
 }
 
 // ApprovalWait records how long a job waited for its approvals until the
 // decision that approved, denied or expired it; outcome is the state the job
 // went to (jobs.Observer).
 func (m *Metrics) ApprovalWait(op aks.OpKind, outcome aks.JobState, d time.Duration) {
-	m.approvalWait.get(labels3(string(op), string(outcome), "")).observe(d.Seconds())
+	m.approvalWait.WithLabelValues(string(op), string(outcome)).Observe(d.Seconds())
 }
 
 // SetJobsByState replaces the aksbot_jobs gauge with counts keyed by
 // {op, state}; label sets absent from counts disappear from the output, so
 // a state nobody is in any more does not linger with a stale value.
 func (m *Metrics) SetJobsByState(counts map[[2]string]int) {
-	next := make(map[[2]string]int, len(counts))
-	for k, v := range counts {
-		next[k] = v
-	}
-	m.jobsMu.Lock()
-	m.jobs = next
-	m.jobsMu.Unlock()
+	m.jobs.set(maps.Clone(counts))
 }
 
-// SlackCall counts one Slack Web API call of method by its result: ok, error,
-// or ratelimited when err is (or wraps) slack-go's *slack.RateLimitedError,
-// which is what a 429 turns into (slack.Metrics).
-func (m *Metrics) SlackCall(method string, err error) {
-	m.slackCalls.inc(labels3(method, slackResult(err), ""))
-}
+// PublishJobs switches the aksbot_jobs gauge on or off; it is on in a new
+// Metrics. Every replica sees the same jobs in the shared store, so if each
+// published them, sum(aksbot_jobs) would count every job once per replica:
+// only the elected replica publishes. Turning it off also forgets the
+// counts, so a replica elected again shows nothing until its next
+// SetJobsByState rather than numbers from its last term. Leader does not
+// call this; whoever handles the election calls both.
+func (m *Metrics) PublishJobs(on bool) { m.jobs.setPublish(on) }
 
-func slackResult(err error) string {
-	if err == nil {
-		return slackOK
-	}
-	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
-		return slackRateLimited
-	}
-	return slackError
+// SlackCall counts one Slack Web API call of method by its result: "ok",
+// "error", or "ratelimited" for a call Slack refused with 429. The Slack
+// transport decides which (slack.Metrics).
+func (m *Metrics) SlackCall(method, result string) {
+	m.slackCalls.WithLabelValues(method, result).Inc()
 }
 
 // SlackAck records the time from reading a socket-mode envelope to writing
 // its ack (slack.Metrics).
-func (m *Metrics) SlackAck(latency time.Duration) { m.slackAck.observe(latency.Seconds()) }
+func (m *Metrics) SlackAck(latency time.Duration) { m.slackAck.Observe(latency.Seconds()) }
 
 // SocketReconnect counts one reconnection of the Slack socket-mode
 // connection (slack.Metrics).
-func (m *Metrics) SocketReconnect() { m.socketReconnects.Add(1) }
+func (m *Metrics) SocketReconnect() { m.socketReconnects.Inc() }
 
 // OutboxDepth sets how many messages are stored and not yet delivered to
 // Slack (slack.Metrics).
-func (m *Metrics) OutboxDepth(n int) { m.outboxDepth.Store(int64(n)) }
+func (m *Metrics) OutboxDepth(n int) { m.outboxDepth.Set(float64(n)) }
 
 // ARMRequest counts one ARM HTTP request by HTTP method and status code; a
-// request that got no response (status 0, usually with err set) is counted
-// with code "error". Failures are the 4xx and 5xx codes and "error". A 429
-// also counts in aksbot_arm_throttled_total.
-func (m *Metrics) ARMRequest(method string, status int, err error) {
+// request that got no response is counted with status 0, shown as code
+// "error" (azure.Metrics).
+func (m *Metrics) ARMRequest(method string, status int) {
 	code := "error"
 	if status > 0 {
 		code = statusText(status)
 	}
-	m.armRequests.inc(labels3(method, code, ""))
-	if status == 429 {
-		m.armThrottled.Add(1)
-	}
+	m.armRequests.WithLabelValues(method, code).Inc()
 }
 
-// labels3 is a series key; families with fewer labels leave the rest empty.
-func labels3(a, b, c string) [3]string { return [3]string{a, b, c} }
+// ARMThrottled counts one ARM request that Azure throttled (a 429); it is
+// also counted by ARMRequest (azure.Metrics).
+func (m *Metrics) ARMThrottled() { m.armThrottled.Inc() }
+
+// LanesOwned sets aksbot_lanes_owned: how many cluster lanes this replica
+// owns now, that is, whose jobs it runs.
+func (m *Metrics) LanesOwned(n int) { m.lanesOwned.Set(float64(n)) }
+
+// Leader sets aksbot_leader to 1 while this replica is the elected one for
+// bot-wide work and to 0 when it is not (any more). See PublishJobs.
+func (m *Metrics) Leader(elected bool) {
+	v := 0.0
+	if elected {
+		v = 1
+	}
+	m.leader.Set(v)
+}
+
+// StoreOperation records in aksbot_store_operation_seconds{op} how long one
+// store operation took; op names it, such as "create_job", "update_job",
+// "jobs" or "outbox". Keep the set of names small: each is a series.
+func (m *Metrics) StoreOperation(op string, d time.Duration) {
+	m.storeOps.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// SessionLost counts one loss of this replica's etcd session in
+// aksbot_store_session_losses_total.
+func (m *Metrics) SessionLost() { m.sessionLosses.Inc() }
 
 // statusCodes holds the text of the status codes ARM returns, so counting a
 // request does not format an integer each time.
@@ -178,118 +247,44 @@ func statusText(status int) string {
 	return strconv.Itoa(status)
 }
 
-// counterVec is a counter family keyed by up to three label values.
-type counterVec struct {
-	mu sync.RWMutex
-	m  map[[3]string]*atomic.Uint64
+// jobsCollector publishes aksbot_jobs from the last counts it was given. A
+// GaugeVec would need a Reset before each refresh, and a scrape between the
+// Reset and the Sets would see some states missing; replacing the whole map
+// under a lock makes each refresh atomic.
+type jobsCollector struct {
+	desc *prometheus.Desc
+
+	mu      sync.Mutex
+	publish bool
+	counts  map[[2]string]int // op, state
 }
 
-func newCounterVec() *counterVec {
-	return &counterVec{m: map[[3]string]*atomic.Uint64{}}
+func (c *jobsCollector) set(counts map[[2]string]int) {
+	c.mu.Lock()
+	c.counts = counts
+	c.mu.Unlock()
 }
 
-func (v *counterVec) inc(k [3]string) {
-	v.mu.RLock()
-	c, ok := v.m[k]
-	v.mu.RUnlock()
-	if !ok {
-		v.mu.Lock()
-		if c, ok = v.m[k]; !ok {
-			c = new(atomic.Uint64)
-			v.m[k] = c
-		}
-		v.mu.Unlock()
-	}
-	c.Add(1)
-}
-
-// snapshot copies the current values so writing the exposition holds no lock.
-func (v *counterVec) snapshot() map[[3]string]uint64 {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	out := make(map[[3]string]uint64, len(v.m))
-	for k, c := range v.m {
-		out[k] = c.Load()
-	}
-	return out
-}
-
-// histogram keeps per-bucket (non-cumulative) counts; the last slot counts
-// observations above every bound (+Inf). The total count is derived from the
-// buckets when written, so _count always equals the +Inf bucket.
-type histogram struct {
-	upper   []float64
-	counts  []atomic.Uint64
-	sumBits atomic.Uint64
-}
-
-func newHistogram(upper []float64) *histogram {
-	return &histogram{upper: upper, counts: make([]atomic.Uint64, len(upper)+1)}
-}
-
-func (h *histogram) observe(v float64) {
-	i := 0
-	for i < len(h.upper) && v > h.upper[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	for {
-		old := h.sumBits.Load()
-		if h.sumBits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
-			return
-		}
+func (c *jobsCollector) setPublish(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publish = on
+	if !on {
+		c.counts = nil
 	}
 }
 
-type histogramSnapshot struct {
-	upper      []float64
-	cumulative []uint64 // one per upper bound, then +Inf
-	sum        float64
-}
+func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (h *histogram) snapshot() histogramSnapshot {
-	s := histogramSnapshot{upper: h.upper, cumulative: make([]uint64, len(h.counts))}
-	var total uint64
-	for i := range h.counts {
-		total += h.counts[i].Load()
-		s.cumulative[i] = total
+func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	counts := c.counts
+	if !c.publish {
+		counts = nil
 	}
-	s.sum = math.Float64frombits(h.sumBits.Load())
-	return s
-}
-
-type histogramVec struct {
-	upper []float64
-	mu    sync.RWMutex
-	m     map[[3]string]*histogram
-}
-
-func newHistogramVec(upper []float64) *histogramVec {
-	return &histogramVec{upper: upper, m: map[[3]string]*histogram{}}
-}
-
-func (v *histogramVec) get(k [3]string) *histogram {
-	v.mu.RLock()
-	h, ok := v.m[k]
-	v.mu.RUnlock()
-	if ok {
-		return h
+	c.mu.Unlock()
+	// counts is never changed after set, only replaced, so it is read without the lock.
+	for k, v := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(v), k[0], k[1])
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h, ok = v.m[k]; !ok {
-		h = newHistogram(v.upper)
-		v.m[k] = h
-	}
-	return h
-}
-
-func (v *histogramVec) snapshot() map[[3]string]histogramSnapshot {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	out := make(map[[3]string]histogramSnapshot, len(v.m))
-	for k, h := range v.m {
-		out[k] = h.snapshot()
-	}
-	return out
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const (
@@ -20,8 +22,6 @@ const (
 	checkTimeout = 2 * time.Second
 	// shutdownTimeout bounds how long Run waits for scrapes in flight.
 	shutdownTimeout = 5 * time.Second
-	// metricsContentType is what Prometheus expects for the 0.0.4 text format.
-	metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 )
 
 // Check reports whether one dependency is usable; nil means ready. Its error
@@ -60,7 +60,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	// promhttp negotiates the format with the scraper (Prometheus text without an Accept
+	// header) and, should a collector fail, still serves the others and logs why.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
 	return mux
 }
 
@@ -139,14 +144,6 @@ func runCheck(ctx context.Context, c Check) error {
 }
 
 func singleLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
-
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", metricsContentType)
-	if _, err := s.metrics.WriteTo(w); err != nil {
-		// The scraper went away mid-response; nothing to send it.
-		s.log.DebugContext(r.Context(), "metrics scrape not delivered", "err", err)
-	}
-}
 
 // Run serves until ctx is done, then shuts down, waiting up to 5s for
 // requests in flight. It returns nil after a shutdown caused by ctx.

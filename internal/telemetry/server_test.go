@@ -13,6 +13,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -99,17 +104,33 @@ func TestMetricsEndpoint(t *testing.T) {
 	m := NewMetrics()
 	m.SocketReconnect()
 	m.SocketReconnect()
+	m.JobTransition(aks.OpPoolScale, aks.StateQueued, aks.StateRunning)
 	s := NewServer("127.0.0.1:0", m, nil, quietLog())
 	resp, body := get(t, s.Handler(), "/metrics")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("metrics = %d", resp.StatusCode)
 	}
+	// A scraper that sends no Accept header (curl, an old Prometheus) gets the 0.0.4 text format.
 	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil || mt != "text/plain" || params["version"] != "0.0.4" {
 		t.Errorf("content type = %q (%v)", resp.Header.Get("Content-Type"), err)
 	}
-	if got := parseExposition(t, body).find(t, nameSocketReconnects, map[string]string{}); got != 2 {
-		t.Errorf("reconnects = %v, want 2", got)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics is not the text format: %v\n%s", err, body)
+	}
+	if f := fams[nameSocketReconnects]; f == nil || f.GetMetric()[0].GetCounter().GetValue() != 2 {
+		t.Errorf("reconnects = %v, want 2", f)
+	}
+	if f := fams[nameJobTransitions]; f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("transitions = %v, want one series at 1", f)
+	}
+	// The Go runtime and process collectors are served too.
+	for _, name := range []string{"go_goroutines", "process_start_time_seconds"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 	if resp, _ := get(t, s.Handler(), "/nope"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown path = %d, want 404", resp.StatusCode)

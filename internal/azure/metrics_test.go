@@ -1,9 +1,11 @@
-package telemetry
+package azure
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +13,45 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
+
+// armCounts records what MetricsPolicy reports, keyed "METHOD status" ("GET 200").
+type armCounts struct {
+	mu        sync.Mutex
+	requests  map[string]int
+	throttled int
+}
+
+func (c *armCounts) ARMRequest(method string, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.requests == nil {
+		c.requests = map[string]int{}
+	}
+	c.requests[method+" "+strconv.Itoa(status)]++
+}
+
+func (c *armCounts) ARMThrottled() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.throttled++
+}
+
+func (c *armCounts) check(t *testing.T, want map[string]int, throttled int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.requests) != len(want) {
+		t.Errorf("requests = %v, want %v", c.requests, want)
+	}
+	for k, n := range want {
+		if c.requests[k] != n {
+			t.Errorf("%q counted %d times, want %d (all: %v)", k, c.requests[k], n, c.requests)
+		}
+	}
+	if c.throttled != throttled {
+		t.Errorf("throttled = %d, want %d", c.throttled, throttled)
+	}
+}
 
 func doARM(t *testing.T, pl runtime.Pipeline, method, url string) (int, error) {
 	t.Helper()
@@ -28,7 +69,7 @@ func doARM(t *testing.T, pl runtime.Pipeline, method, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func TestARMPolicyPerCall(t *testing.T) {
+func TestMetricsPolicyPerCall(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/throttled" {
 			w.Header().Set("Retry-After", "1")
@@ -39,9 +80,9 @@ func TestARMPolicyPerCall(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	m := NewMetrics()
-	pl := runtime.NewPipeline("telemetrytest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
-		PerCallPolicies: []policy.Policy{ARMPolicy(m)},
+	m := &armCounts{}
+	pl := runtime.NewPipeline("metricstest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
+		PerCallPolicies: []policy.Policy{MetricsPolicy(m)},
 		Retry:           policy.RetryOptions{MaxRetries: -1}, // one attempt per call
 		Transport:       srv.Client(),
 	})
@@ -53,20 +94,10 @@ func TestARMPolicyPerCall(t *testing.T) {
 	if code, err := doARM(t, pl, http.MethodPut, srv.URL+"/throttled"); err != nil || code != 429 {
 		t.Fatalf("PUT /throttled = %d, %v", code, err)
 	}
-
-	_, e := scrape(t, m)
-	if got := e.find(t, nameARMRequests, map[string]string{"method": "GET", "code": "200"}); got != 2 {
-		t.Errorf("GET 200 = %v, want 2", got)
-	}
-	if got := e.find(t, nameARMRequests, map[string]string{"method": "PUT", "code": "429"}); got != 1 {
-		t.Errorf("PUT 429 = %v, want 1", got)
-	}
-	if got := e.find(t, nameARMThrottled, map[string]string{}); got != 1 {
-		t.Errorf("throttled = %v, want 1", got)
-	}
+	m.check(t, map[string]int{"GET 200": 2, "PUT 429": 1}, 1)
 }
 
-func TestARMPolicyPerRetrySeesEachAttempt(t *testing.T) {
+func TestMetricsPolicyPerRetrySeesEachAttempt(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
@@ -77,46 +108,30 @@ func TestARMPolicyPerRetrySeesEachAttempt(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	m := NewMetrics()
-	pl := runtime.NewPipeline("telemetrytest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
-		PerRetryPolicies: []policy.Policy{ARMPolicy(m)},
+	m := &armCounts{}
+	pl := runtime.NewPipeline("metricstest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
+		PerRetryPolicies: []policy.Policy{MetricsPolicy(m)},
 		Retry:            policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond},
 		Transport:        srv.Client(),
 	})
 	if code, err := doARM(t, pl, http.MethodGet, srv.URL+"/cluster"); err != nil || code != 200 {
 		t.Fatalf("GET = %d, %v; want 200 after one retry", code, err)
 	}
-
-	_, e := scrape(t, m)
-	if got := e.find(t, nameARMRequests, map[string]string{"method": "GET", "code": "429"}); got != 1 {
-		t.Errorf("GET 429 = %v, want 1", got)
-	}
-	if got := e.find(t, nameARMRequests, map[string]string{"method": "GET", "code": "200"}); got != 1 {
-		t.Errorf("GET 200 = %v, want 1", got)
-	}
-	if got := e.find(t, nameARMThrottled, map[string]string{}); got != 1 {
-		t.Errorf("throttled = %v, want 1", got)
-	}
+	m.check(t, map[string]int{"GET 429": 1, "GET 200": 1}, 1)
 }
 
-func TestARMPolicyCountsTransportErrors(t *testing.T) {
+func TestMetricsPolicyCountsTransportErrors(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens any more
 
-	m := NewMetrics()
-	pl := runtime.NewPipeline("telemetrytest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
-		PerCallPolicies: []policy.Policy{ARMPolicy(m)},
+	m := &armCounts{}
+	pl := runtime.NewPipeline("metricstest", "v0.0.0", runtime.PipelineOptions{}, &policy.ClientOptions{
+		PerCallPolicies: []policy.Policy{MetricsPolicy(m)},
 		Retry:           policy.RetryOptions{MaxRetries: -1},
 	})
 	if _, err := doARM(t, pl, http.MethodDelete, url+"/pool"); err == nil {
 		t.Fatal("request to a closed server succeeded")
 	}
-	_, e := scrape(t, m)
-	if got := e.find(t, nameARMRequests, map[string]string{"method": "DELETE", "code": "error"}); got != 1 {
-		t.Errorf("DELETE error = %v, want 1", got)
-	}
-	if got := e.find(t, nameARMThrottled, map[string]string{}); got != 0 {
-		t.Errorf("throttled = %v, want 0", got)
-	}
+	m.check(t, map[string]int{"DELETE 0": 1}, 0) // 0: no response
 }
