@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Config says where to look for clusters and how to reach EKS.
@@ -62,11 +64,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
-	var doer aws.HTTPClient = awshttp.NewBuildableClient()
+	// The SDK's own HTTP client stays unless one is given: it is the one that honours
+	// AWS_CA_BUNDLE (a wrapper around it makes LoadDefaultConfig fail when that is set).
 	if cfg.HTTPClient != nil {
-		doer = cfg.HTTPClient
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
 	}
-	opts = append(opts, config.WithHTTPClient(&logClient{next: doer, log: log}))
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			if cfg.RetryMaxAttempts > 0 {
@@ -84,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eks: load AWS configuration: %w", err)
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, logAttempts(log))
 	regions := cfg.Regions
 	if len(regions) == 0 {
 		if awsCfg.Region == "" {
@@ -133,28 +136,27 @@ func (c *Client) Endpoint(region string) string {
 	return ""
 }
 
-// logClient logs each HTTP attempt at Debug: method, host and path, status and duration. It
-// never logs headers or bodies, so signatures and session tokens cannot leak.
-type logClient struct {
-	next aws.HTTPClient
-	log  *slog.Logger
-}
-
-func (l *logClient) Do(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	if !l.log.Enabled(ctx, slog.LevelDebug) {
-		return l.next.Do(req)
+// logAttempts logs each HTTP attempt at Debug: operation, region, status, request ID and
+// duration. It never logs headers or bodies, so signatures and session tokens cannot leak.
+func logAttempts(log *slog.Logger) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("aksbotLogAttempt",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				if !log.Enabled(ctx, slog.LevelDebug) {
+					return next.HandleDeserialize(ctx, in)
+				}
+				start := time.Now()
+				out, md, err := next.HandleDeserialize(ctx, in)
+				attrs := []any{"op", middleware.GetOperationName(ctx), "region", awsmw.GetRegion(ctx),
+					"took", time.Since(start).Round(time.Millisecond)}
+				if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp != nil {
+					attrs = append(attrs, "status", resp.StatusCode, "requestId", resp.Header.Get("X-Amzn-Requestid"))
+				}
+				if err != nil {
+					attrs = append(attrs, "err", err)
+				}
+				log.DebugContext(ctx, "EKS request", attrs...)
+				return out, md, err
+			}), middleware.After)
 	}
-	start := time.Now()
-	resp, err := l.next.Do(req)
-	attrs := []any{"method", req.Method, "host", req.URL.Host, "path", req.URL.Path,
-		"took", time.Since(start).Round(time.Millisecond)}
-	if resp != nil {
-		attrs = append(attrs, "status", resp.StatusCode, "requestId", resp.Header.Get("X-Amzn-Requestid"))
-	}
-	if err != nil {
-		attrs = append(attrs, "err", err)
-	}
-	l.log.DebugContext(ctx, "EKS request", attrs...)
-	return resp, err
 }

@@ -209,15 +209,15 @@ func (s *Sim) describeNodegroup(c *call) {
 func renderNodegroup(cl *cluster, ng *nodegroup) map[string]any {
 	doc := map[string]any{
 		"nodegroupName": ng.name, "clusterName": cl.name,
-		"nodegroupArn":  fmt.Sprintf("arn:aws:eks:%s:%s:nodegroup/%s/%s/%s", cl.region, account, cl.name, ng.name, "0ac6f1e2"),
-		"version":       ng.version, "releaseVersion": ng.release, "status": ng.status,
+		"nodegroupArn": fmt.Sprintf("arn:aws:eks:%s:%s:nodegroup/%s/%s/%s", cl.region, account, cl.name, ng.name, "0ac6f1e2"),
+		"version":      ng.version, "releaseVersion": ng.release, "status": ng.status,
 		"capacityType": ng.capacity, "amiType": ng.ami, "nodeRole": ng.role,
 		"instanceTypes": nonNil(ng.instanceTypes), "subnets": nonNil(ng.subnets),
 		"scalingConfig": map[string]int32{"minSize": ng.min, "maxSize": ng.max, "desiredSize": ng.desired},
 		"createdAt":     epoch(ng.created), "modifiedAt": epoch(ng.modified),
-		"health":        map[string]any{"issues": nonNilIssues(ng.issues)},
-		"updateConfig":  map[string]int{"maxUnavailable": 1},
-		"resources":     map[string]any{"autoScalingGroups": []map[string]string{{"name": "eks-" + ng.name + "-asg"}}},
+		"health":       map[string]any{"issues": nonNilIssues(ng.issues)},
+		"updateConfig": map[string]int{"maxUnavailable": 1},
+		"resources":    map[string]any{"autoScalingGroups": []map[string]string{{"name": "eks-" + ng.name + "-asg"}}},
 	}
 	if len(ng.labels) > 0 {
 		doc["labels"] = ng.labels
