@@ -180,7 +180,7 @@ func TestNewNeedsARegion(t *testing.T) {
 }
 
 func TestScaleEndToEnd(t *testing.T) {
-	e := newEnv(t, sim.Options{Speed: 5000}) // 3 minutes become 36 ms of real time
+	e := newEnv(t, sim.Options{Speed: 1000}) // 3 minutes become 180 ms of real time
 	ctx := t.Context()
 	op := scaleWeb(5)
 	plan, err := e.c.Plan(ctx, op)
@@ -197,12 +197,6 @@ func TestScaleEndToEnd(t *testing.T) {
 	token, err := o.ResumeToken()
 	if err != nil || !strings.HasPrefix(token, "update/") || o.OperationID() == "" || token != "update/"+o.OperationID() {
 		t.Fatalf("resume token %q (%v), operation ID %q", token, err, o.OperationID())
-	}
-	if s := state(t, e.c, ngWeb); s != StateUpdating {
-		t.Errorf("state while scaling %q, want %q", s, StateUpdating)
-	}
-	if s := state(t, e.c, Target{Region: "eu-west-1", Cluster: "web-prod"}); s != StateUpdating {
-		t.Errorf("cluster state while a node group scales %q, want %q", s, StateUpdating)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -291,6 +285,9 @@ func TestCrashWindows(t *testing.T) {
 		// The reconcile path: in progress first, applied once it ended.
 		if s := state(t, c, ngWeb); s != StateUpdating {
 			t.Fatalf("state %q, want in progress", s)
+		}
+		if s := state(t, c, Target{Region: "eu-west-1", Cluster: "web-prod"}); s != StateUpdating {
+			t.Fatalf("cluster state while a node group scales %q, want %q", s, StateUpdating)
 		}
 		if applied, err := c.Applied(t.Context(), op, plan); err != nil || applied {
 			t.Fatalf("applied while updating = %v, %v", applied, err)
@@ -693,5 +690,45 @@ func TestViews(t *testing.T) {
 	}
 	if _, err := e.c.DescribeCluster(ctx, "eu-west-1", "nope"); aks.ErrorCode(err) != aks.ENotFound {
 		t.Errorf("describe of a missing cluster: %v", err)
+	}
+}
+
+// A lost answer: EKS applied the first try of a mutation but the answer never came back (here a
+// 503 in its place). The SDK retries with the same ClientRequestToken, so EKS answers with the
+// update it already started: one change, and the operation to follow is that one.
+func TestLostAnswerIsRetriedWithTheSameToken(t *testing.T) {
+	ck := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	s := sim.New(sim.Options{Now: ck.Now})
+	inner := s.Handler()
+	var mu sync.Mutex
+	lost := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drop := r.Method == http.MethodPost && !lost
+		lost = lost || drop
+		mu.Unlock()
+		if drop {
+			inner.ServeHTTP(httptest.NewRecorder(), r) // EKS does it; the answer is lost
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	setEnv(t, srv.URL)
+	e := &env{sim: s, url: srv.URL, clock: ck}
+	e.c = e.client(t)
+
+	o, err := e.c.Begin(t.Context(), scaleWeb(6), aks.Plan{}, "aksbot-job-20-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	muts := e.mutations(t)
+	if len(muts) != 2 || muts[0].Token != muts[1].Token || !muts[1].Replay || s.Mutations() != 1 {
+		t.Fatalf("requests %+v, mutations %d: want the SDK's retry to replay the first", muts, s.Mutations())
+	}
+	e.pollToEnd(t, o)
+	if ng, _ := s.Nodegroup("eu-west-1", "web-prod", "ng-web"); ng.Desired != 6 {
+		t.Fatalf("desired %d", ng.Desired)
 	}
 }
