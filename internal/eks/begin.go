@@ -11,7 +11,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/jobs"
 )
+
+// Operation has the engine's operation contract already; only Cloud's signatures differ (the
+// target and operation types, and Begin's request token).
+var _ jobs.Operation = (*Operation)(nil)
+
+// RequestToken is the ClientRequestToken of a job's request: the same job and attempt give the
+// same token, so a request sent again after a crash is the same request to EKS. The engine
+// raises attempt only when it knows the previous request did not arrive.
+func RequestToken(jobID string, attempt int) string {
+	return fmt.Sprintf("aksbot-job-%s-%d", jobID, attempt)
+}
 
 // Begin sends op's mutation and returns the operation to follow. Every mutation that EKS lets
 // carry one has ClientRequestToken = requestToken, which the caller derives from the job
@@ -21,7 +33,7 @@ import (
 // refused while it runs (ErrBusy) or after it ended (ENotFound), the reconcile cases.
 //
 // The request is made from op alone, never from the plan or a fresh read, so that the same op
-// and token give byte-for-byte the same request. Errors: ErrBusy while another operation runs on
+// and token give byte-for-byte the same request (plan is taken for the engine's sake and unused). Errors: ErrBusy while another operation runs on
 // the node group, ErrExists when create finds the name taken; other refusals wrap
 // *aks.AzureError; no answer is EUnavailable.
 func (c *Client) Begin(ctx context.Context, op NodegroupOp, plan aks.Plan, requestToken string) (*Operation, error) {

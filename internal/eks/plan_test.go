@@ -155,3 +155,12 @@ func TestParseTaint(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestToken(t *testing.T) {
+	if got := RequestToken("42", 1); got != "aksbot-job-42-1" || !validToken(got) {
+		t.Fatalf("RequestToken = %q", got)
+	}
+	if validToken("") || validToken("a b") || validToken(strings.Repeat("x", 65)) {
+		t.Fatal("validToken accepts an empty, spaced or overlong token")
+	}
+}

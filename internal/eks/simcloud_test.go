@@ -50,6 +50,7 @@ func setEnv(t *testing.T, url string) {
 	none := filepath.Join(t.TempDir(), "none")
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_EKS":        url,
+		"AWS_ENDPOINT_URL":            "",
 		"AWS_ACCESS_KEY_ID":           "AKIASIMULATEDEXAMPLE",
 		"AWS_SECRET_ACCESS_KEY":       "simulated-secret-not-a-credential",
 		"AWS_SESSION_TOKEN":           "",

@@ -70,6 +70,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*c
 
 	s.mu.Lock()
 	c.rec.At = s.now()
+	c.rec.ID = fmt.Sprintf("sim-%06d", len(s.requests)+1)
 	switch {
 	case err != nil:
 		c.fail(http.StatusBadRequest, "BadRequestException", "cannot read the request body")
@@ -88,7 +89,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*c
 
 	s.log.Debug("EKS sim", "op", op, "region", c.region, "path", r.URL.Path, "status", c.status, "code", c.errCode)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-Requestid", fmt.Sprintf("sim-%d", len(c.rec.Path)+c.status))
+	w.Header().Set("X-Amzn-Requestid", c.rec.ID)
 	if c.errCode != "" {
 		w.Header().Set("X-Amzn-Errortype", c.errCode)
 		doc := map[string]string{"__type": c.errCode, "message": c.errMsg}

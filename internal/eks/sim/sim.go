@@ -54,6 +54,7 @@ type Options struct {
 
 // Request is one HTTP request the sim received, for test assertions.
 type Request struct {
+	ID        string // the x-amzn-RequestId answered
 	At        time.Time
 	Method    string
 	Path      string
