@@ -25,7 +25,8 @@ type Config struct {
 	Regions []string
 	// Profile is a shared config profile; "" = AWS_PROFILE, else "default".
 	Profile string
-	// HTTPClient sends the requests; nil = the SDK's default.
+	// HTTPClient sends the requests; nil = the SDK's default, which is also the only one that
+	// takes AWS_CA_BUNDLE (LoadDefaultConfig refuses another client when that is set).
 	HTTPClient *http.Client
 	// RetryMaxAttempts and RetryMaxBackoff tune the SDK's standard retryer (throttling, 5xx);
 	// 0 keeps its defaults (3 attempts, 20 s). Tests shorten the backoff.

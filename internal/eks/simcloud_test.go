@@ -733,3 +733,47 @@ func TestLostAnswerIsRetriedWithTheSameToken(t *testing.T) {
 		t.Fatalf("desired %d", ng.Desired)
 	}
 }
+
+// The debug log names each request but never its credentials or signature.
+func TestLogsCarryNoCredentials(t *testing.T) {
+	e := newEnv(t, sim.Options{})
+	var buf safeBuffer
+	c, err := New(t.Context(), Config{Regions: []string{"eu-west-1"},
+		Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ThrottleNext(1)
+	if _, err := c.Begin(t.Context(), scaleWeb(3), aks.Plan{}, "aksbot-job-30-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DescribeCluster(t.Context(), "eu-west-1", "missing"); err == nil {
+		t.Fatal("a missing cluster was found")
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "op=UpdateNodegroupConfig") || !strings.Contains(logs, "status=429") {
+		t.Fatalf("the log does not show the requests:\n%s", logs)
+	}
+	for _, secret := range []string{"AKIASIMULATEDEXAMPLE", "simulated-secret", "Signature=", "Authorization"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains %q:\n%s", secret, logs)
+		}
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
