@@ -1,0 +1,181 @@
+package sim_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aksbot/aksbot/internal/eks/sim"
+)
+
+// These tests speak raw HTTP to the sim, to pin the wire shapes the SDK relies on; the adapter's
+// tests run the real SDK against it.
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const auth = "AWS4-HMAC-SHA256 Credential=AKIASIMULATEDEXAMPLE/20261204/eu-west-1/eks/aws4_request, SignedHeaders=host, Signature=00"
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string, signed bool) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signed {
+		req.Header.Set("Authorization", auth)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+	}
+	return resp.StatusCode, doc
+}
+
+func newServer(t *testing.T) (*sim.Sim, *httptest.Server, *fakeClock) {
+	t.Helper()
+	ck := &fakeClock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	s := sim.New(sim.Options{Now: ck.Now})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return s, srv, ck
+}
+
+func TestUnsignedRequestIsRefused(t *testing.T) {
+	_, srv, _ := newServer(t)
+	status, doc := do(t, srv, "GET", "/clusters", "", false)
+	if status != http.StatusForbidden || doc["__type"] != "UnrecognizedClientException" {
+		t.Fatalf("unsigned: %d %v", status, doc)
+	}
+}
+
+func TestErrorShapes(t *testing.T) {
+	_, srv, _ := newServer(t)
+	status, doc := do(t, srv, "GET", "/clusters/web-prod/node-groups/nope", "", true)
+	if status != http.StatusNotFound || doc["__type"] != "ResourceNotFoundException" || doc["nodegroupName"] != "nope" ||
+		!strings.Contains(doc["message"].(string), "No node group found") {
+		t.Fatalf("missing node group: %d %v", status, doc)
+	}
+	// Clusters live in their region: dev is in us-east-1, not eu-west-1.
+	if status, _ := do(t, srv, "GET", "/clusters/dev", "", true); status != http.StatusNotFound {
+		t.Fatalf("dev in eu-west-1: %d", status)
+	}
+	status, doc = do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config",
+		`{"clientRequestToken":"t1","scalingConfig":{"desiredSize":11}}`, true)
+	if status != http.StatusBadRequest || doc["__type"] != "InvalidParameterException" {
+		t.Fatalf("desired above max: %d %v", status, doc)
+	}
+}
+
+func TestTokensMakeUpdatesIdempotent(t *testing.T) {
+	s, srv, ck := newServer(t)
+	body := `{"clientRequestToken":"aksbot-job-1-1","scalingConfig":{"desiredSize":4}}`
+	status, first := do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config", body, true)
+	if status != http.StatusOK {
+		t.Fatalf("update: %d %v", status, first)
+	}
+	u := first["update"].(map[string]any)
+	if u["status"] != "InProgress" || u["type"] != "ConfigUpdate" {
+		t.Fatalf("update %v", u)
+	}
+	_, again := do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config", body, true)
+	if again["update"].(map[string]any)["id"] != u["id"] {
+		t.Fatalf("same token gave another update: %v vs %v", again, first)
+	}
+	status, doc := do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config",
+		`{"clientRequestToken":"aksbot-job-1-1","scalingConfig":{"desiredSize":5}}`, true)
+	if status != http.StatusBadRequest || doc["__type"] != "InvalidRequestException" {
+		t.Fatalf("token reused for another request: %d %v", status, doc)
+	}
+	status, doc = do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config",
+		`{"clientRequestToken":"aksbot-job-2-1","scalingConfig":{"desiredSize":5}}`, true)
+	if status != http.StatusConflict || doc["__type"] != "ResourceInUseException" || !strings.Contains(doc["message"].(string), "in progress") {
+		t.Fatalf("second update while one runs: %d %v", status, doc)
+	}
+	if s.Mutations() != 1 {
+		t.Fatalf("mutations %d, want 1", s.Mutations())
+	}
+	ck.Advance(sim.DefaultDurations.Config)
+	_, doc = do(t, srv, "GET", "/clusters/web-prod/updates/"+u["id"].(string)+"?nodegroupName=ng-web", "", true)
+	if got := doc["update"].(map[string]any)["status"]; got != "Successful" {
+		t.Fatalf("update after its duration: %v", got)
+	}
+	if ng, _ := s.Nodegroup("eu-west-1", "web-prod", "ng-web"); ng.Desired != 4 || ng.Status != "ACTIVE" {
+		t.Fatalf("node group %+v", ng)
+	}
+	// The update belongs to ng-web: asked for under another node group, it is not found.
+	if status, _ := do(t, srv, "GET", "/clusters/web-prod/updates/"+u["id"].(string)+"?nodegroupName=ng-batch", "", true); status != http.StatusNotFound {
+		t.Fatalf("update under another node group: %d", status)
+	}
+}
+
+func TestSpeedScalesDurations(t *testing.T) {
+	ck := &fakeClock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	s := sim.New(sim.Options{Now: ck.Now, Speed: 60})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	do(t, srv, "DELETE", "/clusters/web-prod/node-groups/ng-batch", "", true)
+	ck.Advance(5 * time.Second) // 6 minutes at speed 60 is 6 s
+	if ng, ok := s.Nodegroup("eu-west-1", "web-prod", "ng-batch"); !ok || ng.Status != "DELETING" {
+		t.Fatalf("after 5 s: %+v %v, want DELETING", ng, ok)
+	}
+	ck.Advance(time.Second)
+	if _, ok := s.Nodegroup("eu-west-1", "web-prod", "ng-batch"); ok {
+		t.Fatal("after 6 s the node group is still there")
+	}
+}
+
+func TestPaging(t *testing.T) {
+	_, srv, _ := newServer(t)
+	_, doc := do(t, srv, "GET", "/clusters/web-prod/node-groups?maxResults=1", "", true)
+	if ngs := doc["nodegroups"].([]any); len(ngs) != 1 || ngs[0] != "ng-batch" || doc["nextToken"] == nil {
+		t.Fatalf("first page %v", doc)
+	}
+	_, doc = do(t, srv, "GET", "/clusters/web-prod/node-groups?maxResults=1&nextToken="+doc["nextToken"].(string), "", true)
+	if ngs := doc["nodegroups"].([]any); len(ngs) != 1 || ngs[0] != "ng-web" || doc["nextToken"] != nil {
+		t.Fatalf("second page %v", doc)
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	s, srv, _ := newServer(t)
+	s.ThrottleNext(1)
+	do(t, srv, "GET", "/clusters", "", true)
+	do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-version", `{"clientRequestToken":"tok-1"}`, true)
+	reqs := s.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if r := reqs[0]; r.Status != 429 || r.Code != "ThrottlingException" || r.Operation != "ListClusters" || r.Mutating() {
+		t.Errorf("first %+v", r)
+	}
+	if r := reqs[1]; r.Status != 200 || r.Operation != "UpdateNodegroupVersion" || r.Token != "tok-1" || !r.Mutating() || r.Region != "eu-west-1" {
+		t.Errorf("second %+v", r)
+	}
+}
