@@ -368,10 +368,12 @@ func (c *Coordinator) liveMembers(ctx context.Context) []string {
 		c.log.Debug("read the members", "err", err)
 		return c.members
 	}
-	c.members = c.members[:0]
+	// A new slice: callers keep reading the one returned before.
+	members := make([]string, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		c.members = append(c.members, strings.TrimPrefix(string(kv.Key), dir))
+		members = append(members, strings.TrimPrefix(string(kv.Key), dir))
 	}
+	c.members = members
 	c.membersAge = time.Now()
 	return c.members
 }
@@ -550,7 +552,7 @@ func (c *Coordinator) newSession(ctx context.Context) (*concurrency.Session, err
 		return nil, fmt.Errorf("register %s: %w", key, err)
 	}
 	if put.PrevKv != nil && clientv3.LeaseID(put.PrevKv.Lease) != sess.Lease() {
-		if _, err := c.cli.TimeToLive(gctx, clientv3.LeaseID(put.PrevKv.Lease)); err == nil {
+		if ttl, err := c.cli.TimeToLive(gctx, clientv3.LeaseID(put.PrevKv.Lease)); err == nil && ttl.TTL > 0 {
 			c.log.Warn("another process registered the same replica ID; give each replica its own AKSBOT_REPLICA_ID", "key", key)
 		}
 	}

@@ -366,10 +366,8 @@ func TestOneLeaderAmongThree(t *testing.T) {
 		l aks.Lease
 	}
 	wins := make(chan won, 3)
-	var coords []*Coordinator
 	for _, id := range []string{"r1", "r2", "r3"} {
 		c, _ := testCoord(t, cli, id, 2*time.Second)
-		coords = append(coords, c)
 		go func() {
 			l, err := c.Lead(ctx)
 			if err == nil {
