@@ -560,11 +560,16 @@ func (c *Coordinator) newSession(ctx context.Context) (*concurrency.Session, err
 	return sess, nil
 }
 
-func (c *Coordinator) setSession(sess *concurrency.Session) {
+// setSession makes sess the live session, unless the coordinator was closed meanwhile.
+func (c *Coordinator) setSession(sess *concurrency.Session) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.sess, c.lostErr = sess, nil
 	close(c.ready)
+	return true
 }
 
 // keepSession waits for the session to end; then it ends every lease at once, reports the loss
@@ -617,14 +622,10 @@ func (c *Coordinator) keepSession(sess *concurrency.Session) {
 			c.mu.Unlock()
 			c.log.Warn("etcd session: rejoining failed; retrying", "err", err)
 		}
-		c.mu.Lock()
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
-			c.revoke(sess)
+		if !c.setSession(sess) {
+			c.revoke(sess) // closed while rejoining: Close found no session to revoke
 			return
 		}
-		c.setSession(sess)
 		c.log.Info("etcd session: rejoined")
 	}
 }

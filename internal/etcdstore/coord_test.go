@@ -457,3 +457,30 @@ func TestSurvivesEtcdLeaderRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestCoordinatorEndsWithItsContext(t *testing.T) {
+	cli := testClient(t, etcdtest.Start(t).Endpoints())
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := NewCoordinator(ctx, cli, testPrefix, "a", CoordOptions{LeaseTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	l, err := c.AcquireLane(testCtx(t), "rg/demo")
+	if err != nil || l == nil {
+		t.Fatal(l, err)
+	}
+	cancel()
+	waitClosed(t, l.Done(), 5*time.Second, "lane Done after the coordinator's ctx ended")
+	select {
+	case _, ok := <-c.Released():
+		if ok {
+			t.Error("Released delivered after the ctx ended")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Released not closed after the ctx ended")
+	}
+	if err := c.Ready(context.Background()); err == nil {
+		t.Error("Ready is nil after the coordinator's ctx ended")
+	}
+}
