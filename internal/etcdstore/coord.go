@@ -383,7 +383,7 @@ func (c *Coordinator) liveMembers(ctx context.Context) []string {
 // Done closes when the leader key is deleted or the session is lost; Release resigns. Like a
 // lane's, Done is this process's belief; writes of the elected work carry the fence.
 func (c *Coordinator) Lead(ctx context.Context) (aks.Lease, error) {
-	backoff := newBackoff()
+	retry := newRetryBackoff()
 	for {
 		sess, err := c.waitSession(ctx)
 		if err != nil {
@@ -406,7 +406,7 @@ func (c *Coordinator) Lead(ctx context.Context) (aks.Lease, error) {
 			if err != nil {
 				c.log.Warn("campaign for leadership failed; trying again", "err", err)
 			}
-			if err := backoff.wait(ctx); err != nil {
+			if err := retry.wait(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -457,7 +457,7 @@ func (c *Coordinator) watchLeader(l *lease, rev int64) {
 		case <-ctx.Done():
 		}
 	}()
-	backoff := newBackoff()
+	retry := newRetryBackoff()
 	for ctx.Err() == nil {
 		wch := c.cli.Watch(clientv3.WithRequireLeader(ctx), l.key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
 		for wr := range wch {
@@ -472,7 +472,7 @@ func (c *Coordinator) watchLeader(l *lease, rev int64) {
 				}
 			}
 		}
-		if ctx.Err() != nil || backoff.wait(ctx) != nil {
+		if ctx.Err() != nil || retry.wait(ctx) != nil {
 			return
 		}
 		// The watch broke (no etcd leader, compaction): look whether the key is still ours.
@@ -607,9 +607,9 @@ func (c *Coordinator) keepSession(sess *concurrency.Session) {
 		// now: the leases that guarded them have ended here.
 		c.revokeID(sess.Lease())
 
-		backoff := newBackoff()
+		retry := newRetryBackoff()
 		for {
-			if backoff.wait(c.ctx) != nil {
+			if retry.wait(c.ctx) != nil {
 				return
 			}
 			next, err := c.newSession(c.ctx)
@@ -637,7 +637,7 @@ func (c *Coordinator) watchLanes(rev int64) {
 	defer c.wg.Done()
 	defer close(c.released)
 	dir := c.prefix + lanesDir
-	backoff := newBackoff()
+	retry := newRetryBackoff()
 	for c.ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(c.ctx))
 		wch := c.cli.Watch(wctx, dir, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithFilterPut())
@@ -651,7 +651,7 @@ func (c *Coordinator) watchLanes(rev int64) {
 				c.log.Debug("lane watch broke; resuming", "err", wr.Err())
 				break
 			}
-			backoff.reset()
+			retry.reset()
 			for _, ev := range wr.Events {
 				if ev.Type != mvccpb.DELETE {
 					continue
@@ -671,7 +671,7 @@ func (c *Coordinator) watchLanes(rev int64) {
 			}
 		}
 		cancel()
-		if backoff.wait(c.ctx) != nil {
+		if retry.wait(c.ctx) != nil {
 			return
 		}
 	}
@@ -796,14 +796,14 @@ func (nopMetrics) LanesOwned(int) {}
 func (nopMetrics) Leader(bool)    {}
 func (nopMetrics) SessionLost()   {}
 
-// backoff waits 100 ms, doubling to 5 s, with jitter, between retries.
-type backoff struct{ next time.Duration }
+// retryBackoff waits 100 ms, doubling to 5 s, with jitter, between retries.
+type retryBackoff struct{ next time.Duration }
 
-func newBackoff() *backoff { return &backoff{next: 100 * time.Millisecond} }
+func newRetryBackoff() *retryBackoff { return &retryBackoff{next: 100 * time.Millisecond} }
 
-func (b *backoff) reset() { b.next = 100 * time.Millisecond }
+func (b *retryBackoff) reset() { b.next = 100 * time.Millisecond }
 
-func (b *backoff) wait(ctx context.Context) error {
+func (b *retryBackoff) wait(ctx context.Context) error {
 	d := b.next/2 + rand.N(b.next/2+1)
 	b.next = min(2*b.next, 5*time.Second)
 	t := time.NewTimer(d)
