@@ -13,16 +13,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	bolterrors "go.etcd.io/bbolt/errors"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/config"
+	"github.com/aksbot/aksbot/internal/etcdstore"
 	"github.com/aksbot/aksbot/internal/jobs"
 	"github.com/aksbot/aksbot/internal/store"
 )
@@ -37,6 +40,9 @@ the bot and prints no secrets.
   Azure          (with AZURE_SUBSCRIPTION_ID) the credential gets a token for Azure Resource
                  Manager, and each configured resource group's clusters can be listed
   data file      it opens and takes a write, or can be created; in use by a running bot is a warning
+  etcd           (with AKSBOT_ETCD_ENDPOINTS, instead of the data file) etcd answers within
+                 store.etcd.dialTimeout, accepts the credentials, completes the TLS handshake, lets
+                 the prefix be read (keys, jobs, schema version), and answers a read within 100 ms
 
 Exit code 0 when nothing FAILed, 1 otherwise.`
 
@@ -118,7 +124,14 @@ func (d *doctor) run(ctx context.Context) {
 	case ok:
 		d.report(statusOK, "azure", "simulated cloud (AZURE_SUBSCRIPTION_ID is not set): no Azure checks", "")
 	}
-	d.checkDataFile(ctx, cfg.DBPath)
+	switch {
+	case cfg.Etcd():
+		d.checkEtcd(ctx, cfg)
+	case !ok && strings.TrimSpace(d.getenv(config.EnvEtcdEndpoints)) != "":
+		d.report(statusFail, "etcd", "not checked: the configuration above is invalid", "fix the configuration first")
+	default:
+		d.checkDataFile(ctx, cfg.DBPath)
+	}
 	fmt.Fprintf(d.out, "doctor: %d ok, %d warn, %d FAIL\n", d.counts[statusOK], d.counts[statusWarn], d.counts[statusFail])
 }
 
@@ -406,6 +419,136 @@ func (d *doctor) checkDataFile(ctx context.Context, path string) {
 		return
 	}
 	d.report(statusOK, what, fmt.Sprintf("opened and written; %d unfinished jobs", len(open)), "")
+}
+
+// etcdSlowRead is the round-trip time above which doctor warns: every job step is a few reads
+// and a transaction, and lane takeover waits on them.
+const etcdSlowRead = 100 * time.Millisecond
+
+// checkEtcd checks the etcd the state is kept in: reach, sign-in, TLS, the prefix and the
+// latency. The password is only handed to the client; no line quotes it (Connect's errors
+// never contain it).
+func (d *doctor) checkEtcd(ctx context.Context, cfg config.Config) {
+	e := cfg.File.Store.Etcd
+	where := strings.Join(cfg.EtcdEndpoints, ",")
+	o := etcdstore.ClientOptions{Endpoints: cfg.EtcdEndpoints, DialTimeout: e.DialTimeout.Duration,
+		Username: e.Username, Password: cfg.EtcdPassword, Logger: d.log}
+	o.TLS.CA, o.TLS.Cert, o.TLS.Key = e.TLS.CA, e.TLS.Cert, e.TLS.Key
+	useTLS := e.TLS.Set() || strings.HasPrefix(where, "https://") || strings.Contains(where, ",https://")
+
+	cli, err := etcdstore.Connect(ctx, o)
+	switch {
+	case errors.Is(err, etcdstore.ErrAuth):
+		d.report(statusOK, "etcd connection", "reached "+where, "")
+		fix := "check store.etcd.username and " + config.EnvEtcdPassword + " (etcdctl user get " + orQuoted(e.Username) + " shows the user and its roles)"
+		if e.Username == "" {
+			fix = "etcd has auth enabled: set store.etcd.username in the configuration file and the password in " + config.EnvEtcdPassword
+		}
+		d.report(statusFail, "etcd auth", err.Error(), fix)
+		return
+	case errors.Is(err, etcdstore.ErrTLS):
+		d.report(statusFail, "etcd TLS", err.Error(),
+			"check store.etcd.tls: ca must have signed the server's certificate and its names must include the endpoint's host; "+
+				"cert and key must be a pair the server's CA accepts; https:// endpoints need a TLS listener")
+		return
+	case err != nil:
+		d.report(statusFail, "etcd connection", fmt.Sprintf("no answer within store.etcd.dialTimeout (%s): %v", e.DialTimeout.Duration, err),
+			"check "+config.EnvEtcdEndpoints+" (client URLs, usually port 2379), that etcd runs, and the network between; raise store.etcd.dialTimeout for a slow link")
+		return
+	}
+	defer cli.Close()
+
+	st, err := cli.Status(ctx, cfg.EtcdEndpoints[0])
+	found := "reached " + where
+	if err == nil {
+		found += fmt.Sprintf(" (etcd %s, member %x, leader %x)", st.Version, st.Header.MemberId, st.Leader)
+	}
+	d.report(statusOK, "etcd connection", found, "")
+	if e.Username != "" {
+		d.report(statusOK, "etcd auth", "signed in as "+strconv.Quote(e.Username), "")
+	} else {
+		d.report(statusOK, "etcd auth", "no username: etcd's auth is not used", "")
+	}
+	switch {
+	case useTLS:
+		how := "the system's CA certificates"
+		if e.TLS.CA != "" {
+			how = e.TLS.CA
+		}
+		found := "handshake done, the server's certificate verified against " + how
+		if e.TLS.Cert != "" {
+			found += "; client certificate " + e.TLS.Cert + " presented"
+		}
+		d.report(statusOK, "etcd TLS", found, "")
+	case cfg.EtcdPassword != "":
+		d.report(statusWarn, "etcd TLS", "plain http: the password and all state cross the network unencrypted",
+			"use https:// endpoints and store.etcd.tls")
+	default:
+		d.report(statusOK, "etcd TLS", "plain http (no TLS)", "")
+	}
+
+	d.checkEtcdPrefix(ctx, cli, e.Prefix, e.Username)
+}
+
+// checkEtcdPrefix reads the prefix: how many keys and jobs it holds, the schema version, and
+// how long a read takes. The layout read here is the etcd store's (package etcdstore).
+func (d *doctor) checkEtcdPrefix(ctx context.Context, cli *clientv3.Client, prefix, user string) {
+	what := "etcd prefix " + prefix
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	all, err := cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		fix := "check the network to etcd"
+		if strings.Contains(strings.ToLower(err.Error()), "permission denied") || strings.Contains(err.Error(), "user name is empty") {
+			fix = "grant " + orQuoted(user) + " a role with readwrite on the prefix: etcdctl role grant-permission ROLE --prefix=true readwrite " + prefix
+		}
+		d.report(statusFail, what, "cannot be read: "+err.Error(), fix)
+		return
+	}
+	found := fmt.Sprintf("readable; %d keys", all.Count)
+	schema, err := cli.Get(ctx, prefix+"schema")
+	switch {
+	case err != nil:
+		d.report(statusFail, what, "reading its schema key failed: "+err.Error(), "")
+		return
+	case len(schema.Kvs) == 0 && all.Count == 0:
+		found += "; empty: the bot sets it up at start"
+	case len(schema.Kvs) == 0:
+		d.report(statusWarn, what, found+", but no schema key: not written by aksbot?",
+			"point store.etcd.prefix at a prefix of its own for aksbot")
+		return
+	default:
+		v := string(schema.Kvs[0].Value)
+		jobs, err := cli.Get(ctx, prefix+"v"+v+"/jobs/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			d.report(statusFail, what, "reading its jobs failed: "+err.Error(), "")
+			return
+		}
+		found += fmt.Sprintf("; schema version %s; %d jobs", v, jobs.Count)
+	}
+	d.report(statusOK, what, found, "")
+
+	// A linearizable read goes through the etcd leader: what every job step pays.
+	start := time.Now()
+	if _, err := cli.Get(ctx, prefix+"schema"); err != nil {
+		d.report(statusFail, "etcd latency", "a read failed: "+err.Error(), "")
+		return
+	}
+	took := time.Since(start)
+	ms := fmt.Sprintf("%.1f ms", float64(took.Microseconds())/1000)
+	if took > etcdSlowRead {
+		d.report(statusWarn, "etcd latency", "a read took "+ms+" (above "+etcdSlowRead.String()+")",
+			"run the bot near etcd (same region/zone), and check etcd's disk (fsync) and load")
+		return
+	}
+	d.report(statusOK, "etcd latency", "a read took "+ms, "")
+}
+
+func orQuoted(user string) string {
+	if user == "" {
+		return "USER"
+	}
+	return strconv.Quote(user)
 }
 
 // creatableIn reports whether a file can be created in dir, or in its nearest existing parent

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -36,6 +37,9 @@ const (
 	EnvConfigFile     = "AKSBOT_CONFIG"
 	EnvDB             = "AKSBOT_DB"
 	EnvHTTPAddr       = "AKSBOT_HTTP_ADDR"
+	EnvEtcdEndpoints  = "AKSBOT_ETCD_ENDPOINTS" // set: state in etcd (several replicas); unset: the data file
+	EnvEtcdPassword   = "AKSBOT_ETCD_PASSWORD"  // with store.etcd.username in the file
+	EnvReplicaID      = "AKSBOT_REPLICA_ID"     // default: the hostname
 )
 
 // Defaults of the environment.
@@ -56,8 +60,17 @@ type Config struct {
 	ConfigFile                                string // "" when none was read
 	DBPath                                    string
 	HTTPAddr                                  string // health, readiness and metrics; "off" disables
-	File                                      File   // the YAML
+	// EtcdEndpoints are etcd's client URLs; empty = the data file (DBPath) keeps the state.
+	EtcdEndpoints []string
+	// EtcdPassword goes with File.Store.Etcd.Username; it is never printed or logged.
+	EtcdPassword string
+	// ReplicaID names this replica (in etcd, logs and /aks job): AKSBOT_REPLICA_ID or the hostname.
+	ReplicaID string
+	File      File // the YAML
 }
+
+// Etcd reports whether the state is kept in etcd (AKSBOT_ETCD_ENDPOINTS is set).
+func (c Config) Etcd() bool { return len(c.EtcdEndpoints) > 0 }
 
 // Simulated reports whether the bot runs on the built-in simulated cloud.
 func (c Config) Simulated() bool { return c.SubscriptionID == "" }
@@ -124,11 +137,34 @@ func Load(getenv func(string) string) (Config, error) {
 		c.DBPath = DefaultDBPath
 	}
 
+	c.ReplicaID = env(EnvReplicaID)
+	if c.ReplicaID == "" {
+		host, herr := os.Hostname()
+		if herr != nil {
+			errs = append(errs, fmt.Errorf("%s is not set and the hostname cannot be read (%v): set %s", EnvReplicaID, herr, EnvReplicaID))
+		}
+		c.ReplicaID = host
+		if c.ReplicaID != "" && !replicaIDRE.MatchString(c.ReplicaID) {
+			errs = append(errs, fmt.Errorf("%s is not set and the hostname %q is no replica ID (%s): set %s", EnvReplicaID, c.ReplicaID, replicaIDRule, EnvReplicaID))
+		}
+	} else if !replicaIDRE.MatchString(c.ReplicaID) {
+		errs = append(errs, fmt.Errorf("%s: %q is no replica ID (%s)", EnvReplicaID, c.ReplicaID, replicaIDRule))
+	}
+
+	var endpointErrs []error
+	c.EtcdEndpoints, endpointErrs = etcdEndpoints(env(EnvEtcdEndpoints))
+	errs = append(errs, endpointErrs...)
+	// Not trimmed: a password may begin or end with a space.
+	c.EtcdPassword = getenv(EnvEtcdPassword)
+
 	file, name, err := loadFile(env(EnvConfigFile))
 	if err != nil {
 		errs = append(errs, err)
 	}
 	c.File, c.ConfigFile = file, name
+	if err == nil {
+		errs = append(errs, c.checkEtcd()...)
+	}
 
 	// Without approvers anywhere in Slack every operation that needs approval would be refused.
 	// (A rule without approvers refuses such requests itself, saying so.)
@@ -146,6 +182,103 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+var replicaIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+const replicaIDRule = "up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// etcdEndpoints splits and checks AKSBOT_ETCD_ENDPOINTS: http or https URLs with host and port.
+func etcdEndpoints(raw string) ([]string, []error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var eps []string
+	var errs []error
+	for i, ep := range strings.Split(raw, ",") {
+		ep = strings.TrimSpace(ep)
+		u, err := url.Parse(ep)
+		switch {
+		case ep == "":
+			errs = append(errs, fmt.Errorf("%s: endpoint %d is empty (write URLs separated by commas)", EnvEtcdEndpoints, i+1))
+			continue
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, fmt.Errorf("%s: %q is not an http or https URL like https://etcd-0:2379", EnvEtcdEndpoints, ep))
+			continue
+		case u.User != nil:
+			// Credentials in the URL would be printed with it; the password has its own variable.
+			errs = append(errs, fmt.Errorf("%s: endpoint %d holds credentials; put the user in store.etcd.username and the password in %s",
+				EnvEtcdEndpoints, i+1, EnvEtcdPassword))
+			continue
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+			errs = append(errs, fmt.Errorf("%s: %q must be scheme://host:port only", EnvEtcdEndpoints, ep))
+			continue
+		}
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("%s: %q has no port (etcd listens on 2379 by default: %s://%s:2379)", EnvEtcdEndpoints, ep, u.Scheme, u.Host))
+			continue
+		}
+		eps = append(eps, u.Scheme+"://"+u.Host)
+	}
+	return eps, errs
+}
+
+// checkEtcd checks what the etcd mode needs from the environment and the file together: the
+// password with the username (both or neither: one alone would silently connect without
+// auth), TLS with https, and readable TLS files. Outside the etcd mode only a stray password is
+// an error; store.etcd is ignored then (the same file may serve both modes).
+func (c Config) checkEtcd() []error {
+	e := c.File.Store.Etcd
+	if !c.Etcd() {
+		if c.EtcdPassword != "" {
+			return []error{fmt.Errorf("%s is set but %s is not: the password is only used with etcd", EnvEtcdPassword, EnvEtcdEndpoints)}
+		}
+		return nil
+	}
+	var errs []error
+	switch {
+	case e.Username != "" && c.EtcdPassword == "":
+		errs = append(errs, fmt.Errorf("store.etcd.username is set but %s is not: set both, or neither without etcd auth", EnvEtcdPassword))
+	case e.Username == "" && c.EtcdPassword != "":
+		errs = append(errs, fmt.Errorf("%s is set but store.etcd.username is not: set both, or neither without etcd auth", EnvEtcdPassword))
+	}
+	if e.TLS.Set() {
+		for _, ep := range c.EtcdEndpoints {
+			if strings.HasPrefix(ep, "http://") {
+				errs = append(errs, fmt.Errorf("store.etcd.tls: is set but %s has %s: use https:// endpoints", EnvEtcdEndpoints, ep))
+				break
+			}
+		}
+	}
+	for _, f := range []struct{ key, path string }{{"store.etcd.tls.ca", e.TLS.CA}, {"store.etcd.tls.cert", e.TLS.Cert}, {"store.etcd.tls.key", e.TLS.Key}} {
+		if f.path == "" {
+			continue
+		}
+		if err := readable(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: cannot read %s: %w", f.key, f.path, err))
+		}
+	}
+	return errs
+}
+
+func readable(path string) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return errors.Unwrap(err) // the *PathError repeats the path
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return errors.New("it is a directory")
+	}
+	_, err = fh.Read(make([]byte, 1))
+	if err == io.EOF {
+		return errors.New("it is empty")
+	}
+	return err
 }
 
 // slackMode decides the mode from the tokens. Its errors say which variable is wrong and name a
@@ -249,9 +382,9 @@ func readLimited(name string) ([]byte, error) {
 
 // String describes the configuration without the tokens.
 func (c Config) String() string {
-	return fmt.Sprintf("mode=%s slackToken=%s slackAPI=%s cloud=%s config=%s db=%s",
+	return fmt.Sprintf("mode=%s slackToken=%s slackAPI=%s cloud=%s config=%s store=%s replica=%s",
 		c.Mode, secretState(c.SlackBotToken), orDefault(c.SlackAPIURL, "default"), c.cloud(),
-		orDefault(c.ConfigFile, "none"), c.DBPath)
+		orDefault(c.ConfigFile, "none"), c.store(), c.ReplicaID)
 }
 
 // GoString keeps %#v from printing the tokens.
@@ -268,11 +401,22 @@ func (c Config) LogValue() slog.Value {
 		slog.String("armEndpoint", c.ARMEndpoint),
 		slog.String("configFile", c.ConfigFile),
 		slog.String("db", c.DBPath),
+		slog.String("store", c.store()),
+		slog.String("etcdPassword", secretState(c.EtcdPassword)),
+		slog.String("replicaID", c.ReplicaID),
 		slog.String("httpAddr", c.HTTPAddr),
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
 		slog.Int("policyRules", len(c.File.Policy.Rules)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),
 	)
+}
+
+// store says where the state is kept, without the password.
+func (c Config) store() string {
+	if c.Etcd() {
+		return "etcd(" + strings.Join(c.EtcdEndpoints, ",") + ")" + c.File.Store.Etcd.Prefix
+	}
+	return "file:" + c.DBPath
 }
 
 func (c Config) cloud() string {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -30,7 +31,42 @@ type File struct {
 	Policy    PolicyFile `yaml:"policy"`
 	Jobs      JobsFile   `yaml:"jobs"`
 	Simulator SimFile    `yaml:"simulator"`
+	Store     StoreFile  `yaml:"store"`
 }
+
+// StoreFile configures where aksbot keeps its state. Without AKSBOT_ETCD_ENDPOINTS it is the
+// data file (AKSBOT_DB) and store.etcd is not used.
+type StoreFile struct {
+	Etcd EtcdFile `yaml:"etcd"`
+}
+
+// EtcdFile configures the etcd backend (several replicas). The endpoints and the password come
+// from the environment (AKSBOT_ETCD_ENDPOINTS, AKSBOT_ETCD_PASSWORD), never from the file.
+type EtcdFile struct {
+	// Prefix is put before every key aksbot writes (default "/aksbot/"), so that several bots
+	// (or other programs) can share an etcd. It starts and ends with "/".
+	Prefix string `yaml:"prefix"`
+	// LeaseTTL is how long a replica that died keeps its lanes before a survivor takes them
+	// over (default 10s, 2s to 60s). A replica that cannot reach etcd for that long gives its
+	// work up.
+	LeaseTTL Duration `yaml:"leaseTTL"`
+	// DialTimeout bounds connecting to etcd at start (default 5s).
+	DialTimeout Duration    `yaml:"dialTimeout"`
+	TLS         EtcdTLSFile `yaml:"tls"`
+	// Username signs in with etcd's auth; its password is AKSBOT_ETCD_PASSWORD.
+	Username string `yaml:"username"`
+}
+
+// EtcdTLSFile names PEM files for TLS with etcd. CA alone: the server is verified against it;
+// Cert and Key (together): the bot presents a client certificate.
+type EtcdTLSFile struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Set reports whether any TLS file is named.
+func (t EtcdTLSFile) Set() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
 
 // PolicyFile says who may request and approve operations, and where. The top-level lists are
 // the defaults: they apply to clusters no rule matches (as the rule "default") and to the keys a
@@ -184,6 +220,9 @@ const (
 	DefaultSimSpeed         = 1.0
 	DefaultApprovalTimeout  = time.Hour
 	DefaultGroupCacheTTL    = 5 * time.Minute
+	DefaultEtcdPrefix       = "/aksbot/"
+	DefaultEtcdLeaseTTL     = 10 * time.Second
+	DefaultEtcdDialTimeout  = 5 * time.Second
 
 	MinPollInterval     = time.Second
 	MaxPollInterval     = 10 * time.Minute // slower than this and users think the job hangs
@@ -194,6 +233,8 @@ const (
 	MaxApprovalTimeout  = 7 * 24 * time.Hour
 	MinGroupCacheTTL    = 10 * time.Second // usergroups.users.list is rate limited (Tier 2)
 	MaxGroupCacheTTL    = 24 * time.Hour   // longer and people removed from a group keep approving
+	MinEtcdLeaseTTL     = 2 * time.Second  // keep-alives go every TTL/3; shorter and a GC pause loses the lanes
+	MaxEtcdLeaseTTL     = time.Minute      // longer and a dead replica's clusters wait that long
 )
 
 // maxFileSize bounds the configuration file; a real one is a few hundred bytes.
@@ -280,6 +321,16 @@ func (f *File) setDefaults(set map[string]bool) {
 	if f.Policy.GroupCacheTTL.Duration == 0 && !set["policy.groupCacheTTL"] {
 		f.Policy.GroupCacheTTL.Duration = DefaultGroupCacheTTL
 	}
+	e := &f.Store.Etcd
+	if e.Prefix == "" && !set["store.etcd.prefix"] {
+		e.Prefix = DefaultEtcdPrefix
+	}
+	if e.LeaseTTL.Duration == 0 && !set["store.etcd.leaseTTL"] {
+		e.LeaseTTL.Duration = DefaultEtcdLeaseTTL
+	}
+	if e.DialTimeout.Duration == 0 && !set["store.etcd.dialTimeout"] {
+		e.DialTimeout.Duration = DefaultEtcdDialTimeout
+	}
 }
 
 func (f *File) validate(set map[string]bool) []error {
@@ -327,6 +378,24 @@ func (f *File) validate(set map[string]bool) []error {
 	if s := f.Simulator.Speed; !(s > 0) || s > MaxSimSpeed {
 		bad("simulator.speed", "%s is out of range: use a number above 0 and at most %g (1 = real time)",
 			strconv.FormatFloat(s, 'g', -1, 64), MaxSimSpeed)
+	}
+
+	e := f.Store.Etcd
+	switch p := e.Prefix; {
+	case !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/"):
+		bad("store.etcd.prefix", "%q must start and end with \"/\", like \"/aksbot/\"", p)
+	case strings.ContainsFunc(p, unicode.IsSpace) || strings.Contains(p, "//"):
+		bad("store.etcd.prefix", "%q must not contain spaces or \"//\"", p)
+	}
+	checkDuration("store.etcd.leaseTTL", e.LeaseTTL.Duration, MinEtcdLeaseTTL, MaxEtcdLeaseTTL)
+	if e.DialTimeout.Duration <= 0 {
+		bad("store.etcd.dialTimeout", "%s: must be above 0, like 5s", e.DialTimeout.Duration)
+	}
+	if (e.TLS.Cert == "") != (e.TLS.Key == "") {
+		bad("store.etcd.tls", "cert and key go together: name both files (a client certificate) or neither")
+	}
+	if strings.ContainsFunc(e.Username, unicode.IsSpace) {
+		bad("store.etcd.username", "%q must not contain spaces", e.Username)
 	}
 	return errs
 }
