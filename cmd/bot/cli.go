@@ -287,12 +287,7 @@ func runBot(ctx context.Context, inv *invocation, _ []string) int {
 		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
 		return exitUsage
 	}
-	replica, err := replicaID(inv.getenv)
-	if err != nil {
-		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
-		return exitUsage
-	}
-	log, err := newLogger(inv.stderr, cfg.Mode, inv.getenv(envLogLevel), replica)
+	log, err := newLogger(inv.stderr, cfg.Mode, inv.getenv(envLogLevel), cfg.ReplicaID)
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "aksbot: %v\n", err)
 		return exitUsage

@@ -13,8 +13,6 @@ import (
 const (
 	// envLogLevel overrides the default log level.
 	envLogLevel = "AKSBOT_LOG_LEVEL"
-	// envReplicaID names this replica in every log line (default: the hostname).
-	envReplicaID = "AKSBOT_REPLICA_ID"
 )
 
 // newLogger logs to w (stderr): text for a person when w is a terminal, JSON for machines
@@ -46,19 +44,6 @@ func newLoggerFor(w io.Writer, terminal bool, mode config.Mode, level, replica s
 		log = log.With("replica", replica)
 	}
 	return log, nil
-}
-
-// replicaID is AKSBOT_REPLICA_ID, or else the hostname, which in Kubernetes is the pod's name:
-// unique among the replicas that run at one time.
-func replicaID(getenv func(string) string) (string, error) {
-	if id := strings.TrimSpace(getenv(envReplicaID)); id != "" {
-		return id, nil
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		return "", fmt.Errorf("%s is not set and the hostname is unknown: %w", envReplicaID, err)
-	}
-	return host, nil
 }
 
 // writerIsTerminal reports whether w is a character device such as a terminal. Buffers, pipes

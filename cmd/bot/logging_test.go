@@ -74,21 +74,6 @@ func TestLoggerNamesTheReplica(t *testing.T) {
 	}
 }
 
-func TestReplicaID(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	host, err := os.Hostname()
-	if err != nil {
-		t.Skipf("no hostname to default to: %v", err)
-	}
-	if id, err := replicaID(getenv); err != nil || id != host {
-		t.Errorf("replicaID without %s = %q, %v; want the hostname %q", envReplicaID, id, err, host)
-	}
-	env[envReplicaID] = " aksbot-1 "
-	if id, err := replicaID(getenv); err != nil || id != "aksbot-1" {
-		t.Errorf("replicaID = %q, %v; want aksbot-1", id, err)
-	}
-}
 
 func TestLoggerLevel(t *testing.T) {
 	tests := []struct {
