@@ -74,7 +74,6 @@ func TestLoggerNamesTheReplica(t *testing.T) {
 	}
 }
 
-
 func TestLoggerLevel(t *testing.T) {
 	tests := []struct {
 		mode             config.Mode
