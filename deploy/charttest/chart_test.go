@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -42,24 +43,31 @@ func with(over map[string]any) map[string]any { return merge(base(), over) }
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func TestEveryObjectIsWellFormed(t *testing.T) {
-	r := mustRender(t, base())
-	kinds := map[string]int{}
-	for _, o := range r.objects {
-		if o.name() == "" {
-			t.Errorf("%s without metadata.name", o.kind)
-			continue
+	for mode, vals := range map[string]map[string]any{"bbolt": base(), "etcd": etcdValues(nil)} {
+		r := mustRender(t, vals)
+		kinds := map[string]int{}
+		for _, o := range r.objects {
+			if o.name() == "" {
+				t.Errorf("%s: %s without metadata.name", mode, o.kind)
+				continue
+			}
+			if len(o.name()) > 63 || !dnsLabel.MatchString(o.name()) {
+				t.Errorf("%s: %s name %q is not a DNS label", mode, o.kind, o.name())
+			}
+			if o.v.GetLabels()["app.kubernetes.io/instance"] != "demo" {
+				t.Errorf("%s: %s %s lacks the release's instance label", mode, o.kind, o.name())
+			}
+			kinds[o.kind]++
 		}
-		if len(o.name()) > 63 || !dnsLabel.MatchString(o.name()) {
-			t.Errorf("%s name %q is not a DNS label", o.kind, o.name())
+		want := map[string]int{"Deployment": 1, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 1}
+		if mode == "etcd" {
+			want["PersistentVolumeClaim"] = 0
+			want["PodDisruptionBudget"] = 1
 		}
-		if o.v.GetLabels()["app.kubernetes.io/instance"] != "demo" {
-			t.Errorf("%s %s lacks the release's instance label", o.kind, o.name())
-		}
-		kinds[o.kind]++
-	}
-	for _, k := range []string{"Deployment", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service"} {
-		if kinds[k] != 1 {
-			t.Errorf("want one %s, got %d", k, kinds[k])
+		for k, n := range want {
+			if kinds[k] != n {
+				t.Errorf("%s: want %d %s, got %d", mode, n, k, kinds[k])
+			}
 		}
 	}
 }
@@ -73,6 +81,12 @@ func TestDeploymentRunsOneWriterWithProbes(t *testing.T) {
 	if s := d.Spec.Strategy; s.Type != appsv1.RecreateDeploymentStrategyType || s.RollingUpdate != nil {
 		t.Errorf("strategy = %+v, want Recreate", s)
 	}
+	if n := len(all[policyv1.PodDisruptionBudget](r)); n != 0 {
+		t.Errorf("%d PodDisruptionBudgets for a single replica", n)
+	}
+	if n := len(d.Spec.Template.Spec.TopologySpreadConstraints); n != 0 {
+		t.Errorf("%d topology spread constraints for a single replica", n)
+	}
 	podLabels := d.Spec.Template.Labels
 	for k, v := range d.Spec.Selector.MatchLabels {
 		if podLabels[k] != v {
@@ -85,6 +99,14 @@ func TestDeploymentRunsOneWriterWithProbes(t *testing.T) {
 	port := portNamed(t, c, "http")
 	if got := env["AKSBOT_HTTP_ADDR"].Value; got != ":"+strconv.Itoa(int(port)) {
 		t.Errorf("AKSBOT_HTTP_ADDR = %v, want the container port :%d", got, port)
+	}
+	if ref := env["AKSBOT_REPLICA_ID"].ValueFrom; ref == nil || ref.FieldRef == nil || ref.FieldRef.FieldPath != "metadata.name" {
+		t.Errorf("AKSBOT_REPLICA_ID = %+v, want the pod name", env["AKSBOT_REPLICA_ID"])
+	}
+	for _, name := range []string{"AKSBOT_ETCD_ENDPOINTS", "AKSBOT_ETCD_PASSWORD"} {
+		if _, ok := env[name]; ok {
+			t.Errorf("%s set without store.etcd.endpoints", name)
+		}
 	}
 	for probe, want := range map[string]*corev1.Probe{"/healthz": c.LivenessProbe, "/readyz": c.ReadinessProbe} {
 		if want == nil || want.HTTPGet == nil {
@@ -237,6 +259,9 @@ func TestConfigMapIsAValidPolicyFileWithoutSecrets(t *testing.T) {
 	}
 	if f.Azure.ResourceGroup != "rg-aks" {
 		t.Errorf("resourceGroup = %q, want the values.yaml default", f.Azure.ResourceGroup)
+	}
+	if strings.Contains(text, "store") {
+		t.Errorf("the configuration has a store section without store.etcd.endpoints:\n%s", text)
 	}
 
 	// The file is where AKSBOT_CONFIG points.
