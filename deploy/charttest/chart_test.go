@@ -76,7 +76,7 @@ func TestDeploymentRunsOneWriterWithProbes(t *testing.T) {
 	r := mustRender(t, base())
 	d := one[appsv1.Deployment](t, r)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("replicas = %v, want 1 (bbolt has a single writer)", d.Spec.Replicas)
+		t.Errorf("replicas = %v, want 1 (bbolt has a single writer)", val(d.Spec.Replicas))
 	}
 	if s := d.Spec.Strategy; s.Type != appsv1.RecreateDeploymentStrategyType || s.RollingUpdate != nil {
 		t.Errorf("strategy = %+v, want Recreate", s)

@@ -38,7 +38,7 @@ func TestEtcdModeRollsReplicasWithoutAVolume(t *testing.T) {
 	r := mustRender(t, etcdValues(nil))
 	d := one[appsv1.Deployment](t, r)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
-		t.Errorf("replicas = %v, want replicaCount 3", d.Spec.Replicas)
+		t.Errorf("replicas = %v, want replicaCount 3", val(d.Spec.Replicas))
 	}
 	s := d.Spec.Strategy
 	if s.Type != appsv1.RollingUpdateDeploymentStrategyType || s.RollingUpdate == nil {
@@ -79,7 +79,7 @@ func TestEtcdModeRollsReplicasWithoutAVolume(t *testing.T) {
 		t.Errorf("AKSBOT_REPLICA_ID = %+v, want the pod name", env["AKSBOT_REPLICA_ID"])
 	}
 	if g := pod.TerminationGracePeriodSeconds; g == nil || *g < 15 {
-		t.Errorf("terminationGracePeriodSeconds = %v, want at least 15 (the bot needs up to 10 s)", g)
+		t.Errorf("terminationGracePeriodSeconds = %v, want at least 15 (the bot needs up to 10 s)", val(g))
 	}
 	if !strings.Contains(r.notes, "etcd") || strings.Contains(r.notes, "/data/aksbot.db") {
 		t.Errorf("NOTES do not say the state is in etcd:\n%s", r.notes)

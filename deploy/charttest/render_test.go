@@ -280,3 +280,11 @@ func volumeAt(pod *corev1.PodSpec, c *corev1.Container, dir string) (corev1.Volu
 	}
 	return corev1.Volume{}, false
 }
+
+// val is what a pointer field holds, for messages.
+func val[T any](p *T) any {
+	if p == nil {
+		return "unset"
+	}
+	return *p
+}
