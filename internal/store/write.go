@@ -21,8 +21,8 @@ var errClosed = errors.New("store is closed")
 type writeReq struct {
 	fn     func(tx *bbolt.Tx) error
 	change *aks.JobChange // set by fn to a job it stored: published once committed
-	err    error // fn's own error, from its last run
-	commit error // starting or committing the transaction failed
+	err    error          // fn's own error, from its last run
+	commit error          // starting or committing the transaction failed
 	done   chan struct{}
 }
 
