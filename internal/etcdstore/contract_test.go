@@ -100,12 +100,11 @@ func TestWatchResyncsAfterCompaction(t *testing.T) {
 	s := openStore(t, cli, "/resync/")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ch := etcdstore.WatchFrom(s, ctx, 1) // as if it had stopped long ago, at revision 1
-	j, err := s.CreateJob(ctx, aks.Job{State: aks.StateQueued}, aks.Event{Kind: aks.EventCreated})
-	if err != nil {
+	if _, err := s.CreateJob(ctx, aks.Job{State: aks.StateQueued}, aks.Event{Kind: aks.EventCreated}); err != nil {
 		t.Fatal(err)
 	}
-	// Compact everything so that revision 2 onwards is gone.
+	// Compact everything, then watch as if the last revision seen were 1: the revisions after
+	// it are gone. (Compacting after the watch started would race with its first read.)
 	resp, err := cli.Get(ctx, "x")
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +112,7 @@ func TestWatchResyncsAfterCompaction(t *testing.T) {
 	if _, err := cli.Compact(ctx, resp.Header.Revision); err != nil {
 		t.Fatal(err)
 	}
-	_ = j
+	ch := etcdstore.WatchFrom(s, ctx, 1)
 	sawResync := false
 	for !sawResync {
 		select {
