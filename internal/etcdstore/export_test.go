@@ -8,7 +8,5 @@ import (
 
 // WatchFrom starts a job watch as if the last revision seen were rev, for the compaction test.
 func WatchFrom(s *Store, ctx context.Context, rev int64) <-chan aks.JobChange {
-	out := make(chan aks.JobChange, 64)
-	go s.watchJobs(ctx, out, rev, false)
-	return out
+	return s.watchFrom(ctx, rev, false)
 }

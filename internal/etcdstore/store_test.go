@@ -114,3 +114,40 @@ func TestProbeObserveClose(t *testing.T) {
 		t.Fatal("probe succeeded with etcd stopped")
 	}
 }
+
+// A receiver that does not read holds up no watch: one job's changes are coalesced into its
+// latest.
+func TestWatchCoalescesForSlowReceiver(t *testing.T) {
+	c := etcdtest.Start(t)
+	s := openStore(t, newClient(t, c), "/slow/")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch := s.WatchJobs(ctx)
+	j, err := s.CreateJob(ctx, aks.Job{State: aks.StateQueued}, aks.Event{Kind: aks.EventCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		j.ProvisioningState = strconv.Itoa(i)
+		if j, err = s.UpdateJob(ctx, j, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.State = aks.StateRunning
+	if _, err = s.UpdateJob(ctx, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the watch queue them all
+	var got []aks.JobChange
+	for len(got) == 0 || got[len(got)-1].State != aks.StateRunning {
+		select {
+		case c := <-ch:
+			got = append(got, c)
+		case <-ctx.Done():
+			t.Fatalf("changes %v: the running state never came", got)
+		}
+	}
+	if len(got) > 3 {
+		t.Fatalf("%d changes for 12 writes of one job not read meanwhile: %v; want them coalesced", len(got), got)
+	}
+}
