@@ -2,8 +2,6 @@ package etcdstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,15 +26,11 @@ const auditClockSlack = 5 * time.Minute
 func (s *Store) auditPrefix() string { return s.v + "audit/" }
 
 // auditPut returns the write that appends rec. tag makes the key unique among records of the
-// same nanosecond: random for new records, derived from the source for imported ones (so that
-// importing twice writes the same key).
+// same nanosecond: this Store's random ID and a counter for new records, derived from the
+// source for imported ones (so that importing twice writes the same key).
 func (s *Store) auditPut(rec aks.AuditRecord, tag string) (clientv3.Op, error) {
 	if tag == "" {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return clientv3.Op{}, fmt.Errorf("audit record tag: %w", err)
-		}
-		tag = hex.EncodeToString(b[:])
+		tag = fmt.Sprintf("%s-%x", s.instance, s.auditTags.Add(1))
 	}
 	rec.Seq = 0 // the revision is the sequence
 	data, err := json.Marshal(rec)

@@ -105,15 +105,19 @@ func (s *Store) activePrefix(clusterKey string) string {
 
 // jobOps returns the writes that store job (with events counted so far) and its index entry,
 // and append ev (if not nil, as event number events) and its audit record.
-func (s *Store) jobOps(job aks.Job, n uint64, events int64, ev *aks.Event) ([]clientv3.Op, error) {
+// prev is the state stored before ("" for a new job): the index is written only when the
+// state changes.
+func (s *Store) jobOps(job aks.Job, n uint64, events int64, ev *aks.Event, prev aks.JobState) ([]clientv3.Op, error) {
 	data, err := encodeRecord(record{Job: job, Events: events})
 	if err != nil {
 		return nil, err
 	}
 	ops := []clientv3.Op{clientv3.OpPut(s.jobKey(n), data)}
-	if job.State.Final() {
+	switch {
+	case job.State == prev:
+	case job.State.Final():
 		ops = append(ops, clientv3.OpDelete(s.activeKey(job, n)))
-	} else {
+	default:
 		ops = append(ops, clientv3.OpPut(s.activeKey(job, n), string(job.State)))
 	}
 	if ev == nil {
@@ -141,6 +145,11 @@ func (s *Store) jobOps(job aks.Job, n uint64, events int64, ev *aks.Event) ([]cl
 // on its revision), so IDs are dense and ordered by creation across replicas.
 func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.Job, error) {
 	defer s.timed("create_job")()
+	// Creates of this replica take turns: each then commits at the first try, where
+	// concurrent ones would all compete for the counter and retry. Replicas still race, and
+	// the compare-and-swap settles that.
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
 	seqKey := s.jobSeqKey()
 	s.seqMu.Lock()
 	val, rev := s.jobSeq.val, s.jobSeq.rev
@@ -154,7 +163,7 @@ func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.J
 		j.ID = strconv.FormatUint(n, 10)
 		j.Version = 1
 		e := ev
-		ops, err := s.jobOps(j, n, 1, &e)
+		ops, err := s.jobOps(j, n, 1, &e, "")
 		if err != nil {
 			return aks.Job{}, fmt.Errorf("etcdstore: create job: %w", err)
 		}
@@ -173,7 +182,7 @@ func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.J
 				s.jobSeq.val, s.jobSeq.rev = int64(n), resp.Header.Revision
 			}
 			s.seqMu.Unlock()
-			s.cache.put(j.ID, cached{version: 1, rev: resp.Header.Revision, events: 1})
+			s.cache.put(j.ID, cached{version: 1, rev: resp.Header.Revision, events: 1, state: j.State})
 			return j, nil
 		}
 		// Another writer took the ID: the else branch read the counter as it is now.
@@ -225,7 +234,7 @@ func (s *Store) updateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.
 		if err != nil {
 			return aks.Job{}, err
 		}
-		c = cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events}
+		c = cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events, state: r.Job.State}
 		s.cache.put(job.ID, c)
 		if c.version != job.Version {
 			return aks.Job{}, fmt.Errorf("%w: stored version %d, given %d", aks.ErrConflict, c.version, job.Version)
@@ -242,7 +251,7 @@ func (s *Store) updateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.
 		copied := *ev
 		e = &copied
 	}
-	ops, err := s.jobOps(j, n, events, e)
+	ops, err := s.jobOps(j, n, events, e, c.state)
 	if err != nil {
 		return aks.Job{}, err
 	}
@@ -269,7 +278,7 @@ func (s *Store) updateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.
 		}
 		return aks.Job{}, fmt.Errorf("%w: job %s was written by another writer", aks.ErrConflict, job.ID)
 	}
-	s.cache.put(j.ID, cached{version: j.Version, rev: resp.Header.Revision, events: events})
+	s.cache.put(j.ID, cached{version: j.Version, rev: resp.Header.Revision, events: events, state: j.State})
 	if ev != nil {
 		*ev = *e
 	}
@@ -302,7 +311,7 @@ func (s *Store) job(ctx context.Context, id string) (aks.Job, error) {
 	if err != nil {
 		return aks.Job{}, err
 	}
-	s.cache.put(id, cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events})
+	s.cache.put(id, cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events, state: r.Job.State})
 	return r.Job, nil
 }
 
@@ -579,6 +588,7 @@ type cached struct {
 	version int64
 	rev     int64 // the mod revision of the job key holding that version
 	events  int64
+	state   aks.JobState
 }
 
 // jobCache maps job IDs to what this replica last wrote or read; bounded, emptied when full.

@@ -26,11 +26,14 @@ package etcdstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -59,13 +62,17 @@ type Store struct {
 	log     *slog.Logger
 	observe func(op string, d time.Duration)
 
-	cache jobCache
-	seqMu sync.Mutex // guards jobSeq
+	cache    jobCache
+	createMu sync.Mutex // CreateJob of this replica, one at a time
+	seqMu    sync.Mutex // guards jobSeq
 	// jobSeq is the last seen value and mod revision of the job counter, so that CreateJob
 	// usually needs one round trip.
 	jobSeq struct{ val, rev int64 }
 
 	leases leaseCache
+
+	instance  string        // random, names this Store in the audit keys it makes
+	auditTags atomic.Uint64 // counts them
 
 	ctx    context.Context // ends on Close: stops watches
 	cancel context.CancelFunc
@@ -94,6 +101,11 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts Options
 		cli: cli, prefix: prefix, v: prefix + "v" + strconv.Itoa(schemaVersion) + "/",
 		log: log, observe: opts.Observe,
 	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("etcdstore: open %s: %w", prefix, err)
+	}
+	s.instance = hex.EncodeToString(id[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.checkSchema(ctx, schemaVersion); err != nil {
 		s.cancel()
