@@ -29,6 +29,9 @@ func (s *Store) claim(ctx context.Context, key string, ttl time.Duration) (bool,
 	if ttl <= 0 {
 		return false, fmt.Errorf("ttl %v is not positive", ttl)
 	}
+	if key == "" {
+		return false, errors.New("empty key")
+	}
 	k := s.v + "claims/" + url.PathEscape(key)
 	for try := 0; ; try++ {
 		lease, err := s.leases.get(ctx, s.cli, ttl)
