@@ -1,5 +1,10 @@
-// Package store keeps aksbot's jobs, their events, the chat transports' message references and
-// the audit log in one bbolt data file. It implements jobs.Store and jobs.AuditLog.
+// Package store keeps aksbot's jobs, their events, the chat transports' message references,
+// the audit log and delivery claims in one bbolt data file. It implements the store ports of
+// package aks (JobStore, AuditStore, Claims, JobWatcher).
+//
+// Fences (aks.WithFence) are ignored: bbolt locks the file for one process, so there is no
+// other replica that could own a lane or the outbox, and no deposed owner to stop. The etcd
+// backend (package etcdstore) is the one that checks them.
 //
 // Buckets (the simulated cloud keeps its own buckets, under other names, in the same file):
 //
@@ -9,6 +14,7 @@
 //	events  job key -> bucket: 8-byte big-endian event seq -> JSON aks.Event
 //	refs    job key -> bucket: name -> value
 //	audit   8-byte big-endian record sequence -> JSON aks.AuditRecord (append-only)
+//	claims  claim key -> 8-byte big-endian expiry (Unix ns); made on the first Claim, pruned lazily
 package store
 
 import (
@@ -77,6 +83,9 @@ type Store struct {
 	closing    chan struct{}
 	closeOnce  sync.Once
 	writerDone chan struct{}
+
+	watchers watchHub // WatchJobs' receivers
+	claims   claimPruner
 }
 
 var _ jobs.Store = (*Store)(nil)
@@ -154,7 +163,8 @@ func (s *Store) DB() *bbolt.DB { return s.db }
 // 1 and stores it with ev as its first event (Seq 1), in one transaction.
 func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.Job, error) {
 	var out aks.Job
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	var change aks.JobChange
+	err := s.updateJob(ctx, &change, func(tx *bbolt.Tx) error {
 		seq, err := tx.Bucket(bucketJobs).NextSequence()
 		if err != nil {
 			return fmt.Errorf("next job sequence: %w", err)
@@ -165,7 +175,7 @@ func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.J
 		if err := putJob(tx, jobKey(seq), j, &ev); err != nil {
 			return err
 		}
-		out = j
+		out, change = j, changeOf(j)
 		return nil
 	})
 	if err != nil {
@@ -179,7 +189,8 @@ func (s *Store) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (aks.J
 // jobs.ErrConflict; an unknown one, jobs.ErrNotFound.
 func (s *Store) UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.Job, error) {
 	var out aks.Job
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	var change aks.JobChange
+	err := s.updateJob(ctx, &change, func(tx *bbolt.Tx) error {
 		key, err := parseID(job.ID)
 		if err != nil {
 			return err
@@ -196,7 +207,7 @@ func (s *Store) UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.
 		if err := putJob(tx, key, j, ev); err != nil {
 			return err
 		}
-		out = j
+		out, change = j, changeOf(j)
 		return nil
 	})
 	if err != nil {

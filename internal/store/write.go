@@ -20,8 +20,9 @@ var errClosed = errors.New("store is closed")
 // it must not keep changes to captured state from a failed run.
 type writeReq struct {
 	fn     func(tx *bbolt.Tx) error
-	err    error // fn's own error, from its last run
-	commit error // starting or committing the transaction failed
+	change *aks.JobChange // set by fn to a job it stored: published once committed
+	err    error          // fn's own error, from its last run
+	commit error          // starting or committing the transaction failed
 	done   chan struct{}
 }
 
@@ -31,10 +32,16 @@ type writeReq struct {
 // company. An error that fn did not return came from the file (read-only, disk full, I/O
 // error): it says the data file cannot be written, with code aks.EUnavailable.
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	return s.updateJob(ctx, nil, fn)
+}
+
+// updateJob is update for a write that stores a job: fn sets *change to it, and the change is
+// published to WatchJobs once the transaction is committed (in commit order).
+func (s *Store) updateJob(ctx context.Context, change *aks.JobChange, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{fn: fn, done: make(chan struct{})}
+	r := &writeReq{fn: fn, change: change, done: make(chan struct{})}
 	select {
 	case s.writes <- r:
 	case <-s.closing:
@@ -111,6 +118,9 @@ func (s *Store) commitGroup(group []*writeReq) {
 		for _, r := range group {
 			if r.err == nil {
 				r.commit = err
+				if err == nil && r.change != nil && r.change.ID != "" {
+					s.watchers.publish(*r.change)
+				}
 			}
 			close(r.done)
 		}
