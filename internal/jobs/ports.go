@@ -28,6 +28,14 @@ type Store interface {
 	SetRef(ctx context.Context, jobID, name, value string) error
 	// Refs returns all references stored for a job.
 	Refs(ctx context.Context, jobID string) (map[string]string, error)
+
+	// CachePut stores value under key until ttl has passed (ttl > 0), replacing what was there.
+	// The cache holds what was read from elsewhere and can be read again (list prices): a
+	// backend may drop entries early, and they are not part of any job.
+	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// CacheGet returns the value stored under key and true, or nil and false when there is none
+	// or it expired. An error means the backend failed, never a miss.
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 }
 
 // Filter selects jobs. The zero Filter selects all jobs.
@@ -85,6 +93,20 @@ type Operation interface {
 	// Result returns nil when the ended operation succeeded, or an error wrapping
 	// *aks.AzureError saying why it failed.
 	Result(ctx context.Context) error
+}
+
+// Assessor works out what a plan costs and whether the subscription can run it, so that
+// approvers see it and impossible plans are refused before anyone is asked. The engine asks it
+// at request (and for dry runs) and again just before a job runs.
+type Assessor interface {
+	// Assess returns the monthly cost of plan.Capacity (list prices) and, when the plan adds
+	// vCPUs, the regional vCPU quota after it. Prices or quotas that cannot be read are not
+	// errors: they are said in Cost.Unknown and Quota.Unchecked, and the job goes on. A plan
+	// that cannot run is refused with an *aks.Error (EInvalid) that names what and where to ask:
+	// it needs more vCPUs than the quota leaves free, or its VM size is not offered in the
+	// region or zones or is restricted for the subscription. Either result may be nil when the
+	// plan changes no capacity.
+	Assess(ctx context.Context, plan aks.Plan) (*aks.Cost, *aks.Quota, error)
 }
 
 // Reporter tells people what happened to a job. Slack and the console implement it. The engine
