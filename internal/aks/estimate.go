@@ -23,6 +23,9 @@ type NodeChange struct {
 	FromMax int      `json:"fromMax"`
 	ToMin   int      `json:"toMin"`
 	ToMax   int      `json:"toMax"`
+	// Running is how many nodes run now (what Compute usages count): the pool's count, 0 when
+	// the pool is new or the cluster is stopped.
+	Running int `json:"running"`
 	// New: the pool does not exist yet (create, nodepool add), so its VM size must be offered in
 	// the region (and zones) to this subscription.
 	New bool `json:"new,omitempty"`
@@ -250,10 +253,14 @@ func (e *Estimate) Words() string {
 		roundMinUnit(e.Median), e.N, e.Scope, e.Within, e.N, roundMinUnit(e.P90))
 }
 
-// ETA is when a job started at start should end: "ETA 12:47 UTC (median ...)".
+// ETA is when a job started at start should end: "ETA 12:47 UTC (median ...)" from history (at
+// the median), else "ETA by 12:50 UTC" (the end of AKS's usual range).
 func (e *Estimate) ETA(start time.Time) string {
 	if e == nil {
 		return ""
+	}
+	if !e.FromHistory() {
+		return "ETA by " + start.Add(e.P90).UTC().Format("15:04 MST")
 	}
 	return fmt.Sprintf("ETA %s (%s)", start.Add(e.Median).UTC().Format("15:04 MST"), e.Words())
 }
@@ -282,4 +289,27 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 	rank := int(math.Ceil(p / 100 * float64(len(ds))))
 	rank = min(max(rank, 1), len(ds))
 	return ds[rank-1]
+}
+
+// RunRate is what a cluster costs now at list prices, per pool and in total.
+type RunRate struct {
+	Cluster  string        `json:"cluster"`
+	Location string        `json:"location"`
+	Currency string        `json:"currency"`
+	Stopped  bool          `json:"stopped,omitempty"`
+	Pools    []PoolRunRate `json:"pools"`
+	Tier     string        `json:"tier"`
+	TierRate float64       `json:"tierRate"`          // per hour
+	Hourly   float64       `json:"hourly"`            // the known part of the total
+	Unknown  []string      `json:"unknown,omitempty"` // prices that could not be had, and why
+}
+
+// PoolRunRate is one pool's part of a RunRate.
+type PoolRunRate struct {
+	Pool    string  `json:"pool"`
+	VMSize  string  `json:"vmSize"`
+	OSType  string  `json:"osType"`
+	Nodes   int     `json:"nodes"`
+	PerNode float64 `json:"perNode"` // per hour; 0 when unknown
+	Known   bool    `json:"known"`
 }

@@ -100,6 +100,12 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 			Hint:    "check /aks show " + job.Op.Target.Cluster + " and ask again if it is still needed"}, "")
 		return job, false
 	}
+	if err := e.assess(ctx, job.Op, &plan); err != nil {
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PreflightRefused",
+			Message: "Azure cannot run it now: " + userMessage(err) + ". Nothing was sent to Azure", Hint: hintOf(err)}, "")
+		return job, false
+	}
+	job.Plan.ETA = plan.ETA
 	reqmt, err := e.cfg.Policy.Evaluate(ctx, job.Requester, job.Channel, job.Op, plan)
 	if err != nil {
 		if aks.ErrorCode(err) == aks.EUnavailable {
@@ -266,8 +272,8 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 	job.ResumeToken, job.ProvisioningState, job.UpdatedAt = token, state, now
 	job.OperationID = op.OperationID()
 	ev := aks.Event{At: now, Kind: aks.EventStarted, From: aks.StateRunning, To: aks.StateRunning,
-		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). AKS usually needs %s for this; the status above refreshes about every %s.",
-			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
+		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). %s; the status above refreshes about every %s.",
+			orUnknown(state), startETA(job), views.Elapsed(e.cfg.ProgressInterval))}
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if err != nil {
 		e.logFor(job).Error("could not store resume token; following the operation in memory", "err", err)
@@ -472,10 +478,7 @@ var DefaultSlowAfter = map[aks.OpKind]time.Duration{
 // flagSlow tells the thread, once, that a job runs longer than usual. The job is not failed:
 // AKS operations do take longer at times, and the bot keeps following it.
 func (e *Engine) flagSlow(ctx context.Context, job aks.Job) aks.Job {
-	limit, ok := e.cfg.SlowAfter[job.Op.Kind]
-	if !ok {
-		limit = DefaultSlowAfter[job.Op.Kind]
-	}
+	limit := e.slowAfter(job)
 	took := e.now().Sub(job.StartedAt)
 	if job.SlowReported || limit <= 0 || job.StartedAt.IsZero() || took < limit {
 		return job
@@ -650,6 +653,15 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// hintOf is an *aks.Error's hint, or "".
+func hintOf(err error) string {
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		return ae.Hint
+	}
+	return ""
 }
 
 func userMessage(err error) string {

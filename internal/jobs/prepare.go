@@ -1,0 +1,123 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// prepare checks a request against policy, plans it against Azure's current state, assesses
+// the plan (cost, quota, VM size, ETA) and makes the job and its first event, without storing
+// anything or sending anything to Azure. Submit stores what it returns; DryRun shows it. Refusals
+// are recorded in the audit log unless dry.
+func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.Job, aks.Event, error) {
+	refuse := func(plan aks.Plan, rule string, err error) (aks.Job, aks.Event, error) {
+		if dry {
+			return aks.Job{}, aks.Event{}, err
+		}
+		return aks.Job{}, aks.Event{}, e.refuseRequest(ctx, req, plan, rule, err)
+	}
+	if err := e.cfg.Policy.CanRequest(ctx, req.Requester, req.Channel, req.Op); err != nil {
+		return refuse(aks.Plan{}, "", err)
+	}
+	plan, err := e.cfg.Cloud.Plan(ctx, req.Op)
+	if err != nil {
+		return aks.Job{}, aks.Event{}, fmt.Errorf("plan %s: %w", req.Op.Describe(), err)
+	}
+	op := req.Op
+	if op.Kind.OnPool() && op.Target.Pool == "" {
+		op.Target.Pool = plan.Pool
+	}
+	req.Op = op
+	if err := e.assess(ctx, op, &plan); err != nil {
+		return refuse(plan, "", err)
+	}
+	reqmt, err := e.cfg.Policy.Evaluate(ctx, req.Requester, req.Channel, op, plan)
+	if err != nil {
+		return refuse(plan, reqmt.Rule, err)
+	}
+	now := e.now()
+	job := aks.Job{
+		Op:            op,
+		Plan:          plan,
+		Requester:     req.Requester,
+		Channel:       req.Channel,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		NeedsApproval: reqmt.Approvals > 0,
+		Rule:          reqmt.Rule,
+		State:         aks.StateQueued,
+	}
+	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued}
+	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
+	if lines := AssessmentLines(plan); len(lines) > 0 {
+		asked += "\n" + strings.Join(lines, "\n") + "\n"
+	} else {
+		asked += " "
+	}
+	if job.NeedsApproval {
+		timeout := reqmt.Timeout
+		if timeout <= 0 {
+			timeout = e.cfg.ApprovalTimeout
+		}
+		job.ApprovalsNeeded, job.Approvers, job.ExpiresAt = reqmt.Approvals, reqmt.Approvers, now.Add(timeout)
+		job.State, ev.To = aks.StateAwaitingApproval, aks.StateAwaitingApproval
+		who := orList(job.Approvers)
+		if job.ApprovalsNeeded > 1 {
+			who = fmt.Sprintf("%d different people among %s", job.ApprovalsNeeded, andList(job.Approvers))
+		}
+		ev.Message = fmt.Sprintf("%sNeeds approval from %s by %s.", asked, who, job.ExpiresAt.UTC().Format("15:04 MST"))
+	} else {
+		note := "No approval needed"
+		if reqmt.Note != "" {
+			note = capitalise(reqmt.Note)
+		}
+		ev.Message = fmt.Sprintf("%s%s: queued; it starts when no other operation runs on %s.", asked, note, op.Target.Cluster)
+	}
+	return job, ev, nil
+}
+
+// AssessmentLines are the plan's cost, quota and ETA in words, one per line, for the approval
+// request and dry runs: "Cost: $250 -> $4,993/month (+$4,743/month, list prices)", a line per
+// changed pool, "Quota: ...", "ETA: ...". Plans without them give none.
+func AssessmentLines(p aks.Plan) []string {
+	var out []string
+	if p.Cost != nil {
+		out = append(out, "Cost: "+p.Cost.Summary())
+		for _, l := range p.Cost.Lines {
+			out = append(out, "  "+l)
+		}
+	}
+	if p.Quota != nil {
+		if p.Quota.Unchecked != "" {
+			out = append(out, "Quota: "+p.Quota.Summary())
+		} else {
+			out = append(out, "Quota: "+strings.TrimPrefix(p.Quota.Summary(), "vCPU quota after: ")+" (vCPUs used -> after the change, of the limit)")
+		}
+	}
+	if p.ETA != nil {
+		out = append(out, "ETA: "+etaBefore(p.ETA))
+	}
+	return out
+}
+
+// etaBefore says how long a job should take once it starts.
+func etaBefore(est *aks.Estimate) string {
+	if !est.FromHistory() {
+		return "once it starts, " + est.Words()
+	}
+	return fmt.Sprintf("about %s once it starts (%s)", roundMinutes(est.Median), est.Words())
+}
+
+func roundMinutes(d interface{ Minutes() float64 }) string {
+	m := int(d.Minutes() + 0.5)
+	if m < 1 {
+		return "a minute"
+	}
+	if m == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}
