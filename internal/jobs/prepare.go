@@ -69,6 +69,9 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 			who = fmt.Sprintf("%d different people among %s", job.ApprovalsNeeded, andList(job.Approvers))
 		}
 		ev.Message = fmt.Sprintf("%sNeeds approval from %s by %s.", asked, who, job.ExpiresAt.UTC().Format("15:04 MST"))
+		if reqmt.Note != "" {
+			ev.Message += " " + capitalise(reqmt.Note) + "."
+		}
 	} else {
 		note := "No approval needed"
 		if reqmt.Note != "" {
