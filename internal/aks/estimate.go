@@ -313,3 +313,35 @@ type PoolRunRate struct {
 	PerNode float64 `json:"perNode"` // per hour; 0 when unknown
 	Known   bool    `json:"known"`
 }
+
+// Assessment is the plan's cost, quota and ETA in words, one item per line, for the approval
+// request and dry runs: "Cost: $250 -> $4,993/month (+$4,743/month, list prices)", a line per
+// changed pool (indented), "Quota: ...", "ETA: ...". Plans without them give none.
+func (p Plan) Assessment() []string {
+	var out []string
+	if p.Cost != nil {
+		out = append(out, "Cost: "+p.Cost.Summary())
+		for _, l := range p.Cost.Lines {
+			out = append(out, "  "+l)
+		}
+	}
+	if q := p.Quota; q != nil {
+		if q.Unchecked != "" {
+			out = append(out, "Quota: "+q.Summary())
+		} else {
+			s := "Quota (vCPUs in use -> after, of the limit): " + strings.Join(q.Lines, "; ")
+			if q.Warning != "" {
+				s += ". Warning: " + q.Warning
+			}
+			out = append(out, s)
+		}
+	}
+	if e := p.ETA; e != nil {
+		if e.FromHistory() {
+			out = append(out, fmt.Sprintf("ETA: about %s once it starts (%s)", roundMinUnit(e.Median), e.Words()))
+		} else {
+			out = append(out, "ETA: once it starts, "+e.Words())
+		}
+	}
+	return out
+}

@@ -42,7 +42,7 @@ type Assessor struct {
 // WarnAbove is the share of a quota above which a plan says so.
 const WarnAbove = 0.9
 
-const defaultQuotaHelp = "ask for more in the Azure portal (Quotas > Compute, https://aka.ms/azquotas) or use fewer or smaller nodes"
+const defaultQuotaHelp = "ask for more with a quota increase request (Azure portal > Quotas > Compute, for this region and VM family), or use fewer or smaller nodes"
 
 // Assess implements jobs.Assessor.
 func (a *Assessor) Assess(ctx context.Context, plan aks.Plan) (*aks.Cost, *aks.Quota, error) {
@@ -85,7 +85,7 @@ func (a *Assessor) checkSizes(ctx context.Context, c *aks.Capacity) error {
 		if v.Restricted != "" {
 			return &aks.Error{Code: aks.EInvalid,
 				Message: fmt.Sprintf("VM size %s is restricted for this subscription in %s (%s)", v.Name, c.Location, v.Restricted),
-				Hint:    "pick another --node-vm-size, or ask Azure support to enable it for the subscription (https://aka.ms/azureskunotavailable)"}
+				Hint:    "pick another --node-vm-size, or ask Azure support to enable the size for the subscription in this region"}
 		}
 		var missing []string
 		for _, z := range n.Zones {
@@ -257,7 +257,11 @@ func (a *Assessor) cost(ctx context.Context, c *aks.Capacity) *aks.Cost {
 					if tier == "" {
 						tier = c.TierFrom
 					}
-					out.Lines = append(out.Lines, fmt.Sprintf("control plane, %s tier: %s/month (%s/h per cluster)", tier, aks.SignedMoney((to-from)*month, cur), hourly(max(from, to), cur)))
+					if from == 0 && to == 0 {
+						out.Lines = append(out.Lines, fmt.Sprintf("control plane, %s tier: no charge", tier))
+					} else {
+						out.Lines = append(out.Lines, fmt.Sprintf("control plane, %s tier: %s/month (%s/h per cluster)", tier, aks.SignedMoney((to-from)*month, cur), hourly(max(from, to), cur)))
+					}
 				}
 			}
 		}

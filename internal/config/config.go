@@ -36,6 +36,7 @@ const (
 	EnvConfigFile     = "AKSBOT_CONFIG"
 	EnvDB             = "AKSBOT_DB"
 	EnvHTTPAddr       = "AKSBOT_HTTP_ADDR"
+	EnvPricesURL      = "AKSBOT_PRICES_URL"
 )
 
 // Defaults of the environment.
@@ -56,7 +57,10 @@ type Config struct {
 	ConfigFile                                string // "" when none was read
 	DBPath                                    string
 	HTTPAddr                                  string // health, readiness and metrics; "off" disables
-	File                                      File   // the YAML
+	// PricesURL is the Azure Retail Prices API's base URL; "" = https://prices.azure.com, or the
+	// simulated one on the simulated cloud.
+	PricesURL string
+	File      File // the YAML
 }
 
 // Simulated reports whether the bot runs on the built-in simulated cloud.
@@ -113,6 +117,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.ARMAudience == "" {
 		c.ARMAudience = DefaultARMAudience
+	}
+
+	c.PricesURL = env(EnvPricesURL)
+	if c.PricesURL != "" {
+		if err := checkURL(c.PricesURL, "http", "https"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvPricesURL, err))
+		}
 	}
 
 	c.HTTPAddr = env(EnvHTTPAddr)
@@ -269,6 +280,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("configFile", c.ConfigFile),
 		slog.String("db", c.DBPath),
 		slog.String("httpAddr", c.HTTPAddr),
+		slog.String("pricesURL", c.PricesURL),
+		slog.String("currency", c.File.Prices.Currency),
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
 		slog.Int("policyRules", len(c.File.Policy.Rules)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),

@@ -52,7 +52,7 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 	}
 	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued}
 	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
-	if lines := AssessmentLines(plan); len(lines) > 0 {
+	if lines := plan.Assessment(); len(lines) > 0 {
 		asked += "\n" + strings.Join(lines, "\n") + "\n"
 	} else {
 		asked += " "
@@ -80,47 +80,4 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 		ev.Message = fmt.Sprintf("%s%s: queued; it starts when no other operation runs on %s.", asked, note, op.Target.Cluster)
 	}
 	return job, ev, nil
-}
-
-// AssessmentLines are the plan's cost, quota and ETA in words, one per line, for the approval
-// request and dry runs: "Cost: $250 -> $4,993/month (+$4,743/month, list prices)", a line per
-// changed pool, "Quota: ...", "ETA: ...". Plans without them give none.
-func AssessmentLines(p aks.Plan) []string {
-	var out []string
-	if p.Cost != nil {
-		out = append(out, "Cost: "+p.Cost.Summary())
-		for _, l := range p.Cost.Lines {
-			out = append(out, "  "+l)
-		}
-	}
-	if p.Quota != nil {
-		if p.Quota.Unchecked != "" {
-			out = append(out, "Quota: "+p.Quota.Summary())
-		} else {
-			out = append(out, "Quota: "+strings.TrimPrefix(p.Quota.Summary(), "vCPU quota after: ")+" (vCPUs used -> after the change, of the limit)")
-		}
-	}
-	if p.ETA != nil {
-		out = append(out, "ETA: "+etaBefore(p.ETA))
-	}
-	return out
-}
-
-// etaBefore says how long a job should take once it starts.
-func etaBefore(est *aks.Estimate) string {
-	if !est.FromHistory() {
-		return "once it starts, " + est.Words()
-	}
-	return fmt.Sprintf("about %s once it starts (%s)", roundMinutes(est.Median), est.Words())
-}
-
-func roundMinutes(d interface{ Minutes() float64 }) string {
-	m := int(d.Minutes() + 0.5)
-	if m < 1 {
-		return "a minute"
-	}
-	if m == 1 {
-		return "1 minute"
-	}
-	return fmt.Sprintf("%d minutes", m)
 }
