@@ -112,7 +112,7 @@ func (c *Client) VM(ctx context.Context, location, size, os string) (aks.Price, 
 	if windows {
 		osName = "Windows"
 	}
-	key := fmt.Sprintf("prices/vm/%s/%s/%s/%s", c.currency, strings.ToLower(location), strings.ToLower(size), osName)
+	key := fmt.Sprintf("prices/%s/vm/%s/%s/%s/%s", c.base, c.currency, strings.ToLower(location), strings.ToLower(size), osName)
 	filter := fmt.Sprintf("serviceName eq 'Virtual Machines' and armRegionName eq '%s' and armSkuName eq '%s' and priceType eq 'Consumption'",
 		quote(strings.ToLower(location)), quote(size))
 	return c.price(ctx, key, filter, func(it Item) bool {
@@ -126,7 +126,7 @@ func (c *Client) ControlPlane(ctx context.Context, location, tier string) (aks.P
 	if tier == "" || strings.EqualFold(tier, "Free") {
 		return aks.Price{Currency: c.currency, Meter: "Free tier"}, nil
 	}
-	key := fmt.Sprintf("prices/aks/%s/%s/%s", c.currency, strings.ToLower(location), strings.ToLower(tier))
+	key := fmt.Sprintf("prices/%s/aks/%s/%s/%s", c.base, c.currency, strings.ToLower(location), strings.ToLower(tier))
 	filter := fmt.Sprintf("serviceName eq 'Azure Kubernetes Service' and armRegionName eq '%s' and priceType eq 'Consumption'", quote(strings.ToLower(location)))
 	return c.price(ctx, key, filter, func(it Item) bool {
 		return strings.EqualFold(it.SkuName, tier) && !spot(it)
