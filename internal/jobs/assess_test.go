@@ -344,4 +344,3 @@ func walk(b *bolt.Bucket, prefix string, lines *[]string) error {
 		return nil
 	})
 }
-
