@@ -123,14 +123,14 @@ func (c *Cost) Summary() string {
 	return fmt.Sprintf("%s -> %s/month (%s/month, list prices)", before, after, delta)
 }
 
-// Money formats an amount for people: "$561", "$0.192", "EUR 1,204". Amounts of 100 or more are
+// Money formats an amount for people: "$561", "$0.192", "EUR 1,204". Amounts of 10 or more are
 // rounded to whole units, smaller ones keep two or three decimals.
 func Money(v float64, currency string) string {
 	neg := v < 0
 	v = math.Abs(v)
 	var s string
 	switch {
-	case v >= 100:
+	case v >= 10:
 		s = thousands(int64(math.Round(v)))
 	case v >= 1:
 		s = fmt.Sprintf("%.2f", v)

@@ -27,7 +27,7 @@ import (
 
 // withAssessor wires the engine's Assessor to the harness's simulated cloud. pricesURL, when
 // set, replaces the simulated price list (for an unreachable one).
-func withAssessor(h **harness, pricesURL string) func(*jobs.Config) {
+func withAssessor(pricesURL string) func(*jobs.Config) {
 	return func(cfg *jobs.Config) {
 		cloud := cfg.Cloud.(interface {
 			assess.Compute
@@ -52,10 +52,8 @@ func withAssessor(h **harness, pricesURL string) func(*jobs.Config) {
 }
 
 func assessHarness(t *testing.T, pricesURL string, opts ...func(*jobs.Config)) *harness {
-	var h *harness
-	all := append([]func(*jobs.Config){withAssessor(&h, pricesURL)}, opts...)
-	h = start(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, fast(), all...)
-	return h
+	all := append([]func(*jobs.Config){withAssessor(pricesURL)}, opts...)
+	return start(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, fast(), all...)
 }
 
 func created(h *harness, id string) aks.Event {
