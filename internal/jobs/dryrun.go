@@ -27,3 +27,12 @@ func startETA(job aks.Job) string {
 	}
 	return est.ETA(job.StartedAt)
 }
+
+// expectedEnd is the progress line's expectation: "ETA 12:47 UTC" from history, else AKS's usual
+// range ("usually 2-5 minutes").
+func expectedEnd(job aks.Job) string {
+	if est := job.Plan.ETA; est.FromHistory() && !job.StartedAt.IsZero() {
+		return "ETA " + job.StartedAt.Add(est.Median).UTC().Format("15:04 MST")
+	}
+	return "usually " + typicalDuration(job.Op.Kind)
+}

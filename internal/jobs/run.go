@@ -455,8 +455,8 @@ func (e *Engine) progress(ctx context.Context, job aks.Job) aks.Job {
 		}
 	}
 	e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventProgress,
-		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (usually %s).",
-			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), typicalDuration(job.Op.Kind))})
+		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (%s).",
+			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), expectedEnd(job))})
 	return job
 }
 
