@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -341,4 +342,22 @@ func walk(b *bolt.Bucket, prefix string, lines *[]string) error {
 		*lines = append(*lines, prefix+"/"+string(k)+"="+string(v))
 		return nil
 	})
+}
+
+func TestSlowFlagFromHistory(t *testing.T) {
+	h := newHarness(t)
+	job := aks.Job{Op: scale("np2", 3)}
+	if got := h.engine.SlowAfterForTest(job); got != jobs.DefaultSlowAfter[aks.OpPoolScale] {
+		t.Fatalf("without history: %s", got)
+	}
+	job.Plan.ETA = &aks.Estimate{Median: 4 * time.Minute, P90: 6 * time.Minute, Within: 9, N: 10, Scope: "here"}
+	if got := h.engine.SlowAfterForTest(job); got != 9*time.Minute {
+		t.Fatalf("with history: %s, want half again past the 90th percentile (9m)", got)
+	}
+	configured := start(t, filepath.Join(t.TempDir(), "b.db"), &recorder{}, fast(), func(c *jobs.Config) {
+		c.SlowAfter = map[aks.OpKind]time.Duration{aks.OpPoolScale: 15 * time.Minute}
+	})
+	if got := configured.engine.SlowAfterForTest(job); got != 15*time.Minute {
+		t.Fatalf("jobs.slowAfter set: %s, want it to win", got)
+	}
 }
