@@ -327,6 +327,48 @@ func (d *doctor) checkAzure(ctx context.Context, cfg config.Config) {
 	for _, rg := range resourceGroups(cfg) {
 		d.checkResourceGroup(ctx, client, cfg.SubscriptionID, rg)
 	}
+	d.checkCompute(ctx, client, cfg.SubscriptionID, cfg.File.Azure.Location)
+}
+
+// checkCompute checks that the identity can read the subscription's vCPU quotas and VM sizes,
+// which the quota and VM size preflight of every scale-up needs. Without them plans say "quota
+// not checked" and jobs go on, so it is a warning.
+func (d *doctor) checkCompute(ctx context.Context, client *azure.Client, sub, location string) {
+	what := "azure quota " + location
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	usages, err := client.Usages(ctx, location)
+	if err == nil {
+		_, err = client.VMSize(ctx, location, azure.DefaultVMSize)
+		if aks.ErrorCode(err) == aks.ENotFound {
+			err = nil // the list was read; the size is just not offered there
+		}
+	}
+	fix := fmt.Sprintf("assign the bot's identity Reader on the subscription (it has Microsoft.Compute/locations/usages/read and Microsoft.Compute/skus/read): "+
+		"az role assignment create --assignee CLIENT_ID --role Reader --scope /subscriptions/%s", sub)
+	switch {
+	case err == nil:
+		detail := "can read the vCPU quotas and VM sizes"
+		for _, u := range usages {
+			if u.Name == "cores" {
+				detail += fmt.Sprintf(" (%s: %d of %d in use)", u.Label, u.Used, u.Limit)
+			}
+		}
+		d.report(statusOK, what, detail, "")
+	case aks.ErrorCode(err) == aks.EUnauthorized:
+		d.report(statusWarn, what, "cannot read the vCPU quotas or VM sizes, so plans will say \"quota not checked\" ("+userText(err)+")", fix)
+	default:
+		d.report(statusWarn, what, "reading the vCPU quotas or VM sizes failed, so plans may say \"quota not checked\": "+userText(err), "")
+	}
+}
+
+// userText is an *aks.Error's message, or the error.
+func userText(err error) string {
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return err.Error()
 }
 
 const credentialFix = "give the bot an identity: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal, " +

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -394,12 +395,49 @@ func TestDoctorAzure(t *testing.T) {
 			}
 			wantLine(t, lines, "azure credential", "ok", "got a token for Azure Resource Manager (https://management.core.windows.net/)")
 			wantLine(t, lines, "azure resource group "+tt.rg, tt.status, tt.want...)
+			wantLine(t, lines, "azure quota westeurope", "ok", "can read the vCPU quotas and VM sizes (Total Regional vCPUs: 6 of 100 in use)")
 			wantLine(t, lines, "slack", "ok", "console mode")
 		})
 	}
 	if aad.Tokens() == 0 {
 		t.Error("no token was asked of the fake Entra ID")
 	}
+}
+
+// An identity without Reader on the subscription cannot read Compute usages: a warning that
+// names the role, and the bot still runs.
+func TestDoctorAzureQuotaDenied(t *testing.T) {
+	arm := armWorld(t)
+	denied := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(strings.ToLower(r.URL.Path), "/providers/microsoft.compute/") {
+			armError(w, http.StatusForbidden, "AuthorizationFailed", "The client does not have authorization to perform action 'Microsoft.Compute/locations/usages/read'.")
+			return
+		}
+		r.URL.Scheme, r.URL.Host = "https", strings.TrimPrefix(arm.URL, "https://")
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, r.URL.String(), r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := arm.Client().Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(denied.Close)
+	aad := aadtest.NewServer()
+	t.Cleanup(aad.Close)
+	lines, code := runDoctor(t, azureEnv(t, denied, "rg-aks"), overrides{armTransport: denied.Client(), armCredential: entraCredential(t, aad.Server)})
+	if code != exitOK {
+		t.Errorf("exit %d, want 0 (a warning):\n%s", code, strings.Join(lines, "\n"))
+	}
+	wantLine(t, lines, "azure resource group rg-aks", "ok")
+	wantLine(t, lines, "azure quota westeurope", "warn", `plans will say "quota not checked"`, "Microsoft.Compute/locations/usages/read",
+		"--role Reader --scope /subscriptions/"+sim.SubscriptionID)
 }
 
 // An identity Entra ID refuses fails the credential check, and no resource group is tried.
@@ -466,10 +504,10 @@ func TestDoctorBinaryAgainstSlackAndAzure(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	for _, what := range []string{"configuration", "slack bot token", "slack scopes", "slack socket mode", "azure credential",
-		"azure resource group rg-aks", "data file " + env["AKSBOT_DB"]} {
+		"azure resource group rg-aks", "azure quota westeurope", "data file " + env["AKSBOT_DB"]} {
 		wantLine(t, lines, what, "ok")
 	}
-	if last := lines[len(lines)-1]; last != "doctor: 7 ok, 0 warn, 0 FAIL" {
+	if last := lines[len(lines)-1]; last != "doctor: 8 ok, 0 warn, 0 FAIL" {
 		t.Errorf("summary = %q", last)
 	}
 	for _, secret := range []string{appToken, botToken, "e2e-client-secret", aadtest.Token} {

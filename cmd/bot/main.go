@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/assess"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/chatops"
@@ -25,6 +27,7 @@ import (
 	"github.com/aksbot/aksbot/internal/console"
 	"github.com/aksbot/aksbot/internal/jobs"
 	"github.com/aksbot/aksbot/internal/policy"
+	"github.com/aksbot/aksbot/internal/prices"
 	"github.com/aksbot/aksbot/internal/slack"
 	"github.com/aksbot/aksbot/internal/store"
 	"github.com/aksbot/aksbot/internal/telemetry"
@@ -79,7 +82,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	defer func() { stopAdmin(); <-adminDone }() // before st.Close: requests in flight read the store
 
 	metrics := telemetry.NewMetrics()
-	cloud, err := newCloud(cfg, st, log, ov, metrics)
+	cloud, simPrices, err := newCloud(cfg, st, log, ov, metrics)
+	if err != nil {
+		return err
+	}
+	assessor, err := newAssessor(cfg, st, cloud, simPrices)
 	if err != nil {
 		return err
 	}
@@ -89,6 +96,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		Jobs:     st,
 		Azure:    cloud,
 		Audit:    auditTrail{st},
+		Costs:    assessor,
 		Defaults: chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
 		Logger:   log,
 		Now:      ov.clock,
@@ -136,10 +144,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 			return nil
 		}
 	}
+	pol.SetCurrency(cfg.File.Prices.Currency)
 	svc.Policy = pol
 
 	engine, err := jobs.New(jobs.Config{
-		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Audit: st, Observer: metrics, Logger: log,
+		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),
 		Now:              ov.clock,
@@ -185,24 +194,44 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	return nil
 }
 
+// newAssessor prices plans and checks them against the subscription's quota: list prices from
+// the Retail Prices API (AKSBOT_PRICES_URL, else the public one, else the simulated cloud's),
+// cached in the data file for a day; quotas and VM sizes from Azure's Compute API.
+func newAssessor(cfg config.Config, st *store.Store, cloud *azure.Client, simPrices http.RoundTripper) (*assess.Assessor, error) {
+	opts := prices.Options{Base: cfg.PricesURL, Currency: cfg.File.Prices.Currency, Cache: st}
+	if opts.Base == "" && simPrices != nil {
+		opts.Base, opts.HTTP = simPricesURL, &http.Client{Transport: simPrices, Timeout: 20 * time.Second}
+	}
+	pl, err := prices.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("set up the price list: %w", err)
+	}
+	return &assess.Assessor{Prices: pl, Compute: cloud}, nil
+}
+
+// simPricesURL is where the in-process simulated cloud answers Retail Prices API requests; no
+// request to it leaves the process.
+const simPricesURL = "https://prices.sim.aksbot.invalid"
+
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
-// data file and is driven through the same SDK client as real Azure, in process.
-func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, error) {
+// data file and is driven through the same SDK client as real Azure, in process; for it, the
+// second result serves its Retail Prices API in process (nil for real Azure).
+func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, http.RoundTripper, error) {
 	policies := []azpolicy.Policy{azure.MetricsPolicy(m)}
 	if !cfg.Simulated() {
 		cred := ov.armCredential
 		if cred == nil {
 			var err error
 			if cred, err = azure.NewCredential(cfg.ARMEndpoint, cfg.AuthorityHost, cfg.ARMAudience); err != nil {
-				return nil, fmt.Errorf("set up Azure credential: %w", err)
+				return nil, nil, fmt.Errorf("set up Azure credential: %w", err)
 			}
 		}
 		c, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
 			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Policies: policies, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("set up Azure client: %w", err)
+			return nil, nil, fmt.Errorf("set up Azure client: %w", err)
 		}
-		return c, nil
+		return c, nil, nil
 	}
 	speed := cfg.File.Simulator.Speed
 	if speed <= 0 {
@@ -210,14 +239,14 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 	}
 	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: scaled(sim.DefaultDurations, speed), RetryAfter: time.Second, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("start simulated cloud: %w", err)
+		return nil, nil, fmt.Errorf("start simulated cloud: %w", err)
 	}
 	c, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
 		Endpoint: simEndpoint, Transport: cloud.Transport(), Policies: policies, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("set up simulated Azure client: %w", err)
+		return nil, nil, fmt.Errorf("set up simulated Azure client: %w", err)
 	}
-	return c, nil
+	return c, cloud.RoundTripper(), nil
 }
 
 // simEndpoint is the ARM address the in-process simulated cloud answers on; no request to it

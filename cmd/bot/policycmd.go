@@ -154,7 +154,14 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 		fmt.Fprintf(w, "  %d. %s: %s\n", i+1, r.Name, strings.Join(match, "; "))
 		fmt.Fprintf(w, "     %s\n", approvalLine(p.RuleRequireApprovalFor(i), approvals, approvers))
 		if s := r.AutoApprove.ScaleUp; s != nil {
-			fmt.Fprintf(w, "     auto-approved: scale-ups adding at most %d nodes, leaving at most %d in the pool\n", s.MaxAddedNodes, s.MaxPoolNodes)
+			cost := ""
+			if s.MaxMonthlyCostIncrease > 0 {
+				cost = ", costing at most " + aks.Money(s.MaxMonthlyCostIncrease, f.Prices.Currency) + "/month more"
+			}
+			fmt.Fprintf(w, "     auto-approved: scale-ups adding at most %d nodes, leaving at most %d in the pool%s\n", s.MaxAddedNodes, s.MaxPoolNodes, cost)
+		}
+		if c := r.Guardrails.MaxMonthlyCostIncrease; c > 0 {
+			fmt.Fprintf(w, "     cost limit: at most %s/month more per request, at list prices (refused when the price list cannot be read)\n", aks.Money(c, f.Prices.Currency))
 		}
 	}
 	fmt.Fprintf(w, "  %s: clusters no rule matches\n", config.DefaultRuleName)

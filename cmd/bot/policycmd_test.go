@@ -211,3 +211,20 @@ func TestPolicyExplainInvalidFile(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s", code, out)
 	}
 }
+
+func TestPolicyCheckShowsCostLimits(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cost.yaml")
+	writeConfig(t, file, "prices: {currency: EUR}\npolicy:\n  approvers: [U0LEAD]\n  rules:\n    - name: dev\n"+
+		"      autoApprove:\n        scaleUp: {maxAddedNodes: 2, maxPoolNodes: 10, maxMonthlyCostIncrease: 500}\n"+
+		"      guardrails:\n        maxMonthlyCostIncrease: 3000\n")
+	out, errOut, code := runCLI(t, nil, "policy", "check", file)
+	if code != exitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, w := range []string{"leaving at most 10 in the pool, costing at most EUR 500/month more\n",
+		"cost limit: at most EUR 3,000/month more per request, at list prices (refused when the price list cannot be read)\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}

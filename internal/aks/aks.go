@@ -193,6 +193,14 @@ type Plan struct {
 	ClusterNodes int `json:"clusterNodes"`
 	// Location of the cluster (existing, or to be created), for guardrails.
 	Location string `json:"location,omitempty"`
+
+	// Capacity is what the plan changes in nodes and control-plane tier (nil when nothing), for
+	// cost and quota. Cost, Quota and ETA are filled by the engine before anyone is asked to
+	// approve (nil when they do not apply).
+	Capacity *Capacity `json:"capacity,omitempty"`
+	Cost     *Cost     `json:"cost,omitempty"`
+	Quota    *Quota    `json:"quota,omitempty"`
+	ETA      *Estimate `json:"eta,omitempty"`
 }
 
 // Cluster is the read view of a managed cluster.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -19,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
 	"github.com/aksbot/aksbot/internal/jobs"
@@ -47,7 +49,12 @@ type Client struct {
 	sub      string
 	clusters *armcontainerservice.ManagedClustersClient
 	pools    *armcontainerservice.AgentPoolsClient
+	usages   *armcompute.UsageClient
+	skus     *armcompute.ResourceSKUsClient
 	log      *slog.Logger
+
+	skuMu    sync.Mutex
+	skuCache map[string]skuEntry // location -> VM sizes, for SKUTTL
 }
 
 var _ jobs.Cloud = (*Client)(nil)
@@ -102,10 +109,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure: make ARM clients: %w", err)
 	}
+	compute, err := armcompute.NewClientFactory(cfg.SubscriptionID, cfg.Credential, opts)
+	if err != nil {
+		return nil, fmt.Errorf("azure: make Compute clients: %w", err)
+	}
 	return &Client{
 		sub:      cfg.SubscriptionID,
 		clusters: factory.NewManagedClustersClient(),
 		pools:    factory.NewAgentPoolsClient(),
+		usages:   compute.NewUsageClient(),
+		skus:     compute.NewResourceSKUsClient(),
+		skuCache: map[string]skuEntry{},
 		log:      log,
 	}, nil
 }

@@ -48,7 +48,11 @@ func (c *Client) plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 		return aks.Plan{}, invalid("a resource group and a cluster name are needed", "add --resource-group and --name")
 	}
 	if op.Kind == aks.OpClusterCreate {
-		return c.planCreate(ctx, op)
+		plan, err := c.planCreate(ctx, op)
+		if err == nil {
+			plan.Capacity = capacity(op, nil, plan)
+		}
+		return plan, err
 	}
 	cl, err := c.GetCluster(ctx, t.ResourceGroup, t.Cluster)
 	if err != nil {
@@ -59,6 +63,7 @@ func (c *Client) plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 		return aks.Plan{}, err
 	}
 	plan.Location = normLocation(cl.Location)
+	plan.Capacity = capacity(op, &cl, plan)
 	return plan, nil
 }
 

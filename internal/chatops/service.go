@@ -17,6 +17,8 @@ import (
 // Engine is what the service needs from the job engine.
 type Engine interface {
 	Submit(ctx context.Context, req jobs.SubmitRequest) (aks.Job, error)
+	// DryRun makes the job Submit would make, and its first event, storing and sending nothing.
+	DryRun(ctx context.Context, req jobs.SubmitRequest) (aks.Job, aks.Event, error)
 	Decide(ctx context.Context, jobID string, user aks.User, approve bool, reason string) (aks.Job, error)
 	Cancel(ctx context.Context, jobID string, user aks.User) (aks.Job, error)
 	Abort(ctx context.Context, t aks.Target, user aks.User) (aks.Job, error)
@@ -56,6 +58,11 @@ type JobReader interface {
 	Events(ctx context.Context, jobID string) ([]aks.Event, error)
 }
 
+// Costs says what clusters cost now at list prices (internal/assess implements it).
+type Costs interface {
+	RunRate(ctx context.Context, cl aks.Cluster) aks.RunRate
+}
+
 // Defaults fill what a command leaves out.
 type Defaults struct {
 	ResourceGroup string
@@ -69,6 +76,7 @@ type Service struct {
 	Azure    Reader
 	Policy   PolicyView
 	Audit    AuditTrail
+	Costs    Costs // nil: `/aks cost` says prices are not configured
 	Defaults Defaults
 	Logger   *slog.Logger
 	Now      func() time.Time // nil = time.Now
@@ -184,6 +192,8 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 		return s.Policy.Describe(ctx, aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster}), "", nil
 	case "pending":
 		return s.pending(ctx, req.User, now)
+	case "cost":
+		return s.cost(ctx, cmd)
 	case "audit":
 		return s.audit(ctx, req.User, cmd, now)
 	}
@@ -197,7 +207,15 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 	if op.Kind == aks.OpClusterCreate && op.Location == "" {
 		op.Location = s.Defaults.Location
 	}
-	job, err := s.Engine.Submit(ctx, jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel})
+	sub := jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel}
+	if cmd.DryRun {
+		job, ev, err := s.Engine.DryRun(ctx, sub)
+		if err != nil {
+			return "", "", dryRunRefused(err)
+		}
+		return views.DryRun(job, ev.Message), "", nil
+	}
+	job, err := s.Engine.Submit(ctx, sub)
 	if err != nil {
 		return "", "", err
 	}
@@ -239,6 +257,44 @@ func (s *Service) pending(ctx context.Context, user aks.User, now time.Time) (st
 		}
 	}
 	return views.PendingList(mine, now), "", nil
+}
+
+// cost answers `/aks cost`: the run rate of one cluster, or of every cluster of the group.
+func (s *Service) cost(ctx context.Context, cmd commands.Command) (string, string, error) {
+	if s.Costs == nil {
+		return "", "", &aks.Error{Code: aks.EUnavailable, Message: "this bot has no price list configured", Hint: "see AKSBOT_PRICES_URL in the README"}
+	}
+	var clusters []aks.Cluster
+	scope := "resource group " + cmd.ResourceGroup
+	if cmd.Cluster != "" {
+		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		if err != nil {
+			return "", "", err
+		}
+		clusters, scope = []aks.Cluster{c}, cmd.ResourceGroup+"/"+c.Name
+	} else {
+		list, err := s.Azure.ListClusters(ctx, cmd.ResourceGroup)
+		if err != nil {
+			return "", "", err
+		}
+		clusters = list
+	}
+	rates := make([]aks.RunRate, 0, len(clusters))
+	for _, c := range clusters {
+		rates = append(rates, s.Costs.RunRate(ctx, c))
+	}
+	return views.CostReport(scope, rates), "", nil
+}
+
+// dryRunRefused says that a dry run would be refused, and why.
+func dryRunRefused(err error) error {
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		c := *ae
+		c.Message = "dry run: this request would be refused: " + c.Message
+		return &c
+	}
+	return err
 }
 
 // auditLimit bounds what `/aks audit` reads; the export has everything.

@@ -14,6 +14,7 @@ import (
 // stubEngine records submissions and answers with what the test sets.
 type stubEngine struct {
 	submitted []jobs.SubmitRequest
+	dryRuns   []jobs.SubmitRequest
 	decided   []string // "id approve|deny reason by user"
 	aborted   []aks.Target
 	err       error
@@ -29,6 +30,15 @@ func (e *stubEngine) Submit(_ context.Context, req jobs.SubmitRequest) (aks.Job,
 		return aks.Job{}, e.err
 	}
 	return aks.Job{ID: "7", State: aks.StateAwaitingApproval}, nil
+}
+
+func (e *stubEngine) DryRun(_ context.Context, req jobs.SubmitRequest) (aks.Job, aks.Event, error) {
+	e.dryRuns = append(e.dryRuns, req)
+	if e.err != nil {
+		return aks.Job{}, aks.Event{}, e.err
+	}
+	return aks.Job{Op: req.Op, State: aks.StateAwaitingApproval, NeedsApproval: true, ApprovalsNeeded: 1, Approvers: []string{"<@U2>"}, Rule: "prod",
+		Plan: aks.Plan{Summary: "np2: 1 -> 3 nodes", Cost: &aks.Cost{Currency: "USD", BeforeLow: 140, BeforeHigh: 140, AfterLow: 420, AfterHigh: 420}}}, aks.Event{}, nil
 }
 
 func (e *stubEngine) Decide(_ context.Context, id string, user aks.User, approve bool, reason string) (aks.Job, error) {
@@ -117,5 +127,24 @@ func TestRefusedClickAnswersTheClicker(t *testing.T) {
 	}
 	if r := service(&stubEngine{}).Decide(context.Background(), "7", aks.User{ID: "U2"}, true, ""); r.Error || r.Text != "" {
 		t.Errorf("an accepted click answered %+v; the thread says it", r)
+	}
+}
+
+func TestDryRunSubmitsNothing(t *testing.T) {
+	e := &stubEngine{}
+	s := &Service{Engine: e, Defaults: Defaults{ResourceGroup: "rg-aks"}}
+	r := s.Command(context.Background(), Request{User: aks.User{ID: "U1"}, Channel: "C1", Text: "nodepool scale demo np2 --node-count 3 --dry-run"})
+	if r.Error || r.JobID != "" || len(e.submitted) != 0 || len(e.dryRuns) != 1 {
+		t.Fatalf("reply %+v, submitted %d, dry runs %d", r, len(e.submitted), len(e.dryRuns))
+	}
+	for _, want := range []string{"Dry run", "nothing was stored", "np2: 1 -&gt; 3 nodes", "Cost: $140 -&gt; $420/month (+$280/month", "Rule* prod", "1 approval from <@U2>"} {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("dry run reply lacks %q:\n%s", want, r.Text)
+		}
+	}
+	e.err = &aks.Error{Code: aks.EInvalid, Message: "over the vCPU quota"}
+	r = s.Command(context.Background(), Request{User: aks.User{ID: "U1"}, Channel: "C1", Text: "nodepool scale demo np2 --node-count 3 --dry-run"})
+	if !r.Error || !strings.Contains(r.Text, "Dry run: this request would be refused: over the vCPU quota") {
+		t.Fatalf("refused dry run: %+v", r)
 	}
 }

@@ -43,6 +43,7 @@ const (
 	KindPolicy          Kind = "policy"
 	KindAudit           Kind = "audit"
 	KindAbort           Kind = "abort"
+	KindCost            Kind = "cost"
 )
 
 // Command is one parsed and validated `/aks` command. Defaults that come from configuration
@@ -67,6 +68,9 @@ type Command struct {
 	// Op is set for mutating kinds; Op.Target.ResourceGroup == ResourceGroup and
 	// Op.Location == Location.
 	Op *aks.Operation
+	// DryRun (--dry-run, mutating kinds only): answer what the approval request would show, and
+	// store and send nothing.
+	DryRun bool
 }
 
 // Mutating reports whether the command asks for a change in Azure (and so becomes a job).
@@ -142,6 +146,7 @@ func Parse(text string) (Command, error) {
 		return Command{}, sp.usageError("%s", msg)
 	}
 	c.Kind = sp.kind
+	c.DryRun = in.has(fDryRun)
 	if c.Op != nil {
 		c.Op.Target.ResourceGroup = c.ResourceGroup
 		c.Op.Target.Cluster = c.Cluster

@@ -49,6 +49,9 @@ func (c Command) String() string {
 	if c.All {
 		w = append(w, fAll)
 	}
+	if c.DryRun {
+		w = append(w, fDryRun)
+	}
 	if c.Pool != "" {
 		w = append(w, fPoolName, quote(c.Pool))
 	}

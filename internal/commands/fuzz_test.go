@@ -34,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(ex)
 		}
 	}
-	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d"} {
+	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d", "scale demo -c 2 --dry-run", "cost -g rg", "--dry-run"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -101,6 +101,9 @@ func checkCommand(t *testing.T, text string, c Command) {
 	}
 	if c.Kind == KindAbort && c.Cluster == "" {
 		t.Fatalf("Parse(%q): abort without a cluster", text)
+	}
+	if c.DryRun && !c.Mutating() {
+		t.Fatalf("Parse(%q): --dry-run on %s", text, c.Kind)
 	}
 	if c.Mutating() != (c.Op != nil) {
 		t.Fatalf("Parse(%q): Mutating() = %v with Op %v", text, c.Mutating(), c.Op)

@@ -52,6 +52,7 @@ func overviewHelp() string {
 		fmt.Fprintf(&b, "• `/aks %s` – %s\n", shortUsage(s), s.summary)
 	}
 	b.WriteString("Commands that name a cluster take `-g RG`; without it the configured resource group is used. ")
+	b.WriteString("Commands that change something take `--dry-run`: you alone see what the approval request would say (cost, quota, ETA), and nothing is stored or sent to Azure. ")
 	b.WriteString("`/aks help COMMAND` or `/aks COMMAND --help` shows a command's flags and examples.")
 	return b.String()
 }

@@ -178,6 +178,23 @@ var acceptCases = []struct {
 	{"nodepool scale az style to 0", "nodepool scale --cluster-name demo -n np2 -c 0 -g rg",
 		Command{Kind: KindNodepoolScale, Cluster: "demo", ResourceGroup: "rg", Op: op(aks.OpPoolScale, "rg", "demo", "np2", func(o *aks.Operation) { o.NodeCount = intp(0) })}},
 
+	{"nodepool scale --dry-run", "nodepool scale demo nodepool1 --node-count 40 --dry-run",
+		Command{Kind: KindNodepoolScale, Cluster: "demo", DryRun: true, Op: op(aks.OpPoolScale, "", "demo", "nodepool1", func(o *aks.Operation) { o.NodeCount = intp(40) })}},
+	{"--dry-run first, any case", "nodepool scale --DRY-RUN demo np2 -c 3",
+		Command{Kind: KindNodepoolScale, Cluster: "demo", DryRun: true, Op: op(aks.OpPoolScale, "", "demo", "np2", func(o *aks.Operation) { o.NodeCount = intp(3) })}},
+	{"create --dry-run", "create demo --dry-run -l eastus",
+		Command{Kind: KindCreate, Cluster: "demo", Location: "eastus", DryRun: true, Op: op(aks.OpClusterCreate, "", "demo", "", func(o *aks.Operation) { o.Location = "eastus" })}},
+	{"delete --dry-run", "delete demo -g rg --dry-run",
+		Command{Kind: KindDelete, Cluster: "demo", ResourceGroup: "rg", DryRun: true, Op: op(aks.OpClusterDelete, "rg", "demo", "", nil)}},
+	{"stop --dry-run", "stop demo --dry-run",
+		Command{Kind: KindStop, Cluster: "demo", DryRun: true, Op: op(aks.OpClusterStop, "", "demo", "", nil)}},
+
+	// cost
+	{"cost of the resource group", "cost", Command{Kind: KindCost}},
+	{"cost of a cluster", "cost demo -g rg", Command{Kind: KindCost, Cluster: "demo", ResourceGroup: "rg"}},
+	{"cost --name", "cost --name demo", Command{Kind: KindCost, Cluster: "demo"}},
+	{"cost of another resource group", "cost -g rg-prod", Command{Kind: KindCost, ResourceGroup: "rg-prod"}},
+
 	// nodepool update
 	{"nodepool update enable", "nodepool update demo np2 --enable-cluster-autoscaler --min-count 1 --max-count 5",
 		Command{Kind: KindNodepoolUpdate, Cluster: "demo", Op: op(aks.OpPoolAutoscale, "", "demo", "np2", func(o *aks.Operation) { o.Autoscaler = &aks.Autoscaler{Min: 1, Max: 5} })}},
@@ -461,6 +478,12 @@ var refuseCases = []struct {
 	{"deny reason with control character", "deny 5 bad\x01char", "/aks deny", []string{"control character"}},
 	{"deny unclosed quote in the ID", `deny "5 reason`, "/aks COMMAND", []string{"quote is not closed"}},
 	{"unclosed quote elsewhere", `approve 5 "x`, "/aks COMMAND", []string{"quote is not closed"}},
+	{"dry-run on a read-only command", "show demo --dry-run", "/aks show", []string{"--dry-run is not a flag of /aks show"}},
+	{"dry-run on approve", "jobs --dry-run", "/aks jobs", []string{"--dry-run is not a flag of /aks jobs"}},
+	{"dry-run with a value", "delete demo --dry-run=yes", "/aks delete", []string{"--dry-run"}},
+	{"cost two clusters", "cost a b", "/aks cost [CLUSTER]", []string{"unexpected argument b"}},
+	{"cost bad cluster", "cost bad!", "/aks cost", []string{`invalid cluster name "bad!"`}},
+	{"cost typo", "cots demo", "/aks COMMAND", []string{"did you mean cost?"}},
 	{"policy two clusters", "policy a b", "/aks policy [CLUSTER]", []string{"unexpected argument b"}},
 	{"policy bad cluster", "policy bad!", "/aks policy", []string{`invalid cluster name "bad!"`}},
 	{"policy bad resource group", "policy -g rg.", "/aks policy", []string{"invalid resource group name"}},

@@ -57,6 +57,7 @@ const (
 	fOSType        = "--os-type"
 	fAll           = "--all"
 	fSince         = "--since"
+	fDryRun        = "--dry-run"
 )
 
 var flagDefs = []*flagDef{
@@ -82,6 +83,7 @@ var flagDefs = []*flagDef{
 	{long: fMode, kind: valueFlag, meta: "User|System", help: "pool mode (default User)"},
 	{long: fOSType, kind: valueFlag, meta: "Linux|Windows", help: "node OS (default Linux)"},
 	{long: fAll, kind: boolFlag, help: "include finished jobs"},
+	{long: fDryRun, kind: boolFlag, help: "show what the approval request would say (plan, cost, quota, ETA, rule, approvers), to you only; nothing is stored or sent to Azure"},
 	{long: fSince, kind: valueFlag, meta: "DURATION", help: "how far back to look, e.g. 2h, 90m or 7d (default 24h, at most 90d)"},
 }
 
@@ -428,6 +430,19 @@ var specList = []*spec{
 		build:    buildAudit,
 	},
 	{
+		kind:     KindCost,
+		optional: []string{slotCluster},
+		flags:    []string{fResourceGroup, fName, fClusterName},
+		nameSlot: slotCluster,
+		usage:    []string{"cost [CLUSTER] [-g RG]"},
+		summary:  "show what a cluster (or every cluster of a resource group) costs now, at list prices",
+		about: "Shows the current run rate at Azure list prices (pay-as-you-go, from the Retail Prices API): " +
+			"per node pool and in total, per hour and per month (730 hours), with the control-plane tier. " +
+			"Without CLUSTER it shows every cluster of the resource group.",
+		examples: []string{"cost demo", "cost -g rg-prod"},
+		build:    buildOptionalCluster,
+	},
+	{
 		kind:     KindAbort,
 		args:     []string{slotCluster},
 		flags:    []string{fResourceGroup, fName, fClusterName, fPoolName},
@@ -446,6 +461,10 @@ var specList = []*spec{
 var specs = func() map[Kind]*spec {
 	m := make(map[Kind]*spec, len(specList))
 	for _, s := range specList {
+		// Every mutating command takes --dry-run.
+		if (Command{Kind: s.kind}).Mutating() {
+			s.flags = append(s.flags, fDryRun)
+		}
 		m[s.kind] = s
 	}
 	return m

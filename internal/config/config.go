@@ -40,6 +40,7 @@ const (
 	EnvEtcdEndpoints  = "AKSBOT_ETCD_ENDPOINTS" // set: state in etcd (several replicas); unset: the data file
 	EnvEtcdPassword   = "AKSBOT_ETCD_PASSWORD"  // with store.etcd.username in the file
 	EnvReplicaID      = "AKSBOT_REPLICA_ID"     // default: the hostname
+	EnvPricesURL      = "AKSBOT_PRICES_URL"
 )
 
 // Defaults of the environment.
@@ -66,6 +67,9 @@ type Config struct {
 	EtcdPassword string
 	// ReplicaID names this replica (in etcd, logs and /aks job): AKSBOT_REPLICA_ID or the hostname.
 	ReplicaID string
+	// PricesURL is the Azure Retail Prices API's base URL; "" = https://prices.azure.com, or the
+	// simulated one on the simulated cloud.
+	PricesURL string
 	File      File // the YAML
 }
 
@@ -126,6 +130,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.ARMAudience == "" {
 		c.ARMAudience = DefaultARMAudience
+	}
+
+	c.PricesURL = env(EnvPricesURL)
+	if c.PricesURL != "" {
+		if err := checkURL(c.PricesURL, "http", "https"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvPricesURL, err))
+		}
 	}
 
 	c.HTTPAddr = env(EnvHTTPAddr)
@@ -405,6 +416,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("etcdPassword", secretState(c.EtcdPassword)),
 		slog.String("replicaID", c.ReplicaID),
 		slog.String("httpAddr", c.HTTPAddr),
+		slog.String("pricesURL", c.PricesURL),
+		slog.String("currency", c.File.Prices.Currency),
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
 		slog.Int("policyRules", len(c.File.Policy.Rules)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),

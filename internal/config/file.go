@@ -30,6 +30,7 @@ type File struct {
 	} `yaml:"azure"`
 	Policy    PolicyFile `yaml:"policy"`
 	Jobs      JobsFile   `yaml:"jobs"`
+	Prices    PricesFile `yaml:"prices"`
 	Simulator SimFile    `yaml:"simulator"`
 	Store     StoreFile  `yaml:"store"`
 }
@@ -67,6 +68,12 @@ type EtcdTLSFile struct {
 
 // Set reports whether any TLS file is named.
 func (t EtcdTLSFile) Set() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
+
+// PricesFile says how plans state their cost.
+type PricesFile struct {
+	// Currency of the list prices (ISO 4217, default USD); the cost limits of the policy are in it.
+	Currency string `yaml:"currency"`
+}
 
 // PolicyFile says who may request and approve operations, and where. The top-level lists are
 // the defaults: they apply to clusters no rule matches (as the rule "default") and to the keys a
@@ -122,6 +129,9 @@ type AutoApproveFile struct {
 type ScaleUpFile struct {
 	MaxAddedNodes int `yaml:"maxAddedNodes"`
 	MaxPoolNodes  int `yaml:"maxPoolNodes"`
+	// MaxMonthlyCostIncrease, when set, also bounds the monthly list-price increase (in
+	// prices.currency) of an auto-approved scale-up; when the cost is unknown, it needs approval.
+	MaxMonthlyCostIncrease float64 `yaml:"maxMonthlyCostIncrease"`
 }
 
 // GuardrailsFile refuses requests outside limits, whoever asks. Zero or empty = no limit.
@@ -131,6 +141,9 @@ type GuardrailsFile struct {
 	VMSizes            []string `yaml:"vmSizes"`            // glob patterns
 	Locations          []string `yaml:"locations"`          // glob patterns
 	KubernetesVersions []string `yaml:"kubernetesVersions"` // glob patterns: "1.30.*"
+	// MaxMonthlyCostIncrease refuses requests that raise the monthly list price by more (in
+	// prices.currency; autoscaled pools at their max). When the cost is unknown, they are refused.
+	MaxMonthlyCostIncrease float64 `yaml:"maxMonthlyCostIncrease"`
 }
 
 // ApprovalsRequired reports whether operations that need approval must wait for an approver by
@@ -218,6 +231,7 @@ const (
 	DefaultPollInterval     = 15 * time.Second
 	DefaultProgressInterval = time.Minute
 	DefaultSimSpeed         = 1.0
+	DefaultCurrency         = "USD"
 	DefaultApprovalTimeout  = time.Hour
 	DefaultGroupCacheTTL    = 5 * time.Minute
 	DefaultEtcdPrefix       = "/aksbot/"
@@ -244,6 +258,7 @@ var (
 	// Resource group names: 1-90 letters, digits, '_', '(', ')', '-', '.', not ending in '.'.
 	resourceGroupRE = regexp.MustCompile(`^[\p{L}\p{N}_().-]+$`)
 	locationRE      = regexp.MustCompile(`^[a-z0-9]+$`)
+	currencyRE      = regexp.MustCompile(`^[A-Z]{3}$`)
 	userIDRE        = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	channelIDRE     = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 	groupIDRE       = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
@@ -312,6 +327,9 @@ func (f *File) setDefaults(set map[string]bool) {
 	if f.Jobs.ProgressInterval.Duration == 0 && !set["jobs.progressInterval"] {
 		f.Jobs.ProgressInterval.Duration = DefaultProgressInterval
 	}
+	if f.Prices.Currency == "" && !set["prices.currency"] {
+		f.Prices.Currency = DefaultCurrency
+	}
 	if f.Simulator.Speed == 0 && !set["simulator.speed"] {
 		f.Simulator.Speed = DefaultSimSpeed
 	}
@@ -359,6 +377,10 @@ func (f *File) validate(set map[string]bool) []error {
 		} else {
 			bad("azure.location", "%q is not a location name (lowercase letters and digits, like \"westeurope\")", loc)
 		}
+	}
+
+	if !currencyRE.MatchString(f.Prices.Currency) {
+		bad("prices.currency", "%q is not a currency code (three capital letters, like USD or EUR)", f.Prices.Currency)
 	}
 
 	errs = append(errs, f.Policy.explicitZeros(set)...)
@@ -653,6 +675,13 @@ func (p PolicyFile) explicitZeros(set map[string]bool) []error {
 				errs = append(errs, fmt.Errorf("%s%s: 0 would allow no nodes at all; write at least 1, or leave the key out for no limit", base, key))
 			}
 		}
+		if r.Guardrails.MaxMonthlyCostIncrease == 0 && set[base+"maxMonthlyCostIncrease"] {
+			errs = append(errs, fmt.Errorf("%smaxMonthlyCostIncrease: 0 would refuse every scale-up; write an amount, or leave the key out for no limit", base))
+		}
+		sp := fmt.Sprintf("policy.rules[%d].autoApprove.scaleUp.maxMonthlyCostIncrease", i)
+		if s := r.AutoApprove.ScaleUp; s != nil && s.MaxMonthlyCostIncrease == 0 && set[sp] {
+			errs = append(errs, fmt.Errorf("%s: 0 would auto-approve no scale-up; write an amount, or leave the key out", sp))
+		}
 	}
 	sortErrors(errs)
 	return errs
@@ -778,6 +807,9 @@ func (p PolicyFile) problems() []error {
 		if g.MaxNodesPerPool > 0 && g.MaxNodesPerCluster > 0 && g.MaxNodesPerPool > g.MaxNodesPerCluster {
 			bad(path+".guardrails.maxNodesPerPool", "%d is more than maxNodesPerCluster (%d): one pool could never reach it", g.MaxNodesPerPool, g.MaxNodesPerCluster)
 		}
+		if g.MaxMonthlyCostIncrease < 0 {
+			bad(path+".guardrails.maxMonthlyCostIncrease", "%g: use a positive amount, or leave it out for no limit", g.MaxMonthlyCostIncrease)
+		}
 		patterns(path+".guardrails.vmSizes", g.VMSizes)
 		patterns(path+".guardrails.locations", g.Locations)
 		patterns(path+".guardrails.kubernetesVersions", g.KubernetesVersions)
@@ -789,6 +821,12 @@ func (p PolicyFile) problems() []error {
 			}
 			if s.MaxPoolNodes < 1 {
 				bad(sp+".maxPoolNodes", "%d: write how many nodes the pool may have after an auto-approved scale-up (at least 1)", s.MaxPoolNodes)
+			}
+			if s.MaxMonthlyCostIncrease < 0 {
+				bad(sp+".maxMonthlyCostIncrease", "%g: use a positive amount, or leave it out", s.MaxMonthlyCostIncrease)
+			}
+			if g.MaxMonthlyCostIncrease > 0 && s.MaxMonthlyCostIncrease > g.MaxMonthlyCostIncrease {
+				bad(sp+".maxMonthlyCostIncrease", "%g is above guardrails.maxMonthlyCostIncrease (%g): such scale-ups are refused anyway", s.MaxMonthlyCostIncrease, g.MaxMonthlyCostIncrease)
 			}
 			if g.MaxNodesPerPool > 0 && s.MaxPoolNodes > g.MaxNodesPerPool {
 				bad(sp+".maxPoolNodes", "%d is above guardrails.maxNodesPerPool (%d): such scale-ups are refused anyway", s.MaxPoolNodes, g.MaxNodesPerPool)

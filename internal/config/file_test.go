@@ -85,7 +85,7 @@ func TestParseErrors(t *testing.T) {
 		name, doc string
 		want      []string // substrings of the error
 	}{
-		{"unknown top-level key", "azrue:\n  location: westeurope\n", []string{"azrue: unknown key", "azure, jobs, policy, simulator"}},
+		{"unknown top-level key", "azrue:\n  location: westeurope\n", []string{"azrue: unknown key", "azure, jobs, policy, prices, simulator"}},
 		{"unknown nested key", "policy:\n  approver: [U1AB]\n", []string{"policy.approver: unknown key", "in policy", "approvers"}},
 		{"unknown key in flow mapping", "jobs: {poll: 1s}\n", []string{"jobs.poll: unknown key"}},
 		{"approver not an ID", "policy:\n  approvers:\n    - U012AB3CD\n    - bob\n", []string{`policy.approvers[1]: "bob" is not a Slack user ID (U… or W…)`}},

@@ -165,7 +165,7 @@ func (c *Console) Report(_ context.Context, job aks.Job, ev aks.Event) error {
 	} else {
 		fmt.Fprintf(&b, "── job %s · %s ──\n", job.ID, status(job))
 	}
-	fmt.Fprintf(&b, "   │ %s\n", plain(ev.Message))
+	fmt.Fprintf(&b, "   │ %s\n", strings.ReplaceAll(plain(ev.Message), "\n", "\n   │ "))
 	if ev.Kind == aks.EventCreated && job.State == aks.StateAwaitingApproval {
 		fmt.Fprintf(&b, "   │ [Approve] [Deny]   (type: approve %s   or   deny %s REASON)\n", job.ID, job.ID)
 	}

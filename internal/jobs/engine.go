@@ -22,6 +22,7 @@ type Config struct {
 	Cloud    Cloud
 	Reporter Reporter
 	Policy   Policy
+	Assessor Assessor // nil = plans show no cost or quota (they still show an ETA)
 	Audit    AuditLog // nil = refusals are only logged
 	Observer Observer // nil = none
 	Logger   *slog.Logger
@@ -194,55 +195,11 @@ type SubmitRequest struct {
 // Submit checks the request against policy, plans it against Azure's current state, stores the
 // job, reports it, and queues it unless it waits for approval. Nothing is sent to Azure here.
 func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error) {
-	if err := e.cfg.Policy.CanRequest(ctx, req.Requester, req.Channel, req.Op); err != nil {
-		return aks.Job{}, e.refuseRequest(ctx, req, aks.Plan{}, "", err)
-	}
-	plan, err := e.cfg.Cloud.Plan(ctx, req.Op)
+	job, ev, err := e.prepare(ctx, req, false)
 	if err != nil {
-		return aks.Job{}, fmt.Errorf("plan %s: %w", req.Op.Describe(), err)
+		return aks.Job{}, err
 	}
-	op := req.Op
-	if op.Kind.OnPool() && op.Target.Pool == "" {
-		op.Target.Pool = plan.Pool
-	}
-	req.Op = op
-	reqmt, err := e.cfg.Policy.Evaluate(ctx, req.Requester, req.Channel, op, plan)
-	if err != nil {
-		return aks.Job{}, e.refuseRequest(ctx, req, plan, reqmt.Rule, err)
-	}
-	now := e.now()
-	job := aks.Job{
-		Op:            op,
-		Plan:          plan,
-		Requester:     req.Requester,
-		Channel:       req.Channel,
-		CreatedAt:     now,
-		UpdatedAt:     now,
-		NeedsApproval: reqmt.Approvals > 0,
-		Rule:          reqmt.Rule,
-		State:         aks.StateQueued,
-	}
-	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued, Replica: e.coord.ReplicaID()}
-	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
-	if job.NeedsApproval {
-		timeout := reqmt.Timeout
-		if timeout <= 0 {
-			timeout = e.cfg.ApprovalTimeout
-		}
-		job.ApprovalsNeeded, job.Approvers, job.ExpiresAt = reqmt.Approvals, reqmt.Approvers, now.Add(timeout)
-		job.State, ev.To = aks.StateAwaitingApproval, aks.StateAwaitingApproval
-		who := orList(job.Approvers)
-		if job.ApprovalsNeeded > 1 {
-			who = fmt.Sprintf("%d different people among %s", job.ApprovalsNeeded, andList(job.Approvers))
-		}
-		ev.Message = fmt.Sprintf("%s Needs approval from %s by %s.", asked, who, job.ExpiresAt.UTC().Format("15:04 MST"))
-	} else {
-		note := "No approval needed"
-		if reqmt.Note != "" {
-			note = capitalise(reqmt.Note)
-		}
-		ev.Message = fmt.Sprintf("%s %s: queued; it starts when no other operation runs on %s.", asked, note, op.Target.Cluster)
-	}
+	op := job.Op
 	job, err = e.cfg.Store.CreateJob(ctx, job, ev)
 	if err != nil {
 		e.log.Error("could not store a new job; nothing was sent to Azure", "cluster", op.Target.String(), "channel", req.Channel, "user", req.Requester.ID, "err", err)

@@ -62,6 +62,20 @@ type Operation interface {
 	Result(ctx context.Context) error
 }
 
+// Assessor works out what a plan costs and whether the subscription can run it, so that
+// approvers see it and impossible plans are refused before anyone is asked. The engine asks it
+// at request (and for dry runs) and again just before a job runs.
+type Assessor interface {
+	// Assess returns the monthly cost of plan.Capacity (list prices) and, when the plan adds
+	// vCPUs, the regional vCPU quota after it. Prices or quotas that cannot be read are not
+	// errors: they are said in Cost.Unknown and Quota.Unchecked, and the job goes on. A plan
+	// that cannot run is refused with an *aks.Error (EInvalid) that names what and where to ask:
+	// it needs more vCPUs than the quota leaves free, or its VM size is not offered in the
+	// region or zones or is restricted for the subscription. Either result may be nil when the
+	// plan changes no capacity.
+	Assess(ctx context.Context, plan aks.Plan) (*aks.Cost, *aks.Quota, error)
+}
+
 // Reporter tells people what happened to a job. Slack and the console implement it. The engine
 // calls it after the event is stored; an error means the report was not delivered and the engine
 // will report again (for the final event: at the next start, until delivered).

@@ -110,6 +110,12 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 			Hint:    "check /aks show " + job.Op.Target.Cluster + " and ask again if it is still needed"}, "")
 		return job, false
 	}
+	if err := e.assess(ctx, job.Op, &plan); err != nil {
+		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PreflightRefused",
+			Message: "Azure cannot run it now: " + userMessage(err) + ". Nothing was sent to Azure", Hint: hintOf(err)}, "")
+		return job, false
+	}
+	job.Plan.ETA = plan.ETA
 	reqmt, err := e.cfg.Policy.Evaluate(ctx, job.Requester, job.Channel, job.Op, plan)
 	if err != nil {
 		if aks.ErrorCode(err) == aks.EUnavailable {
@@ -276,8 +282,8 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 	job.ResumeToken, job.ProvisioningState, job.UpdatedAt = token, state, now
 	job.OperationID = op.OperationID()
 	ev := aks.Event{At: now, Kind: aks.EventStarted, From: aks.StateRunning, To: aks.StateRunning,
-		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). AKS usually needs %s for this; the status above refreshes about every %s.",
-			orUnknown(state), typicalDuration(job.Op.Kind), views.Elapsed(e.cfg.ProgressInterval))}
+		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). %s; the status above refreshes about every %s.",
+			orUnknown(state), startETA(job), views.Elapsed(e.cfg.ProgressInterval))}
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if errors.Is(err, aks.ErrFenced) {
 		e.logFor(job).Warn("lost the lane after sending; the new owner follows the operation")
@@ -467,8 +473,8 @@ func (e *Engine) progress(ctx context.Context, job aks.Job) aks.Job {
 		}
 	}
 	e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventProgress,
-		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (usually %s).",
-			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), typicalDuration(job.Op.Kind))})
+		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (%s).",
+			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), expectedEnd(job))})
 	return job
 }
 
@@ -490,10 +496,7 @@ var DefaultSlowAfter = map[aks.OpKind]time.Duration{
 // flagSlow tells the thread, once, that a job runs longer than usual. The job is not failed:
 // AKS operations do take longer at times, and the bot keeps following it.
 func (e *Engine) flagSlow(ctx context.Context, job aks.Job) aks.Job {
-	limit, ok := e.cfg.SlowAfter[job.Op.Kind]
-	if !ok {
-		limit = DefaultSlowAfter[job.Op.Kind]
-	}
+	limit := e.slowAfter(job)
 	took := e.now().Sub(job.StartedAt)
 	if job.SlowReported || limit <= 0 || job.StartedAt.IsZero() || took < limit {
 		return job
@@ -674,6 +677,15 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// hintOf is an *aks.Error's hint, or "".
+func hintOf(err error) string {
+	var ae *aks.Error
+	if errors.As(err, &ae) {
+		return ae.Hint
+	}
+	return ""
 }
 
 func userMessage(err error) string {

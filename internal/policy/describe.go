@@ -32,7 +32,11 @@ func (p *Policy) Describe(_ context.Context, t aks.Target) string {
 		}
 	}
 	if s := r.scaleUp; s != nil {
-		fmt.Fprintf(&b, "• Auto-approved: scale-ups adding at most %s and leaving at most %d in the pool\n", nodes(s.MaxAddedNodes), s.MaxPoolNodes)
+		fmt.Fprintf(&b, "• Auto-approved: scale-ups adding at most %s and leaving at most %d in the pool", nodes(s.MaxAddedNodes), s.MaxPoolNodes)
+		if s.MaxMonthlyCostIncrease > 0 {
+			fmt.Fprintf(&b, ", costing at most %s/month more (list prices)", aks.Money(s.MaxMonthlyCostIncrease, r.currency))
+		}
+		b.WriteString("\n")
 	}
 	if g := r.guardrails(); g != "" {
 		fmt.Fprintf(&b, "• Guardrails: %s\n", g)
@@ -268,6 +272,9 @@ func (r *rule) guardrails() string {
 	}
 	if len(g.KubernetesVersions) > 0 {
 		parts = append(parts, "Kubernetes "+strings.Join(g.KubernetesVersions, ", "))
+	}
+	if g.MaxMonthlyCostIncrease > 0 {
+		parts = append(parts, fmt.Sprintf("at most %s/month more per request (list prices; refused when the cost is unknown)", aks.Money(g.MaxMonthlyCostIncrease, r.currency)))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -31,8 +31,9 @@ type Policy struct {
 
 // rule is one RuleFile with the defaults filled in from the top-level keys.
 type rule struct {
-	name string
-	path string // key path for hints: "policy.rules[0]", or "policy" for the default rule
+	name     string
+	currency string // of the cost limits: prices.currency
+	path     string // key path for hints: "policy.rules[0]", or "policy" for the default rule
 
 	resourceGroups, clusters []string // lowercase glob patterns; empty = any
 
@@ -86,6 +87,7 @@ func New(f config.PolicyFile, groups Groups) (*Policy, error) {
 			timeout:        timeout,
 			requireFor:     f.RuleRequireApprovalFor(i),
 			guard:          copyGuardrails(rf.Guardrails),
+			currency:       "USD",
 		}
 		if s := rf.AutoApprove.ScaleUp; s != nil {
 			copied := *s
@@ -111,6 +113,7 @@ func New(f config.PolicyFile, groups Groups) (*Policy, error) {
 		approvals:  1,
 		timeout:    timeout,
 		requireFor: f.RuleRequireApprovalFor(-1),
+		currency:   "USD",
 	})
 	return p, nil
 }
@@ -125,6 +128,7 @@ func Demo(approver string) *Policy {
 		approvals:  1,
 		timeout:    config.DefaultApprovalTimeout,
 		requireFor: config.DefaultRequireApprovalFor,
+		currency:   "USD",
 	}}}
 }
 
@@ -209,6 +213,8 @@ func (p *Policy) Evaluate(_ context.Context, user aks.User, _ string, op aks.Ope
 	if note, ok := r.autoApprove(op, plan); ok {
 		req.Note = note
 		return req, nil
+	} else if note != "" {
+		req.Note = note // why a scale-up the rule would let through needs approval after all
 	}
 	// With user IDs only, the count of possible approvers is known without Slack.
 	if allUsers(r.approvers) {
@@ -396,8 +402,57 @@ func (r *rule) autoApprove(op aks.Operation, plan aks.Plan) (string, bool) {
 	if !ok || added > s.MaxAddedNodes || after > s.MaxPoolNodes {
 		return "", false
 	}
+	if limit := s.MaxMonthlyCostIncrease; limit > 0 {
+		cur := r.currency
+		switch {
+		case !plan.Cost.Known():
+			return fmt.Sprintf("not auto-approved: rule %s auto-approves scale-ups adding at most %s/month, and the %s",
+				r.name, aks.Money(limit, cur), unknownCost(plan)), false
+		case plan.Cost.MonthlyIncrease() > limit:
+			return "", false
+		}
+		return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the pool, %s/month (the rule allows up to +%d, at most %d in the pool and %s/month)",
+			r.name, nodes(added), after, aks.SignedMoney(plan.Cost.MonthlyIncrease(), cur), s.MaxAddedNodes, s.MaxPoolNodes, aks.SignedMoney(limit, cur)), true
+	}
 	return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the pool (the rule allows up to +%d and at most %d in the pool)",
 		r.name, nodes(added), after, s.MaxAddedNodes, s.MaxPoolNodes), true
+}
+
+// SetCurrency names the currency of the cost limits (prices.currency; default USD), for
+// messages and /aks policy.
+func (p *Policy) SetCurrency(currency string) {
+	for i := range p.rules {
+		p.rules[i].currency = currency
+	}
+}
+
+// unknownCost says why the plan's cost is unknown: "cost unknown (why)".
+func unknownCost(plan aks.Plan) string {
+	if plan.Cost == nil {
+		return "cost is unknown (no price list was consulted)"
+	}
+	return "cost is unknown (" + plan.Cost.Unknown + ")"
+}
+
+// checkCost refuses a request that raises the monthly cost by more than the guardrail allows,
+// and, failing closed, one whose cost is unknown.
+func (r *rule) checkCost(op aks.Operation, plan aks.Plan) error {
+	limit := r.guard.MaxMonthlyCostIncrease
+	if limit <= 0 || !(growsCapacity(op, plan) || op.Kind == aks.OpClusterStart) {
+		return nil
+	}
+	cur := r.currency
+	if !plan.Cost.Known() {
+		return r.refuse(
+			fmt.Sprintf("rule %s allows at most %s/month more, and the %s, so it is refused", r.name, aks.SignedMoney(limit, cur), unknownCost(plan)),
+			"ask again when the price list can be read")
+	}
+	if d := plan.Cost.MonthlyIncrease(); d > limit {
+		return r.refuse(
+			fmt.Sprintf("rule %s allows at most %s/month more; this adds %s/month", r.name, aks.SignedMoney(limit, cur), aks.SignedMoney(d, cur)),
+			"ask for fewer or smaller nodes")
+	}
+	return nil
 }
 
 // checkGuardrails refuses what the rule's guardrails forbid. Node limits apply to requests that
@@ -444,6 +499,9 @@ func (r *rule) checkGuardrails(op aks.Operation, plan aks.Plan) error {
 				fmt.Sprintf("rule %s allows only the locations %s; this asks for %s", r.name, strings.Join(g.Locations, ", "), cmp.Or(loc, "an unknown location")),
 				"pick one of them with --location")
 		}
+	}
+	if err := r.checkCost(op, plan); err != nil {
+		return err
 	}
 	if len(g.KubernetesVersions) > 0 && setsVersion(op) {
 		v := cmp.Or(op.KubernetesVersion, plannedVersion(plan))

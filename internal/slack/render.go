@@ -115,6 +115,10 @@ func planText(p aks.Plan) string {
 		}
 		b.WriteString("\n• " + esc(truncate(c.String(), maxValue)))
 	}
+	// Cost, quota and ETA, so an approver knows what the plan costs and whether it fits.
+	for _, l := range p.Assessment() {
+		b.WriteString("\n" + esc(truncate(l, maxValue)))
+	}
 	return b.String()
 }
 
@@ -152,6 +156,9 @@ func card(job aks.Job, now time.Time) []slack.Block {
 		state += " · took " + d.String()
 	case ok:
 		state += " · started " + slackDate(job.StartedAt)
+		if eta := job.Plan.ETA; eta != nil && job.State == aks.StateRunning {
+			state += " · " + esc(eta.ETA(job.StartedAt))
+		}
 	}
 	state += "\n*Next:* " + nextStep(job.State)
 	blocks = append(blocks, section(state))

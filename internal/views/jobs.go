@@ -182,6 +182,9 @@ func JobDetail(j aks.Job, evs []aks.Event, now time.Time) string {
 	}) {
 		b.WriteString(l + "\n")
 	}
+	for _, l := range j.Plan.Assessment() {
+		b.WriteString(oneLine(l, maxFieldLen) + "\n")
+	}
 	fmt.Fprintf(&b, "Requested by %s at %s UTC (%s)\n", mention(j.Requester), timestamp(j.CreatedAt), Ago(j.CreatedAt, now))
 	b.WriteString(approvalText(j))
 	b.WriteString(azureText(j, now))

@@ -38,6 +38,10 @@ type call struct {
 }
 
 func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.EqualFold(strings.TrimRight(r.URL.Path, "/"), "/api/retail/prices") {
+		c.servePrices(w, r) // the Retail Prices API is not ARM: no token, no faults, not logged
+		return
+	}
 	now := c.now()
 	path := r.URL.Path
 	c.log.Debug("simulated ARM request", "method", r.Method, "path", path)
@@ -161,6 +165,17 @@ func (c *Cloud) route(tx *bolt.Tx, cl *call) (*reply, error) {
 	}
 	method := cl.r.Method
 	is := func(m string) bool { return method == m }
+
+	// /subscriptions/{sub}/providers/Microsoft.Compute/...: vCPU quotas and VM sizes
+	if n >= 5 && l[2] == "providers" && l[3] == "microsoft.compute" && is(http.MethodGet) {
+		switch {
+		case n == 7 && l[4] == "locations" && l[6] == "usages":
+			return c.usages(tx, cl.segs[1], cl.segs[5])
+		case n == 5 && l[4] == "skus":
+			return c.resourceSKUs(cl), nil
+		}
+		return notFoundPath(cl), nil
+	}
 
 	// /subscriptions/{sub}/providers/Microsoft.ContainerService/...
 	if n >= 5 && l[2] == "providers" && l[3] == "microsoft.containerservice" {

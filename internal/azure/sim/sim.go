@@ -161,6 +161,14 @@ func (c *Cloud) Transport() policy.Transporter { return transport{c} }
 
 type transport struct{ c *Cloud }
 
+// RoundTripper serves plain net/http clients in process, like Transport: the console's price
+// list client uses it to reach the simulated Retail Prices API.
+func (c *Cloud) RoundTripper() http.RoundTripper { return roundTripper{transport{c}} }
+
+type roundTripper struct{ t transport }
+
+func (r roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return r.t.Do(req) }
+
 func (t transport) Do(req *http.Request) (*http.Response, error) {
 	if err := req.Context().Err(); err != nil {
 		return nil, fmt.Errorf("simulated ARM request %s %s: %w", req.Method, req.URL.Path, err)
