@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -179,8 +180,9 @@ type outbox struct {
 	mirror  RefStore // also told each delivered post's ts; nil = none
 	limits  outboxLimits
 
-	wake    chan struct{} // this replica stored a new entry (others' are found by the rescan)
-	running chan struct{} // holds a token while a worker runs
+	wake    chan struct{}           // this replica stored a new entry (others' are found by the rescan)
+	running chan struct{}           // holds a token while a worker runs
+	decoded map[uint64]decodedEntry // the worker's heads as last decoded (pendingHeads)
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when this replica changes the queue, for Flush
@@ -356,8 +358,9 @@ func pendingKey(e *outboxEntry) string {
 }
 
 // pendingHeads returns, for each job with pending entries, its first entry, in ID order, and
-// the job states they need. Entries are decoded afresh at each scan: another replica may have
-// written them, and a former deliverer may have marked them in flight.
+// the job states they need. Another replica may have written an entry, and a former deliverer
+// may have marked it: an entry is decoded again unless its stored body is the very one the
+// cache decoded (a backlog of a thousand jobs would decode a thousand entries at each scan).
 func (o *outbox) pendingHeads(ctx context.Context) ([]*outboxEntry, map[string]*jobOutbox, error) {
 	stored, err := o.store.OutboxHeads(ctx)
 	if err != nil {
@@ -365,22 +368,36 @@ func (o *outbox) pendingHeads(ctx context.Context) ([]*outboxEntry, map[string]*
 	}
 	heads := make([]*outboxEntry, 0, len(stored))
 	states := make(map[string]*jobOutbox, len(stored))
+	cache := make(map[uint64]decodedEntry, len(stored))
 	for _, h := range stored {
-		e, err := decodeEntry(h.Entry)
-		if err != nil {
-			return nil, nil, err
+		c, ok := o.decoded[h.Entry.ID]
+		if !ok || c.e.JobID != h.Entry.JobID || !bytes.Equal(c.body, h.Entry.Body) {
+			e, err := decodeEntry(h.Entry)
+			if err != nil {
+				return nil, nil, err
+			}
+			c = decodedEntry{body: h.Entry.Body, e: e}
 		}
-		j, err := decodeState(e.JobID, h.State)
+		cache[h.Entry.ID] = c
+		j, err := decodeState(h.Entry.JobID, h.State)
 		if err != nil {
 			return nil, nil, err
 		}
 		if j == nil {
 			j = newJobOutbox(nil)
 		}
-		heads = append(heads, e)
+		e := *c.e // the worker marks its copy; the cached one stays as decoded
+		heads = append(heads, &e)
 		states[e.JobID] = j
 	}
+	o.decoded = cache
 	return heads, states, nil
+}
+
+// decodedEntry is an entry as decoded from body.
+type decodedEntry struct {
+	body []byte
+	e    *outboxEntry
 }
 
 // mark stores the entry's in-flight mark. It is the worker's write before each call to Slack:

@@ -348,3 +348,32 @@ func TestDeposedWorkerStopsAndSendsNothing(t *testing.T) {
 	r := &reporter{srv: srv}
 	r.checkJobThread(t, job, evs[:3])
 }
+
+// The worker's decoded heads follow the store: a mark made by another deliverer is seen at the
+// next scan, and the worker's own changes to a head do not leak into the cache.
+func TestOutboxHeadsCacheFollowsTheStore(t *testing.T) {
+	srv := slacktest.NewServer(slacktest.WithBotToken(testBotToken))
+	t.Cleanup(srv.Close)
+	out, refs := sharedStore(t), newRefs()
+	a, _ := replica(t, srv, out, refs)
+	b, _ := replica(t, srv, out, refs)
+	ctx := testCtx(t)
+	job := queuedJob("60", "C1")
+	if err := b.Report(ctx, job, milestones(job)[0]); err != nil {
+		t.Fatal(err)
+	}
+	heads, _, err := a.out.pendingHeads(ctx)
+	if err != nil || len(heads) != 1 || heads[0].InFlight {
+		t.Fatalf("heads = %+v, %v; want the card, not in flight", heads, err)
+	}
+	heads[0].InFlight = true // the worker's own copy
+	if again, _, _ := a.out.pendingHeads(ctx); again[0].InFlight {
+		t.Error("a change to a returned head leaked into the cache")
+	}
+	if ok, err := b.out.mark(ctx, heads[0], true); err != nil || !ok {
+		t.Fatalf("mark = %v, %v", ok, err)
+	}
+	if again, _, _ := a.out.pendingHeads(ctx); !again[0].InFlight {
+		t.Error("the in-flight mark stored by another deliverer is not seen")
+	}
+}
