@@ -20,10 +20,11 @@ import (
 //	slack_outbox/queue  8-byte big-endian entry ID (the bucket's sequence) -> entry body
 //	slack_outbox/jobs   job ID -> the job's outbox state
 //
-// The queue is keyed by entry ID alone, so the job of an entry is read from its body: a body
-// must be a JSON object whose "job" field is the entry's JobID (the Slack transport's are; Put
-// refuses others). The buckets are made by the first write, so reading a file without them
-// finds an empty outbox.
+// The queue is keyed by entry ID alone, so the job of an entry is read from its stored value. A
+// body that is a JSON object starting with a "job" field equal to the entry's JobID (the Slack
+// transport's are) is stored as it is, as it always was; any other body is stored wrapped, as
+// {"job":JobID,"opaque":base64 body}, and unwrapped when read. The buckets are made by the
+// first write, so reading a file without them finds an empty outbox.
 //
 // Fences are ignored: the bbolt file is locked by one process, which has nothing to be fenced
 // from (one replica always holds the lanes and the leadership).
@@ -194,17 +195,17 @@ func (t *outboxTx) NextID() (uint64, error) {
 }
 
 func (t *outboxTx) Put(e aks.OutboxEntry) {
-	switch job, err := bodyJob(e.Body); {
+	switch {
 	case e.JobID != t.jobID:
 		t.fail(fmt.Errorf("put outbox entry %d of job %q in the outbox of job %s", e.ID, e.JobID, t.jobID))
-	case err != nil:
-		t.fail(fmt.Errorf("put outbox entry %d: %w", e.ID, err))
-	case job != t.jobID:
-		t.fail(fmt.Errorf("put outbox entry %d: its body names job %q, not %s", e.ID, job, t.jobID))
 	case e.ID == 0:
 		t.fail(errors.New("put outbox entry without an ID (use NextID)"))
 	default:
-		if err := t.queue.Put(outboxKey(e.ID), bytes.Clone(e.Body)); err != nil {
+		v, err := storedBody(e.JobID, e.Body)
+		if err == nil {
+			err = t.queue.Put(outboxKey(e.ID), v)
+		}
+		if err != nil {
 			t.fail(fmt.Errorf("put outbox entry %d: %w", e.ID, err))
 		}
 	}
@@ -238,7 +239,11 @@ func jobEntries(q *bbolt.Bucket, jobID string) ([]aks.OutboxEntry, error) {
 			return nil, fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		if job == jobID {
-			out = append(out, aks.OutboxEntry{ID: binary.BigEndian.Uint64(k), JobID: job, Body: bytes.Clone(v)})
+			e, err := decodeOutboxEntry(k, v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
 		}
 	}
 	return out, nil
@@ -253,8 +258,57 @@ func decodeOutboxEntry(k, v []byte) (aks.OutboxEntry, error) {
 	if err != nil {
 		return aks.OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", id, err)
 	}
-	return aks.OutboxEntry{ID: id, JobID: job, Body: bytes.Clone(v)}, nil
+	body, err := entryBody(job, v)
+	if err != nil {
+		return aks.OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", id, err)
+	}
+	return aks.OutboxEntry{ID: id, JobID: job, Body: body}, nil
 }
+
+// wrapped is the stored value of a body that does not name its job first.
+type wrapped struct {
+	Job    string `json:"job"`
+	Opaque []byte `json:"opaque"`
+}
+
+// storedBody is the value stored for a body of job: the body itself when it names its job
+// first (and is not a wrapped value itself), else the body wrapped.
+func storedBody(job string, body []byte) ([]byte, error) {
+	if bytes.HasPrefix(body, namedPrefix(job)) && !bytes.HasPrefix(body, wrappedPrefix(job)) {
+		if named, err := bodyJob(body); err == nil && named == job {
+			return bytes.Clone(body), nil
+		}
+	}
+	v, err := json.Marshal(wrapped{Job: job, Opaque: body})
+	if err != nil {
+		return nil, fmt.Errorf("wrap entry body: %w", err)
+	}
+	return v, nil
+}
+
+// entryBody returns the body stored in v, the value of an entry of job.
+func entryBody(job string, v []byte) ([]byte, error) {
+	if !bytes.HasPrefix(v, wrappedPrefix(job)) {
+		return bytes.Clone(v), nil
+	}
+	var w wrapped
+	if err := json.Unmarshal(v, &w); err != nil {
+		return nil, fmt.Errorf("unwrap entry body: %w", err)
+	}
+	if w.Opaque == nil {
+		w.Opaque = []byte{}
+	}
+	return w.Opaque, nil
+}
+
+// namedPrefix starts a body that names job first, as encoding/json writes it.
+func namedPrefix(job string) []byte {
+	q, _ := json.Marshal(job) // a string always encodes
+	return append([]byte(`{"job":`), q...)
+}
+
+// wrappedPrefix starts the stored value of a wrapped body of job.
+func wrappedPrefix(job string) []byte { return append(namedPrefix(job), `,"opaque":`...) }
 
 func outboxKey(id uint64) []byte {
 	k := make([]byte, 8)

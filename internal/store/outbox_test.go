@@ -103,11 +103,8 @@ func TestOutboxUpdateFailureStoresNothing(t *testing.T) {
 		t.Fatalf("UpdateOutbox = %v, want boom", err)
 	}
 	for name, e := range map[string]aks.OutboxEntry{
-		"another job's entry":       {ID: 99, JobID: "2", Body: body("2", "x")},
-		"a body naming another job": {ID: 99, JobID: "1", Body: body("2", "x")},
-		"a body without a job":      {ID: 99, JobID: "1", Body: []byte(`{"text":"x"}`)},
-		"a body that is not JSON":   {ID: 99, JobID: "1", Body: []byte(`x`)},
-		"no ID":                     {JobID: "1", Body: body("1", "x")},
+		"another job's entry": {ID: 99, JobID: "2", Body: body("2", "x")},
+		"no ID":               {JobID: "1", Body: body("1", "x")},
 	} {
 		err := s.UpdateOutbox(ctx, "1", func(tx aks.OutboxTx) error {
 			tx.SetState([]byte("changed"))
@@ -121,6 +118,75 @@ func TestOutboxUpdateFailureStoresNothing(t *testing.T) {
 	state, entries, err := s.OutboxState(ctx, "1")
 	if err != nil || string(state) != `{"n":1}` || len(entries) != 1 {
 		t.Errorf("after failed updates: %s, %+v, %v; want the state and entry from before", state, entries, err)
+	}
+}
+
+// Any body comes back as it was put: bodies that do not name their job first are stored
+// wrapped.
+func TestOutboxBodiesRoundTrip(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	bodies := [][]byte{
+		body("1", "as it is"),
+		[]byte(`not json`),
+		{},
+		{0, 1, 2, 255},
+		body("2", "names another job"),
+		[]byte(`{"text":"x","job":"1"}`),
+		[]byte(`{"job":"1","opaque":"looks wrapped"}`),
+		[]byte(` {"job":"1"}`),
+	}
+	err := s.UpdateOutbox(ctx, "1", func(tx aks.OutboxTx) error {
+		for _, b := range bodies {
+			id, err := tx.NextID()
+			if err != nil {
+				return err
+			}
+			tx.Put(aks.OutboxEntry{ID: id, JobID: "1", Body: b})
+		}
+		if got := tx.Entries(); len(got) != len(bodies) || string(got[1].Body) != "not json" {
+			t.Errorf("Entries in the transaction = %+v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "2", "other")
+	_, entries, err := s.OutboxState(ctx, "1")
+	if err != nil || len(entries) != len(bodies) {
+		t.Fatalf("OutboxState = %d entries, %v; want %d", len(entries), err, len(bodies))
+	}
+	for i, e := range entries {
+		if string(e.Body) != string(bodies[i]) || e.JobID != "1" {
+			t.Errorf("entry %d = %q of job %s, want %q of job 1", i, e.Body, e.JobID, bodies[i])
+		}
+	}
+	// A body that names its job first is stored as it is, as before the port; others wrapped.
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		q := tx.Bucket([]byte("slack_outbox")).Bucket([]byte("queue"))
+		if v := q.Get(outboxKey(entries[0].ID)); string(v) != string(bodies[0]) {
+			t.Errorf("stored value of a Slack-like body = %s, want the body itself", v)
+		}
+		if v := q.Get(outboxKey(entries[6].ID)); !strings.HasPrefix(string(v), `{"job":"1","opaque":"`) {
+			t.Errorf("stored value of a body that looks wrapped = %s, want it wrapped", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, err := s.OutboxHeads(ctx)
+	if err != nil || len(heads) != 2 || string(heads[0].Entry.Body) != string(bodies[0]) || heads[1].Entry.JobID != "2" {
+		t.Errorf("heads = %+v, %v", heads, err)
+	}
+	// Removing the first makes a wrapped body the head.
+	err = s.UpdateOutbox(ctx, "1", func(tx aks.OutboxTx) error { tx.Delete(entries[0].ID); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heads, _ := s.OutboxHeads(ctx); len(heads) != 2 || string(heads[0].Entry.Body) != "not json" {
+		t.Errorf("heads after a delete = %+v", heads)
 	}
 }
 
