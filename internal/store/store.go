@@ -9,6 +9,7 @@
 //	events  job key -> bucket: 8-byte big-endian event seq -> JSON aks.Event
 //	refs    job key -> bucket: name -> value
 //	audit   8-byte big-endian record sequence -> JSON aks.AuditRecord (append-only)
+//	slack_outbox  the chat transport's undelivered messages (aks.OutboxStore; see outbox.go)
 package store
 
 import (
