@@ -190,7 +190,16 @@ func startSlackWorld(ctx context.Context, dir string, clusters, approvals int, s
 	before := sw.sl.Connections()
 	runCtx, cancel := context.WithCancel(ctx)
 	sw.t = &aksbotTransport{cancel: cancel, done: make(chan error, 1)}
-	go func() { sw.t.done <- reporter.Run(runCtx) }()
+	// Run does not deliver the outbox: the one replica runs the worker beside it, as cmd/bot does.
+	go func() {
+		outDone := make(chan error, 1)
+		go func() { outDone <- reporter.RunOutbox(runCtx) }()
+		err := reporter.Run(runCtx)
+		if oerr := <-outDone; err == nil {
+			err = oerr
+		}
+		sw.t.done <- err
+	}()
 	if err := waitConnected(ctx, sw.sl, before); err != nil {
 		sw.close()
 		return nil, err

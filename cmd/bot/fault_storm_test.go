@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure/sim"
@@ -364,28 +361,10 @@ func unfinished(st *store.Store) (open, outboxLeft int, err error) {
 			open++
 		}
 	}
-	outboxLeft, err = outboxQueue(st.DB())
-	return open, outboxLeft, err
-}
-
-// outboxQueue counts the Slack outbox's pending entries (bucket slack_outbox/queue).
-func outboxQueue(db *bbolt.DB) (int, error) {
-	n := 0
-	err := db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte("slack_outbox"))
-		if b == nil {
-			return nil
-		}
-		q := b.Bucket([]byte("queue"))
-		if q == nil {
-			return errors.New("the slack outbox has no queue bucket")
-		}
-		return q.ForEach(func(_, _ []byte) error { n++; return nil })
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read the slack outbox: %w", err)
+	if outboxLeft, err = st.OutboxLen(context.Background()); err != nil {
+		return 0, 0, fmt.Errorf("read the slack outbox: %w", err)
 	}
-	return n, nil
+	return open, outboxLeft, nil
 }
 
 var finalKinds = map[aks.EventKind]bool{

@@ -107,7 +107,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	var pol *policy.Policy
 	switch cfg.Mode {
 	case config.ModeSlack:
-		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL, Logger: log, Metrics: metrics}, svc, st)
+		// Claims stays nil until the store has them: envelopes are then de-duplicated in this
+		// process only, which is enough for the one replica a bbolt file allows.
+		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
+			Logger: log, Metrics: metrics, Outbox: st}, svc, st)
 		if err != nil {
 			return fmt.Errorf("set up Slack: %w", err)
 		}
@@ -115,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		if pol, err = policy.New(cfg.File.Policy, bot); err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
-		reporter, transport = bot, bot.Run
+		reporter, transport = bot, func(ctx context.Context) error { return runSlack(ctx, bot, log) }
 		ready["slack"] = func(context.Context) error {
 			if !bot.Connected() {
 				return errors.New("socket mode is not connected")
@@ -212,6 +215,22 @@ func newAssessor(cfg config.Config, st *store.Store, cloud *azure.Client, simPri
 // simPricesURL is where the in-process simulated cloud answers Retail Prices API requests; no
 // request to it leaves the process.
 const simPricesURL = "https://prices.sim.aksbot.invalid"
+
+// runSlack serves Slack until ctx ends. Run closes the socket first and lets the commands in
+// flight finish; the outbox worker runs until then, so that their replies are delivered too.
+// One process owns the bbolt file, so it is always the one deliverer: no lease is needed.
+func runSlack(ctx context.Context, bot *slack.Bot, log *slog.Logger) error {
+	outCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		if err := bot.RunOutbox(outCtx); err != nil {
+			log.Error("slack outbox worker stopped", "err", err)
+		}
+	}()
+	defer func() { stopOutbox(); <-outDone }()
+	return bot.Run(ctx)
+}
 
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process; for it, the

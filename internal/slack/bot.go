@@ -16,7 +16,6 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/chatops"
@@ -46,9 +45,12 @@ type Config struct {
 	APIURL             string // "" = Slack; tests: slacktest URL
 	Logger             *slog.Logger
 	Metrics            Metrics // nil = none
-	// Outbox is the bbolt file the outbox keeps undelivered messages in; nil = the RefStore's
-	// own file when it has a DB() method (store.Store does).
-	Outbox *bolt.DB
+	// Outbox keeps undelivered messages; it may be shared by several replicas. nil = the
+	// RefStore, when it is an aks.OutboxStore too (store.Store is).
+	Outbox aks.OutboxStore
+	// Claims de-duplicates envelopes and trigger IDs over all replicas sharing it. nil = a
+	// memory of this process only (enough for one replica).
+	Claims aks.Claims
 }
 
 // RefStore keeps the Slack message references of a job (jobs.Store satisfies it).
@@ -76,18 +78,10 @@ type Bot struct {
 	connected     atomic.Bool
 	everConnected atomic.Bool  // a later connection is a reconnect
 	connects      atomic.Int64 // connections made, to reset the reconnect backoff
-	seen          *envelopeSet // envelope IDs and trigger IDs already handled
-	forms         *formStore   // where to answer the submission of each deny form
+	claims        aks.Claims   // envelope IDs and trigger IDs already handled, by any replica; nil = seen
+	seen          *envelopeSet // the same, in this process: without claims, or while they fail
 	handlers      sync.WaitGroup
 	active        chan struct{} // a slot per running handler (maxActiveHandlers)
-
-	jobsMu sync.Mutex
-	jobs   map[string]*jobLock
-}
-
-type jobLock struct {
-	mu   sync.Mutex
-	refs int // goroutines holding or waiting for mu; the entry is dropped at zero
 }
 
 // New checks cfg and builds a Bot. It does not contact Slack.
@@ -123,12 +117,8 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 	if metrics == nil {
 		metrics = noMetrics{}
 	}
-	out, err := newOutboxFor(cfg, refs, log)
-	if err != nil {
-		return nil, err
-	}
 	b := &Bot{
-		out:     out,
+		out:     newOutboxFor(cfg, refs, log),
 		api:     api,
 		sm:      socketmode.New(api),
 		h:       h,
@@ -136,10 +126,9 @@ func New(cfg Config, h chatops.Handler, refs RefStore) (*Bot, error) {
 		log:     log.With("component", "slack"),
 		now:     time.Now,
 		metrics: metrics,
-		seen:    newEnvelopeSet(2048, 15*time.Minute),
-		forms:   newFormStore(1024, formTTL),
+		claims:  cfg.Claims,
+		seen:    newEnvelopeSet(2048, claimTTL),
 		active:  make(chan struct{}, maxActiveHandlers),
-		jobs:    map[string]*jobLock{},
 	}
 	b.ackFn = b.sm.AckCtx
 	return b, nil
@@ -151,12 +140,13 @@ func (b *Bot) Connected() bool { return b.connected.Load() }
 // Run serves socket mode until ctx is done (it returns nil) or Slack refuses a token (it
 // returns an error wrapping ErrTokenRefused that names the token and what to do). Dropped
 // sockets and disconnect messages reconnect, with a backoff when connecting fails. Call it once.
+//
+// When ctx ends (SIGTERM), Run first closes the socket, so that Slack sends what comes next to
+// the app's other connections (other replicas), and takes no envelope after that; then it
+// waits up to shutdownGrace for the commands and clicks in flight to finish and reply, and
+// returns. Run does not deliver the outbox: the caller runs RunOutbox (on one replica).
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.connected.Store(false)
-	outboxCtx, stopOutbox := context.WithCancel(ctx)
-	outboxDone := make(chan error, 1)
-	go func() { outboxDone <- b.RunOutbox(outboxCtx) }()
-	defer func() { stopOutbox(); <-outboxDone }()
 	auth, err := b.api.AuthTestContext(ctx)
 	switch {
 	case ctx.Err() != nil:
@@ -275,6 +265,9 @@ func (b *Bot) loop(ctx, handlerCtx context.Context) {
 		case <-ctx.Done():
 			return
 		case evt := <-b.sm.Events:
+			if ctx.Err() != nil {
+				return // the socket is closing: what it still had is not acked, nor handled
+			}
 			b.dispatch(ctx, handlerCtx, evt)
 		}
 	}
@@ -360,18 +353,49 @@ func (b *Bot) handleEnvelope(handlerCtx context.Context, evt socketmode.Event, a
 	}
 	// Duplicates are acked too, or Slack would keep sending them.
 	ack(payload)
+	if work == nil {
+		return
+	}
 	id := evt.Request.EnvelopeID
-	if !b.seen.add("envelope:"+id, b.now()) {
-		b.log.Debug("slack envelope already handled", "envelope", id)
-		return
+	// The claims are a store round trip: they are made in the handler's goroutine, so that
+	// they never delay the acks of the envelopes behind this one.
+	b.spawn(handlerCtx, func(ctx context.Context) {
+		if !b.first(ctx, "envelope", id) {
+			b.log.Debug("slack envelope already handled", "envelope", id)
+			return
+		}
+		if trigger != "" && !b.first(ctx, "trigger", trigger) {
+			b.log.Debug("slack envelope repeats a trigger already handled", "envelope", id)
+			return
+		}
+		work(ctx)
+	})
+}
+
+const (
+	// claimTTL is how long an envelope or trigger ID is remembered: Slack's retries come
+	// within minutes, and a trigger ID is useless after 3 s anyway.
+	claimTTL = 10 * time.Minute
+	// claimTimeout bounds a claim, so that a store outage delays a command by little.
+	claimTimeout = 2 * time.Second
+)
+
+// first reports whether this is the first delivery of an envelope or trigger ID, over all
+// replicas when Claims is set. When the store cannot answer, the delivery is handled anyway
+// (checked against this process's memory only): it was acked, Slack will not send it again,
+// and handling a rare repeat beats dropping a command.
+func (b *Bot) first(ctx context.Context, kind, id string) bool {
+	if b.claims == nil {
+		return b.seen.add(kind+":"+id, b.now())
 	}
-	if trigger != "" && !b.seen.add("trigger:"+trigger, b.now()) {
-		b.log.Debug("slack envelope repeats a trigger already handled", "envelope", id)
-		return
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	ok, err := b.claims.Claim(ctx, "slack/"+kind+"/"+id, claimTTL)
+	if err != nil {
+		b.log.Warn("slack delivery not checked against other replicas (store unavailable); handling it", "kind", kind, "err", err)
+		return b.seen.add(kind+":"+id, b.now())
 	}
-	if work != nil {
-		b.spawn(handlerCtx, work)
-	}
+	return ok
 }
 
 // ack acknowledges an envelope; payload nil sends an empty ack (answers go out through the Web API).

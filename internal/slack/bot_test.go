@@ -166,9 +166,21 @@ func start(t testing.TB, h *handler, opts ...slacktest.Option) *harness {
 // and waits until it is connected to srv.
 func startOn(t testing.TB, apiURL string, srv *slacktest.Server, h *handler, m Metrics) *harness {
 	t.Helper()
+	return startWith(t, srv, h, Config{APIURL: apiURL, Metrics: m})
+}
+
+// startWith runs a Bot with cfg (tokens and logger filled in) against srv and waits until
+// srv has one more connection.
+func startWith(t testing.TB, srv *slacktest.Server, h *handler, cfg Config) *harness {
+	t.Helper()
 	log, buf := logger(t)
 	r := newRefs()
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: apiURL, Logger: log, Metrics: m}, h, r)
+	cfg.AppToken, cfg.BotToken, cfg.Logger = testAppToken, testBotToken, log
+	if cfg.APIURL == "" {
+		cfg.APIURL = srv.APIURL()
+	}
+	before := srv.OpenConnections()
+	bot, err := New(cfg, h, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +197,7 @@ func startOn(t testing.TB, apiURL string, srv *slacktest.Server, h *handler, m M
 		})
 	}
 	t.Cleanup(stop)
-	if err := srv.Connected(testCtx(t)); err != nil {
+	if err := srv.WaitFor(testCtx(t), func() bool { return srv.OpenConnections() > before }); err != nil {
 		t.Fatal(err)
 	}
 	return &harness{srv: srv, bot: bot, h: h, refs: r, logs: buf, stop: stop}

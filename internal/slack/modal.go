@@ -2,10 +2,9 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -15,38 +14,65 @@ import (
 )
 
 // The deny form: a modal with an optional reason, opened by the Deny button. Its
-// private_metadata is the job ID; who denies comes from the submission's user.
+// private_metadata says which job it denies and where the click came from (formMeta), so that
+// whichever replica receives the submission can act on it and answer in the right thread; who
+// denies comes from the submission's user, never from the metadata.
 const (
 	denyCallbackID = "aksbot_deny_form"
 	reasonBlockID  = "aksbot_deny_reason"
 	reasonActionID = "reason"
 	// maxReason bounds a reason so that the thread message quoting it stays readable.
 	maxReason = 1000
-	// maxJobID bounds what a form's metadata may name; job IDs are short.
+	// maxJobID bounds what a form's metadata may name; job IDs are short. Channel IDs and
+	// message timestamps are shorter still.
 	maxJobID = 64
-	// formTTL is how long the bot remembers where a form was opened; Slack closes a modal
-	// left open much longer than that anyway.
-	formTTL = 12 * time.Hour
 )
 
-// openDenyForm opens the deny form for jobID with the click's trigger ID and remembers the
+// formMeta is a deny form's private_metadata: the job and where the click came from. Forms
+// opened before it existed carry the bare job ID.
+type formMeta struct {
+	Job     string `json:"job"`
+	Channel string `json:"channel,omitempty"`
+	Thread  string `json:"thread,omitempty"`
+}
+
+func (m formMeta) encode() string {
+	data, _ := json.Marshal(m) // three strings always encode
+	return string(data)
+}
+
+// parseFormMeta reads a form's private_metadata. The channel and thread are dropped when they
+// do not look like Slack IDs: the answer then goes to the denier's messages.
+func parseFormMeta(s string) formMeta {
+	if !strings.HasPrefix(s, "{") {
+		return formMeta{Job: s}
+	}
+	var m formMeta
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return formMeta{}
+	}
+	if !validJobID(m.Channel) || (m.Thread != "" && !validJobID(m.Thread)) {
+		m.Channel, m.Thread = "", ""
+	}
+	return m
+}
+
+// openDenyForm opens the deny form for jobID with the click's trigger ID; the form carries the
 // channel and thread the click came from, for the answer to its submission.
 func (b *Bot) openDenyForm(ctx context.Context, triggerID, jobID, channel, thread string) error {
 	if triggerID == "" {
 		return fmt.Errorf("open deny form for job %s: the click carries no trigger ID", jobID)
 	}
-	resp, err := b.api.OpenViewContext(ctx, triggerID, denyForm(jobID))
+	_, err := b.api.OpenViewContext(ctx, triggerID, denyForm(formMeta{Job: jobID, Channel: channel, Thread: thread}))
 	b.metrics.SlackCall("views.open", callResult(err))
 	if err != nil {
 		return fmt.Errorf("open deny form for job %s: %w", jobID, err)
 	}
-	if resp != nil && resp.ID != "" {
-		b.forms.put(resp.ID, formOrigin{channel: channel, thread: thread}, b.now())
-	}
 	return nil
 }
 
-func denyForm(jobID string) slack.ModalViewRequest {
+func denyForm(meta formMeta) slack.ModalViewRequest {
+	jobID := meta.Job
 	plain := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
 	}
@@ -58,7 +84,7 @@ func denyForm(jobID string) slack.ModalViewRequest {
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      denyCallbackID,
-		PrivateMetadata: jobID,
+		PrivateMetadata: meta.encode(),
 		Title:           plain("Deny job"),
 		Submit:          plain("Deny"),
 		Close:           plain("Cancel"),
@@ -80,7 +106,8 @@ func (b *Bot) viewSubmission(cb slack.InteractionCallback) (ack any, work func(c
 	fail := func(msg string) (any, func(context.Context)) {
 		return slack.NewErrorsViewSubmissionResponse(map[string]string{reasonBlockID: msg}), nil
 	}
-	jobID := cb.View.PrivateMetadata
+	meta := parseFormMeta(cb.View.PrivateMetadata)
+	jobID := meta.Job
 	if !validJobID(jobID) {
 		return fail("This form no longer says which job it denies. Close it and click Deny on the job again.")
 	}
@@ -96,11 +123,11 @@ func (b *Bot) viewSubmission(cb slack.InteractionCallback) (ack any, work func(c
 		return fail(fmt.Sprintf("Keep the reason to %d characters; it has %d.", maxReason, n))
 	}
 	user := aks.User{ID: cb.User.ID, Name: cb.User.Name}
-	viewID := cb.View.ID
-	return nil, func(ctx context.Context) { b.submitDeny(ctx, viewID, jobID, user, reason) }
+	return nil, func(ctx context.Context) { b.submitDeny(ctx, meta, user, reason) }
 }
 
-func (b *Bot) submitDeny(ctx context.Context, viewID, jobID string, user aks.User, reason string) {
+func (b *Bot) submitDeny(ctx context.Context, meta formMeta, user aks.User, reason string) {
+	jobID := meta.Job
 	reply := b.h.Decide(ctx, jobID, user, false, reason)
 	b.log.Debug("slack deny form handled", "user", user.ID, "job", jobID, "refused", reply.Error)
 	text := reply.Text
@@ -110,9 +137,8 @@ func (b *Bot) submitDeny(ctx context.Context, viewID, jobID string, user aks.Use
 	if text == "" {
 		return
 	}
-	origin, ok := b.forms.take(viewID, b.now())
-	if !ok {
-		// The bot restarted while the form was open: answer in the app's messages tab.
+	if meta.Channel == "" {
+		// A form opened by an older aksbot says nothing of where: answer in the app's messages tab.
 		_, _, err := b.api.PostMessageContext(ctx, user.ID, slack.MsgOptionText(truncate(text, maxText), false))
 		b.metrics.SlackCall("chat.postMessage", callResult(err))
 		if err != nil {
@@ -120,8 +146,8 @@ func (b *Bot) submitDeny(ctx context.Context, viewID, jobID string, user aks.Use
 		}
 		return
 	}
-	if err := b.ephemeral(ctx, origin.channel, user.ID, origin.thread, text); err != nil {
-		b.log.Warn("slack deny reply not delivered", "user", user.ID, "channel", origin.channel, "err", err)
+	if err := b.ephemeral(ctx, meta.Channel, user.ID, meta.Thread, text); err != nil {
+		b.log.Warn("slack deny reply not delivered", "user", user.ID, "channel", meta.Channel, "err", err)
 	}
 }
 
@@ -144,68 +170,4 @@ func validJobID(s string) bool {
 		}
 	}
 	return true
-}
-
-// formOrigin is where a deny form was opened from.
-type formOrigin struct{ channel, thread string }
-
-// formStore remembers the origin of open forms by view ID, bounded in size and age.
-type formStore struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	forms map[string]storedForm
-	order []string // oldest first
-}
-
-type storedForm struct {
-	origin formOrigin
-	at     time.Time
-}
-
-func newFormStore(max int, ttl time.Duration) *formStore {
-	return &formStore{max: max, ttl: ttl, forms: map[string]storedForm{}}
-}
-
-func (s *formStore) put(viewID string, o formOrigin, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expire(now)
-	if _, ok := s.forms[viewID]; !ok {
-		for len(s.order) >= s.max {
-			s.dropOldest()
-		}
-		s.order = append(s.order, viewID)
-	}
-	s.forms[viewID] = storedForm{origin: o, at: now}
-}
-
-// take returns and forgets the origin of viewID.
-func (s *formStore) take(viewID string, now time.Time) (formOrigin, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expire(now)
-	f, ok := s.forms[viewID]
-	if !ok {
-		return formOrigin{}, false
-	}
-	delete(s.forms, viewID)
-	return f.origin, true
-}
-
-// expire drops forms older than the TTL. Call with s.mu held.
-func (s *formStore) expire(now time.Time) {
-	for len(s.order) > 0 {
-		f, ok := s.forms[s.order[0]]
-		if ok && now.Sub(f.at) < s.ttl {
-			return
-		}
-		s.dropOldest()
-	}
-}
-
-// dropOldest forgets the oldest entry (which take may have removed already). Call with s.mu held.
-func (s *formStore) dropOldest() {
-	delete(s.forms, s.order[0])
-	s.order = s.order[1:]
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/slack-go/slack"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/chatops"
@@ -26,24 +27,6 @@ func waitView(t *testing.T, ctx context.Context, srv *slacktest.Server, n int) s
 	return srv.Views()[n-1]
 }
 
-// waitForm waits until the bot knows where view was opened, so that a submission is answered there.
-func waitForm(t *testing.T, ctx context.Context, b *Bot, viewID string) {
-	t.Helper()
-	for {
-		b.forms.mu.Lock()
-		_, ok := b.forms.forms[viewID]
-		b.forms.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the bot never stored the origin of form %s", viewID)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 func TestDenyOpensFormAndSubmissionDecidesWithReason(t *testing.T) {
 	ctx := testCtx(t)
 	h := &handler{decide: func(_ context.Context, jobID string, _ aks.User, _ bool) chatops.Reply {
@@ -54,8 +37,9 @@ func TestDenyOpensFormAndSubmissionDecidesWithReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := waitView(t, ctx, x.srv, 1)
-	if v.User != "UBOB" || v.CallbackID != denyCallbackID || v.PrivateMetadata != "7" || v.Title != "Deny job" {
-		t.Errorf("view = %+v, want the deny form for job 7 shown to UBOB", v)
+	wantMeta := formMeta{Job: "7", Channel: "C1", Thread: "1700000000.000100"}
+	if v.User != "UBOB" || v.CallbackID != denyCallbackID || parseFormMeta(v.PrivateMetadata) != wantMeta || v.Title != "Deny job" {
+		t.Errorf("view = %+v, want the deny form for job 7 shown to UBOB, from C1's thread", v)
 	}
 	var blocks []struct {
 		Type     string `json:"type"`
@@ -81,7 +65,6 @@ func TestDenyOpensFormAndSubmissionDecidesWithReason(t *testing.T) {
 	if !input {
 		t.Errorf("form blocks %s lack an optional multi-line reason input", v.Blocks)
 	}
-	waitForm(t, ctx, x.bot, v.ID)
 	if _, ds := h.calls(); len(ds) != 0 {
 		t.Fatalf("decided %+v on the click; the decision waits for the form", ds)
 	}
@@ -194,47 +177,91 @@ func TestDenyWithoutFormWhenItCannotOpen(t *testing.T) {
 	}
 }
 
-func TestDenyReplyWhenFormOriginIsLost(t *testing.T) {
+// A form opened by an older aksbot carries the bare job ID: the answer goes to the app's
+// messages tab with the user.
+func TestDenyReplyForFormOfOlderBot(t *testing.T) {
 	ctx := testCtx(t)
 	h := &handler{decide: func(context.Context, string, aks.User, bool) chatops.Reply {
 		return chatops.Reply{Text: "Job 4 is not waiting for approval any more.", Error: true}
 	}}
 	x := start(t, h)
-	if _, err := x.srv.Click(ctx, denyClick("UBOB", "4")); err != nil {
-		t.Fatal(err)
+	ack, work := x.bot.viewSubmission(slack.InteractionCallback{
+		Type: slack.InteractionTypeViewSubmission,
+		User: slack.User{ID: "UBOB"},
+		View: slack.View{ID: "V1", CallbackID: denyCallbackID, PrivateMetadata: "4"},
+	})
+	if ack != nil || work == nil {
+		t.Fatalf("submission of an old form refused: ack %v", ack)
 	}
-	v := waitView(t, ctx, x.srv, 1)
-	waitForm(t, ctx, x.bot, v.ID)
-	x.bot.forms.take(v.ID, time.Now()) // as after a restart of the bot
-	if _, err := x.srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID}); err != nil {
-		t.Fatal(err)
-	}
-	// The refusal goes to the app's messages tab with the user.
+	work(ctx)
 	if err := x.srv.WaitFor(ctx, func() bool { return len(x.srv.Messages("UBOB")) == 1 }); err != nil {
 		t.Fatal(err)
 	}
 	if m := x.srv.Messages("UBOB")[0]; m.Text != "Job 4 is not waiting for approval any more." {
 		t.Errorf("message = %+v", m)
 	}
+	if _, ds := h.calls(); len(ds) != 1 || ds[0].jobID != "4" {
+		t.Errorf("decisions = %+v, want one on job 4", ds)
+	}
 }
 
-func TestFormStoreBounds(t *testing.T) {
-	s := newFormStore(2, time.Hour)
-	now := time.Unix(1700000000, 0)
-	s.put("V1", formOrigin{channel: "C1"}, now)
-	s.put("V2", formOrigin{channel: "C2"}, now)
-	s.put("V3", formOrigin{channel: "C3"}, now) // evicts V1
-	if _, ok := s.take("V1", now); ok {
-		t.Error("V1 kept beyond the size bound")
+// The form carries where it was opened, so that any replica can take its submission: here one
+// Bot opens it and stops, and another one, on the same Slack app, answers it.
+func TestDenyFormOpenedByOneReplicaSubmittedToAnother(t *testing.T) {
+	ctx := testCtx(t)
+	srv := slacktest.NewServer()
+	t.Cleanup(srv.Close)
+	ha := &handler{}
+	a := startOn(t, srv.APIURL(), srv, ha, nil)
+	if _, err := srv.Click(ctx, denyClick("UBOB", "7")); err != nil {
+		t.Fatal(err)
 	}
-	if o, ok := s.take("V2", now); !ok || o.channel != "C2" {
-		t.Errorf("take V2 = %+v, %v", o, ok)
+	v := waitView(t, ctx, srv, 1)
+	a.stop()
+	if err := srv.WaitFor(ctx, func() bool { return srv.OpenConnections() == 0 }); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := s.take("V2", now); ok {
-		t.Error("V2 taken twice")
+
+	hb := &handler{decide: func(_ context.Context, jobID string, _ aks.User, _ bool) chatops.Reply {
+		return chatops.Reply{Text: "Job " + jobID + " denied."}
+	}}
+	startOn(t, srv.APIURL(), srv, hb, nil)
+	if _, err := srv.SubmitView(ctx, slacktest.Submission{ViewID: v.ID,
+		Values: map[string]map[string]string{reasonBlockID: {reasonActionID: "freeze"}}}); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := s.take("V3", now.Add(2*time.Hour)); ok {
-		t.Error("V3 kept past its TTL")
+	if err := srv.WaitFor(ctx, func() bool { return len(srv.Ephemerals("C1", "UBOB")) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if e := srv.Ephemerals("C1", "UBOB")[0]; e.Text != "Job 7 denied." || e.ThreadTS != "1700000000.000100" {
+		t.Errorf("reply = %+v, want the answer in the thread the form was opened from", e)
+	}
+	want := decision{jobID: "7", user: aks.User{ID: "UBOB", Name: "UBOB"}, approve: false, reason: "freeze"}
+	if _, ds := hb.calls(); len(ds) != 1 || ds[0] != want {
+		t.Errorf("decisions on the second replica = %+v, want %+v", ds, want)
+	}
+	if _, ds := ha.calls(); len(ds) != 0 {
+		t.Errorf("the first replica decided %+v after it stopped", ds)
+	}
+}
+
+func TestFormMeta(t *testing.T) {
+	m := formMeta{Job: "12", Channel: "C1", Thread: "1700000000.000100"}
+	if got := parseFormMeta(m.encode()); got != m {
+		t.Errorf("round trip = %+v, want %+v", got, m)
+	}
+	for in, want := range map[string]formMeta{
+		"12":                           {Job: "12"},
+		`{"job":"12","channel":"C 1"}`: {Job: "12"},
+		`{"job":"12","channel":"C1","thread":"a\nb"}`: {Job: "12"},
+		`{"job":"12"`: {},
+	} {
+		if got := parseFormMeta(in); got != want {
+			t.Errorf("parseFormMeta(%s) = %+v, want %+v", in, got, want)
+		}
+	}
+	if n := len(denyForm(formMeta{Job: strings.Repeat("9", maxJobID), Channel: strings.Repeat("C", maxJobID), Thread: strings.Repeat("1", maxJobID)}).PrivateMetadata); n > 3000 {
+		t.Errorf("private_metadata of %d characters; Slack takes 3000", n)
 	}
 }
 

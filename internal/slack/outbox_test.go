@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
@@ -130,8 +129,8 @@ func TestOutboxSurvivesOutage(t *testing.T) {
 			if n := len(r.srv.Messages("C1")); c.name != "rate limited" && n != 0 {
 				t.Fatalf("%d messages posted during the outage", n)
 			}
-			if r.bot.OutboxDepth() == 0 {
-				t.Fatal("outbox empty during the outage")
+			if n, err := r.bot.OutboxDepth(testCtx(t)); err != nil || n == 0 {
+				t.Fatalf("outbox depth during the outage = %d, %v; want some", n, err)
 			}
 			c.end(r.srv)
 			r.flush(t)
@@ -209,8 +208,8 @@ func TestOutboxDeliversAfterRestart(t *testing.T) {
 	if n := len(r.srv.Messages("C1")); n != 0 {
 		t.Fatalf("%d messages posted without a worker", n)
 	}
-	if r.bot.OutboxDepth() == 0 {
-		t.Fatal("nothing stored")
+	if n, err := r.bot.OutboxDepth(testCtx(t)); err != nil || n == 0 {
+		t.Fatalf("outbox depth = %d, %v; want some", n, err)
 	}
 
 	r.restart(t)
@@ -403,13 +402,18 @@ func (m *recordingMetrics) lastDepth() int {
 }
 
 // The depth the outbox publishes follows its queue as entries are added, replaced (coalesced)
-// and delivered, without walking the queue each time.
+// and delivered.
 func TestOutboxDepthFollowsTheQueue(t *testing.T) {
 	t.Parallel()
 	r := newReporter(t)
+	m := &recordingMetrics{}
+	r.close(t)
+	r.metrics = m
+	r.open(t)
+	r.start(t)
 	stored := func() int {
-		n := 0
-		if err := r.db.View(func(tx *bolt.Tx) error { n = count(queueOf(tx)); return nil }); err != nil {
+		n, err := r.st.OutboxLen(testCtx(t))
+		if err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -425,13 +429,17 @@ func TestOutboxDepthFollowsTheQueue(t *testing.T) {
 		if err := r.bot.Report(testCtx(t), job, aks.Event{JobID: job.ID, Kind: aks.EventProgress}); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := r.bot.OutboxDepth(), stored(); got != want {
-			t.Fatalf("after progress %d the outbox says %d entries, the queue holds %d", i, got, want)
+		want := stored()
+		if got, err := r.bot.OutboxDepth(testCtx(t)); err != nil || got != want {
+			t.Fatalf("after progress %d OutboxDepth = %d, %v; the queue holds %d", i, got, err, want)
+		}
+		if got := m.lastDepth(); got != want {
+			t.Fatalf("after progress %d the gauge says %d entries, the queue holds %d", i, got, want)
 		}
 	}
 	r.srv.SetOutage(slacktest.OutageNone)
 	r.flush(t)
-	if got, want := r.bot.OutboxDepth(), stored(); got != 0 || want != 0 {
-		t.Errorf("after delivery: depth %d, queue %d; want both 0", got, want)
+	if got, want := m.lastDepth(), stored(); got != 0 || want != 0 {
+		t.Errorf("after delivery: gauge %d, queue %d; want both 0", got, want)
 	}
 }

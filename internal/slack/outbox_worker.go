@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // The crash window. A post is marked in flight (stored) before chat.postMessage and carries
@@ -146,7 +148,9 @@ func (p *pacer) ok(jobID string) {
 	delete(p.jobAt, jobID)
 }
 
-// run delivers entries until ctx is done. Only one worker runs at a time.
+// run delivers entries until ctx is done (nil) or a write is fenced (an error matching
+// aks.ErrFenced). Only one worker runs at a time in a process; the caller sees to one across
+// replicas (RunOutbox).
 func (o *outbox) run(ctx context.Context) error {
 	select {
 	case o.running <- struct{}{}:
@@ -155,63 +159,86 @@ func (o *outbox) run(ctx context.Context) error {
 	}
 	defer func() { <-o.running }()
 	p := newPacer(o.limits)
+	o.publishDepth(ctx)
+	published := time.Now()
 	for ctx.Err() == nil {
-		heads, states, err := o.pendingHeads()
+		heads, states, err := o.pendingHeads(ctx)
 		if err != nil {
-			o.log.Error("slack outbox unreadable; retrying", "err", err)
-			o.sleep(ctx, o.limits.maxBackoff)
+			if ctx.Err() == nil {
+				o.log.Error("slack outbox unreadable; retrying", "err", err)
+				o.sleep(ctx, o.limits.maxBackoff)
+			}
 			continue
 		}
 		now := time.Now()
+		if now.Sub(published) >= o.limits.rescan {
+			// Other replicas' writes move the depth too.
+			o.publishDepth(ctx)
+			published = now
+		}
 		var next *outboxEntry
-		wait := time.Duration(-1)
+		wait := o.limits.rescan
 		for _, e := range heads {
 			at := p.readyAt(e, states[e.JobID])
 			if !at.After(now) {
 				next = e
 				break
 			}
-			if d := at.Sub(now); wait < 0 || d < wait {
-				wait = d
-			}
+			wait = min(wait, at.Sub(now))
 		}
 		if next == nil {
 			o.sleep(ctx, wait)
 			continue
 		}
-		o.deliver(ctx, next, states[next.JobID], p)
+		if err := o.deliver(ctx, next, states[next.JobID], p); err != nil {
+			o.log.Warn("slack outbox worker stopped: another replica delivers now", "err", err)
+			return fmt.Errorf("slack outbox worker: %w", err)
+		}
 	}
 	return nil
 }
 
-// sleep waits for d (forever when d < 0), a new entry, or the end of ctx.
+// sleep waits for d, a new entry stored by this replica, or the end of ctx.
 func (o *outbox) sleep(ctx context.Context, d time.Duration) {
-	var timer <-chan time.Time
-	if d >= 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timer = t.C
-	}
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-o.wake:
-	case <-timer:
+	case <-t.C:
 	}
 }
 
-func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *pacer) {
+// fenced reports whether err means that this worker is no longer the deliverer.
+func fenced(err error) bool { return errors.Is(err, aks.ErrFenced) }
+
+// deliver makes one attempt at e. It returns an error only when a write was fenced: the
+// worker must stop, and has sent nothing since.
+func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *pacer) error {
 	log := o.log.With("job", e.JobID, "key", e.Key, "kind", string(e.Kind), "channel", e.Channel)
 	var (
 		ts  string
 		err error
 	)
+	// before is the fenced write that must succeed before each call to Slack.
+	before := func() (bool, error) {
+		ok, err := o.mark(ctx, e, true)
+		if err != nil {
+			if fenced(err) {
+				return false, err
+			}
+			log.Error("slack outbox write failed; retrying", "err", err)
+			p.retry(e.JobID, err, time.Now())
+			return false, nil
+		}
+		return ok, nil // !ok: the entry is gone (replaced): the next scan finds its successor
+	}
 	switch e.Kind {
 	case kindPost:
 		parent := ""
 		if e.Thread {
 			if parent = j.Refs[refParent]; parent == "" {
-				o.drop(log, e, errors.New("its status card was never posted"))
-				return
+				return o.drop(ctx, log, e, errors.New("its status card was never posted"))
 			}
 		}
 		wasInFlight := e.InFlight
@@ -220,62 +247,63 @@ func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *p
 			switch {
 			case lerr == nil && found != "":
 				log.Info("slack message found that was posted before its answer was lost; not posting it again", "ts", found)
-				o.complete(ctx, log, e, found, p)
-				return
+				return o.complete(ctx, log, e, found, p)
 			case lerr != nil && classify(lerr) != permanent:
 				d := p.retry(e.JobID, lerr, time.Now())
 				o.logRetry(log, p, e, lerr, d)
-				return
+				return nil
 			case lerr != nil:
 				log.Warn("cannot look for a slack message that may have been posted; posting it again, it may appear twice", "err", lerr)
 			}
-		} else if err := o.setInFlight(e, true); err != nil {
-			log.Error("slack outbox write failed; retrying", "err", err)
-			p.retry(e.JobID, err, time.Now())
-			return
+		}
+		if ok, err := before(); !ok {
+			return err
 		}
 		ts, err = o.post(ctx, e, parent)
 		p.called(e, ts, err, time.Now())
 		if classify(err) == retryNotSent && !wasInFlight {
 			// Slack did not post it: the next attempt need not look for it.
-			if ferr := o.setInFlight(e, false); ferr != nil {
+			if _, ferr := o.mark(ctx, e, false); fenced(ferr) {
+				return ferr
+			} else if ferr != nil {
 				log.Warn("slack outbox write failed", "err", ferr)
 			}
 		}
 	case kindUpdate:
 		ts = j.Refs[e.Key]
 		if ts == "" {
-			o.drop(log, e, errors.New("the message to update was never posted"))
-			return
+			return o.drop(ctx, log, e, errors.New("the message to update was never posted"))
 		}
 		if j.Shown[e.Key] == contentHash(e) {
-			o.complete(ctx, log, e, "", p) // Slack shows this already: no call
-			return
+			return o.complete(ctx, log, e, "", p) // Slack shows this already: no call
+		}
+		if ok, err := before(); !ok {
+			return err
 		}
 		err = o.update(ctx, e, ts)
 		p.called(e, ts, err, time.Now())
 		if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "message_not_found" || se.Err == "cant_update_message") {
 			// Someone deleted the message: there is nothing left to update.
 			log.Warn("slack message to update is gone; update dropped", "ts", ts, "err", err)
-			o.finish(ctx, log, e, "", p, false)
-			return
+			return o.finish(ctx, log, e, "", p, false)
 		}
 	}
-	if ctx.Err() != nil {
-		return // stopping: an interrupted post stays in flight and is looked for next time
+	if err != nil && ctx.Err() != nil {
+		return nil // stopping: an interrupted post stays in flight and is looked for next time
 	}
 	switch classify(err) {
 	case delivered:
 		if e.Kind == kindUpdate {
 			ts = ""
 		}
-		o.complete(ctx, log, e, ts, p)
+		return o.complete(ctx, log, e, ts, p)
 	case permanent:
-		o.drop(log, e, err)
 		p.ok(e.JobID)
+		return o.drop(ctx, log, e, err)
 	default:
 		d := p.retry(e.JobID, err, time.Now())
 		o.logRetry(log, p, e, err, d)
+		return nil
 	}
 }
 
@@ -292,34 +320,44 @@ func (o *outbox) logRetry(log *slog.Logger, p *pacer, e *outboxEntry, err error,
 // complete records a delivered entry (ts: the post's ts, "" for an update) and mirrors the
 // ts to the RefStore for other readers.
 // The copy comes first so that it is there once the outbox looks empty (Flush).
-func (o *outbox) complete(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer) {
-	o.finish(ctx, log, e, ts, p, true)
+func (o *outbox) complete(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer) error {
+	return o.finish(ctx, log, e, ts, p, true)
 }
 
-// finish records an entry as done; shown says whether Slack now shows its content.
-func (o *outbox) finish(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer, shown bool) {
+// finish records an entry as done; shown says whether Slack now shows its content. It returns
+// an error only when the write was fenced.
+func (o *outbox) finish(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, p *pacer, shown bool) error {
 	if ts != "" && o.mirror != nil && !strings.HasPrefix(e.Key, refBusy) {
 		if err := o.mirror.SetRef(context.WithoutCancel(ctx), e.JobID, e.Key, ts); err != nil {
 			log.Warn("slack message reference not copied to the job store", "err", err)
 		}
 	}
-	if err := o.done(e, ts, shown); err != nil {
+	if err := o.done(ctx, e, ts, shown); err != nil {
+		if fenced(err) {
+			return err // the next deliverer finds the post by its metadata
+		}
 		// The entry stays (in flight, for a post): the next attempt finds the message first.
 		log.Warn("slack delivery not recorded; will check and retry", "err", err)
 		p.retry(e.JobID, err, time.Now())
-		return
+		return nil
 	}
 	p.ok(e.JobID)
+	return nil
 }
 
 // drop removes an entry Slack refuses for good, so that it does not block the job's queue.
 // People do not see that message (or, for a status card, the job's thread) in Slack; the job
-// itself is unaffected and `/aks job ID` still shows it.
-func (o *outbox) drop(log *slog.Logger, e *outboxEntry, why error) {
+// itself is unaffected and `/aks job ID` still shows it. It returns an error only when the
+// write was fenced.
+func (o *outbox) drop(ctx context.Context, log *slog.Logger, e *outboxEntry, why error) error {
 	log.Error("slack message dropped: Slack refused it for good; people will not see it in the channel", "err", why)
-	if err := o.done(e, "", false); err != nil {
+	if err := o.done(ctx, e, "", false); err != nil {
+		if fenced(err) {
+			return err
+		}
 		log.Error("slack outbox write failed while dropping a message", "err", err)
 	}
+	return nil
 }
 
 func decodeBlocks(raw json.RawMessage) ([]slack.Block, error) {

@@ -23,10 +23,11 @@ const (
 
 // Report shows what happened to a job: a status card in the job's channel, kept up to date,
 // and a thread under it with the approval request and the milestones. It works out the
-// messages and stores them in the outbox (bbolt); it returns nil once they are stored, and
-// the outbox worker (RunOutbox, started by Run) delivers them. It may be called again for the
-// same event (the engine does after a crash): an event's messages are stored once. Progress
-// and busy reports (Seq 0) replace their pending predecessors. Safe for concurrent use.
+// messages and stores them in the outbox (Config.Outbox); it returns nil once they are
+// stored, and the outbox worker (RunOutbox, on whichever replica delivers) delivers them. It
+// may be called again for the same event (the engine does after a crash): an event's messages
+// are stored once. Progress and busy reports (Seq 0) replace their pending predecessors. Safe
+// for concurrent use, on any number of replicas sharing the store.
 func (b *Bot) Report(ctx context.Context, job aks.Job, ev aks.Event) error {
 	if job.ID == "" || job.Channel == "" {
 		return fmt.Errorf("report job %q: job has no ID or channel", job.ID)
@@ -37,28 +38,31 @@ func (b *Bot) Report(ctx context.Context, job aks.Job, ev aks.Event) error {
 	if b.out == nil {
 		return fmt.Errorf("report job %s: the slack bot has no outbox: set Config.Outbox", job.ID)
 	}
-	unlock := b.lockJob(job.ID)
-	defer unlock()
-
-	// Jobs reported before the outbox existed have their refs in the RefStore only.
-	var seed map[string]string
-	known, err := b.out.hasJob(job.ID)
+	// No lock: the enqueue is one store transaction that reads the job's outbox state, so
+	// reports of one job on several replicas at once cannot lose or repeat a message.
+	stored, entries, err := b.out.store.OutboxState(ctx, job.ID)
 	if err != nil {
 		return fmt.Errorf("read slack outbox state of job %s: %w", job.ID, err)
 	}
-	if !known {
+	state, err := decodeState(job.ID, stored)
+	if err != nil {
+		return fmt.Errorf("report job %s: %w", job.ID, err)
+	}
+	// Jobs reported before the outbox existed have their refs in the RefStore only.
+	var seed map[string]string
+	if state == nil {
 		if seed, err = b.refs.Refs(ctx, job.ID); err != nil {
 			return fmt.Errorf("read slack references of job %s: %w", job.ID, err)
 		}
 	}
 	now := b.now()
-	if ev.Kind == aks.EventProgress && known {
+	if ev.Kind == aks.EventProgress && state != nil {
 		// Progress only refreshes the card: when it would look the same, there is nothing to store.
-		if same, err := b.out.alreadyShown(cardUpdate(job, now)); err == nil && same {
+		if same, err := alreadyShown(state, entries, cardUpdate(job, now)); err == nil && same {
 			return nil
 		}
 	}
-	return b.out.enqueue(job.ID, seed, func(j *jobOutbox) []*outboxEntry {
+	return b.out.enqueue(ctx, job.ID, seed, func(j *jobOutbox) []*outboxEntry {
 		return messagesFor(j, job, ev, now)
 	})
 }
@@ -144,26 +148,4 @@ func queuedText(job aks.Job, ev aks.Event) string {
 		s = ev.Message + " " + s
 	}
 	return s
-}
-
-// lockJob serialises reports of one job and returns the unlock function.
-func (b *Bot) lockJob(id string) func() {
-	b.jobsMu.Lock()
-	l := b.jobs[id]
-	if l == nil {
-		l = &jobLock{}
-		b.jobs[id] = l
-	}
-	l.refs++
-	b.jobsMu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		b.jobsMu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(b.jobs, id)
-		}
-		b.jobsMu.Unlock()
-	}
 }

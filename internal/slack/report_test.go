@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
+	"github.com/aksbot/aksbot/internal/store"
 )
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -22,8 +21,8 @@ type reporter struct {
 	srv     *slacktest.Server
 	bot     *Bot
 	refs    *refs
-	path    string // the bbolt file
-	db      *bolt.DB
+	path    string // the store's data file
+	st      *store.Store
 	logs    *syncBuffer
 	limits  outboxLimits
 	metrics Metrics
@@ -37,11 +36,12 @@ func fastLimits() outboxLimits {
 	l := defaultOutboxLimits()
 	l.postInterval, l.updateInterval, l.messageInterval = time.Millisecond, time.Millisecond, time.Millisecond
 	l.minBackoff, l.maxBackoff, l.callTimeout = 10*time.Millisecond, 100*time.Millisecond, 5*time.Second
+	l.rescan = 50 * time.Millisecond
 	return l
 }
 
 // newReporter makes a Bot that only reports (no socket) against a fake Slack, with a clock
-// the test sets, an outbox in a real bbolt file, and its worker running.
+// the test sets, an outbox in a real data file (the bbolt store), and its worker running.
 func newReporter(t *testing.T, opts ...slacktest.Option) *reporter {
 	t.Helper()
 	srv := slacktest.NewServer(append([]slacktest.Option{slacktest.WithBotToken(testBotToken)}, opts...)...)
@@ -53,16 +53,15 @@ func newReporter(t *testing.T, opts ...slacktest.Option) *reporter {
 	return r
 }
 
-// open opens the bbolt file and builds a new Bot on it, as a restarted process would.
+// open opens the data file and builds a new Bot on it, as a restarted process would.
 func (r *reporter) open(t *testing.T) {
 	t.Helper()
-	// NoSync: a restart of the process still sees every commit; only an OS crash would not.
-	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true})
+	st, err := store.Open(r.path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log, buf := logger(t)
-	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: r.srv.APIURL(), Logger: log, Outbox: db, Metrics: r.metrics}, &handler{}, r.refs)
+	bot, err := New(Config{AppToken: testAppToken, BotToken: testBotToken, APIURL: r.srv.APIURL(), Logger: log, Outbox: st, Metrics: r.metrics}, &handler{}, r.refs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +71,7 @@ func (r *reporter) open(t *testing.T) {
 		defer r.mu.Unlock()
 		return r.now
 	}
-	r.db, r.bot, r.logs = db, bot, buf
+	r.st, r.bot, r.logs = st, bot, buf
 }
 
 // start runs the outbox worker until stop or the end of the test.
@@ -90,18 +89,18 @@ func (r *reporter) start(t *testing.T) {
 	}
 }
 
-// close stops the worker, if it runs, and closes the bbolt file.
+// close stops the worker, if it runs, and closes the data file.
 func (r *reporter) close(t *testing.T) {
 	t.Helper()
 	if r.stop != nil {
 		r.stop()
 		r.stop = nil
 	}
-	if r.db != nil {
-		if err := r.db.Close(); err != nil {
+	if r.st != nil {
+		if err := r.st.Close(); err != nil {
 			t.Error(err)
 		}
-		r.db = nil
+		r.st = nil
 	}
 }
 
@@ -116,7 +115,8 @@ func (r *reporter) restart(t *testing.T) {
 func (r *reporter) flush(t *testing.T) {
 	t.Helper()
 	if err := r.bot.Flush(testCtx(t)); err != nil {
-		t.Fatalf("Flush: %v (outbox depth %d)", err, r.bot.OutboxDepth())
+		n, _ := r.bot.OutboxDepth(context.Background())
+		t.Fatalf("Flush: %v (outbox depth %d)", err, n)
 	}
 }
 
@@ -490,11 +490,6 @@ func TestReportDifferentJobsInParallel(t *testing.T) {
 	r.flush(t)
 	if n := len(r.topLevel("C1")); n != 4 {
 		t.Errorf("cards = %d, want one per job", n)
-	}
-	r.bot.jobsMu.Lock()
-	defer r.bot.jobsMu.Unlock()
-	if n := len(r.bot.jobs); n != 0 {
-		t.Errorf("%d per-job locks left after the reports ended", n)
 	}
 }
 

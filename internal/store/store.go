@@ -15,6 +15,7 @@
 //	refs    job key -> bucket: name -> value
 //	audit   8-byte big-endian record sequence -> JSON aks.AuditRecord (append-only)
 //	claims  claim key -> 8-byte big-endian expiry (Unix ns); made on the first Claim, pruned lazily
+//	slack_outbox  the chat transport's undelivered messages (aks.OutboxStore; see outbox.go)
 package store
 
 import (

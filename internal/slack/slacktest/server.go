@@ -116,7 +116,8 @@ type Server struct {
 	calls       map[string]int
 	limits      map[string]*rateLimit
 	groups      map[string][]string
-	current     *wsConn
+	live        []*wsConn // connections that got their hello, oldest first: envelopes go to one of them
+	turn        int       // which of live gets the next envelope
 	conns       map[*wsConn]bool
 	connections int
 	pongs       int
@@ -195,11 +196,15 @@ func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
 
 // Connected waits until a client socket is connected.
 func (s *Server) Connected(ctx context.Context) error {
-	return s.WaitFor(ctx, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.current != nil
-	})
+	return s.WaitFor(ctx, func() bool { return s.OpenConnections() > 0 })
+}
+
+// OpenConnections returns how many sockets are connected now. An app may hold several (Slack
+// allows 10, one per replica of a bot): each envelope goes to one of them.
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live)
 }
 
 // Connections returns how many sockets clients have opened so far.
@@ -278,19 +283,29 @@ func (s *Server) SetUserGroup(groupID string, users ...string) {
 	s.notify()
 }
 
-// Disconnect asks the connected client to reconnect, as Slack does before it rotates a
-// socket, and then drops the socket.
+// Disconnect asks every connected client to reconnect, as Slack does before it rotates a
+// socket, and then drops their sockets.
 func (s *Server) Disconnect(reason string) {
 	s.mu.Lock()
-	c := s.current
-	s.current = nil
+	live := s.live
+	s.live = nil
 	s.notify()
 	s.mu.Unlock()
-	if c == nil {
-		return
+	for _, c := range live {
+		_ = c.writeJSON(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "slacktest"}})
+		_ = c.c.Close()
 	}
-	_ = c.writeJSON(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "slacktest"}})
-	_ = c.c.Close()
+}
+
+// pick returns the connection the next envelope goes to, nil when none is open. Slack picks
+// at random; the fake takes them in turn, so that tests are repeatable and every connection
+// gets envelopes. Call with s.mu held.
+func (s *Server) pick() *wsConn {
+	if len(s.live) == 0 {
+		return nil
+	}
+	s.turn = (s.turn + 1) % len(s.live)
+	return s.live[s.turn]
 }
 
 // nextTS returns a fresh message timestamp; call with s.mu held. Timestamps increase and
@@ -307,7 +322,7 @@ func (s *Server) nextID(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, s.seq)
 }
 
-// SendSlash delivers a slash command envelope to the connected client and waits for its ack.
+// SendSlash delivers a slash command envelope to one connected client and waits for its ack.
 func (s *Server) SendSlash(ctx context.Context, c Slash) (Ack, error) {
 	s.mu.Lock()
 	id := s.nextID("env-")
@@ -404,7 +419,7 @@ func (s *Server) send(ctx context.Context, id string, envelope any) (Ack, error)
 	}
 	w := &ackWait{ch: make(chan Ack, 1)}
 	s.mu.Lock()
-	c := s.current
+	c := s.pick()
 	if c == nil {
 		s.mu.Unlock()
 		return Ack{}, fmt.Errorf("send envelope %s: no client connected", id)
@@ -453,9 +468,12 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = true
 	s.mu.Unlock()
 
+	s.mu.Lock()
+	n := len(s.live) + 1
+	s.mu.Unlock()
 	hello := map[string]any{
 		"type":            "hello",
-		"num_connections": 1,
+		"num_connections": n,
 		"connection_info": map[string]any{"app_id": "A0TEST"},
 		"debug_info":      map[string]any{"host": "slacktest", "approximate_connection_time": 3600},
 	}
@@ -464,7 +482,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.current = c
+	if !s.conns[c] { // dropped meanwhile (Disconnect, Close)
+		s.mu.Unlock()
+		return
+	}
+	s.live = append(s.live, c)
 	s.connections++
 	s.notify()
 	s.mu.Unlock()
@@ -529,8 +551,11 @@ func (s *Server) drop(c *wsConn) {
 	}
 	delete(s.conns, c)
 	close(c.done)
-	if s.current == c {
-		s.current = nil
+	for i, l := range s.live {
+		if l == c {
+			s.live = append(s.live[:i:i], s.live[i+1:]...)
+			break
+		}
 	}
 	s.notify()
 }

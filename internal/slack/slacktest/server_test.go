@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,13 @@ func testCtx(t *testing.T) context.Context {
 // client connects a real slack-go socket mode client to srv and returns it with the channel its
 // events arrive on (every event is forwarded; the test decides what to ack).
 func client(t *testing.T, srv *Server, opts ...socketmode.Option) (*socketmode.Client, <-chan socketmode.Event) {
+	t.Helper()
+	sm, events, _ := stoppableClient(t, srv, opts...)
+	return sm, events
+}
+
+// stoppableClient is client with a function that closes the client's socket for good.
+func stoppableClient(t *testing.T, srv *Server, opts ...socketmode.Option) (*socketmode.Client, <-chan socketmode.Event, func()) {
 	t.Helper()
 	api := slack.New(botToken, slack.OptionAppLevelToken(appToken), slack.OptionAPIURL(srv.APIURL()))
 	sm := socketmode.New(api, opts...)
@@ -51,11 +59,12 @@ func client(t *testing.T, srv *Server, opts ...socketmode.Option) (*socketmode.C
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		<-done
-	})
-	return sm, events
+	}
+	t.Cleanup(stop)
+	return sm, events, stop
 }
 
 // next returns the next event of type typ, skipping the client's own connection events.
@@ -306,5 +315,91 @@ func TestRateLimitAndUserGroups(t *testing.T) {
 	}
 	if n := srv.Calls("usergroups.users.list"); n != 3 {
 		t.Errorf("calls = %d, want 3", n)
+	}
+}
+
+// An app may hold several socket connections (one per replica): each envelope goes to exactly
+// one of them, every connection gets some, and when one closes the others get everything.
+func TestSeveralConnectionsShareEnvelopes(t *testing.T) {
+	ctx := testCtx(t)
+	srv := NewServer()
+	defer srv.Close()
+	const clients, sends = 3, 12
+	var (
+		mu       sync.Mutex
+		received = map[int]map[string]int{} // client -> envelope ID -> times received
+		stops    []func()
+	)
+	for i := range clients {
+		sm, events, stop := stoppableClient(t, srv)
+		cctx, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		stops = append(stops, stop)
+		mu.Lock()
+		received[i] = map[string]int{}
+		mu.Unlock()
+		go func() {
+			for {
+				select {
+				case <-cctx.Done():
+					return
+				case evt := <-events:
+					if evt.Type != socketmode.EventTypeSlashCommand {
+						continue
+					}
+					mu.Lock()
+					received[i][evt.Request.EnvelopeID]++
+					mu.Unlock()
+					_ = sm.AckCtx(cctx, evt.Request.EnvelopeID, nil)
+				}
+			}
+		}()
+		if err := srv.WaitFor(ctx, func() bool { return srv.OpenConnections() == i+1 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func() string {
+		t.Helper()
+		a, err := srv.SendSlash(ctx, Slash{User: "U1", Channel: "C1", Text: "help"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.EnvelopeID
+	}
+	for range sends {
+		id := send()
+		mu.Lock()
+		n := 0
+		for c := range clients {
+			n += received[c][id]
+		}
+		mu.Unlock()
+		if n != 1 {
+			t.Errorf("envelope %s reached %d connections, want 1", id, n)
+		}
+	}
+	mu.Lock()
+	for c := range clients {
+		if len(received[c]) == 0 {
+			t.Errorf("connection %d got no envelope of %d", c, sends)
+		}
+	}
+	mu.Unlock()
+
+	// The first client goes away: the others get everything.
+	stops[0]()
+	if err := srv.WaitFor(ctx, func() bool { return srv.OpenConnections() == clients-1 }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := len(received[0])
+	mu.Unlock()
+	for range sends {
+		send()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(received[0]); n != before {
+		t.Errorf("the closed connection got %d more envelopes", n-before)
 	}
 }

@@ -290,13 +290,13 @@ func (s *Server) Redeliver(ctx context.Context, envelopeID string) (Ack, error) 
 	return s.send(ctx, id, env)
 }
 
-// Drop closes the connected client's socket without a disconnect message, as a network
+// Drop closes every connected client's socket without a disconnect message, as a network
 // failure does.
 func (s *Server) Drop() {
 	s.mu.Lock()
-	c := s.current
+	live := append([]*wsConn(nil), s.live...)
 	s.mu.Unlock()
-	if c != nil {
+	for _, c := range live {
 		_ = c.c.Close()
 	}
 }
