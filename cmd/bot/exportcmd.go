@@ -12,6 +12,7 @@ import (
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/config"
+	"github.com/aksbot/aksbot/internal/etcdstore"
 	"github.com/aksbot/aksbot/internal/export"
 	"github.com/aksbot/aksbot/internal/store"
 )
@@ -86,6 +87,14 @@ func exportData(ctx context.Context, inv *invocation, direct func(exportSource) 
 		fmt.Fprintf(inv.stderr, "aksbot %s: %s\n", inv.cmd.Name, fmt.Sprintf(format, a...))
 		return exitFailure
 	}
+	if strings.TrimSpace(inv.getenv(config.EnvEtcdEndpoints)) != "" {
+		// With etcd there is no file lock to work around: read the store directly, beside the
+		// running replicas.
+		if err := exportFromEtcd(ctx, inv, direct); err != nil {
+			return fail("%v", err)
+		}
+		return exitOK
+	}
 	dbPath := strings.TrimSpace(inv.getenv(config.EnvDB))
 	if dbPath == "" {
 		dbPath = config.DefaultDBPath
@@ -122,4 +131,19 @@ func exportData(ctx context.Context, inv *invocation, direct func(exportSource) 
 		return fail("%v", err)
 	}
 	return exitOK
+}
+
+// exportFromEtcd runs direct on the store in the etcd the configuration names.
+func exportFromEtcd(ctx context.Context, inv *invocation, direct func(exportSource) error) error {
+	cli, prefix, err := configuredEtcd(inv.getenv)(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	st, err := etcdstore.Open(ctx, cli, prefix, etcdstore.Options{})
+	if err != nil {
+		return fmt.Errorf("open the store in etcd: %w", err)
+	}
+	defer st.Close()
+	return direct(st)
 }

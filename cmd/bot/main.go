@@ -64,25 +64,29 @@ type overrides struct {
 // serve wires the bot together and runs it until ctx is done (or, in console mode, until the
 // input ends and no job is left to follow).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer, ov overrides) error {
-	st, err := store.Open(cfg.DBPath, store.Options{Logger: log})
-	if err != nil {
-		return fmt.Errorf("open data file: %w", err)
-	}
-	defer st.Close()
-	// bbolt lets one process open the data file: `aksbot audit export` and `aksbot jobs export`
-	// run beside the bot ask it through a Unix socket instead.
-	adminCtx, stopAdmin := context.WithCancel(ctx)
-	adminDone := make(chan struct{})
-	go func() {
-		defer close(adminDone)
-		if err := serveAdmin(adminCtx, adminSocketPath(cfg.DBPath), st, log); err != nil {
-			log.Warn("admin socket unavailable; exports while the bot runs will fail", "err", err)
-		}
-	}()
-	defer func() { stopAdmin(); <-adminDone }() // before st.Close: requests in flight read the store
-
 	metrics := telemetry.NewMetrics()
-	cloud, simPrices, err := newCloud(cfg, st, log, ov, metrics)
+	be, err := openBackend(ctx, cfg, log, metrics)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	st := be.store
+	if be.file != nil {
+		// bbolt lets one process open the data file: `aksbot audit export` and `aksbot jobs
+		// export` run beside the bot ask it through a Unix socket instead. (With etcd they read
+		// etcd themselves.)
+		adminCtx, stopAdmin := context.WithCancel(ctx)
+		adminDone := make(chan struct{})
+		go func() {
+			defer close(adminDone)
+			if err := serveAdmin(adminCtx, adminSocketPath(cfg.DBPath), be.file, log); err != nil {
+				log.Warn("admin socket unavailable; exports while the bot runs will fail", "err", err)
+			}
+		}()
+		defer func() { stopAdmin(); <-adminDone }() // before the store closes: requests in flight read it
+	}
+
+	cloud, simPrices, err := newCloud(cfg, be.file, log, ov, metrics)
 	if err != nil {
 		return err
 	}
@@ -90,7 +94,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	if err != nil {
 		return err
 	}
-	ready := map[string]telemetry.Check{"datafile": telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })}
+	probe := telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })
+	ready := map[string]telemetry.Check{"datafile": probe}
+	if cfg.Etcd() {
+		// Not ready while the etcd session is lost: the replica then owns no lane and delivers
+		// nothing (Slack sends its envelopes to the other replicas' sockets).
+		ready = map[string]telemetry.Check{"etcd": probe, "etcd-session": be.coord.Ready}
+	}
 
 	svc := &chatops.Service{
 		Jobs:     st,
@@ -104,13 +114,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 
 	var reporter jobs.Reporter
 	var transport func(context.Context) error
+	leaderTasks := []func(context.Context){publishJobsWhileLeading(st, metrics)}
 	var pol *policy.Policy
 	switch cfg.Mode {
 	case config.ModeSlack:
 		// Claims stays nil until the store has them: envelopes are then de-duplicated in this
 		// process only, which is enough for the one replica a bbolt file allows.
 		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
-			Logger: log, Metrics: metrics, Outbox: st}, svc, st)
+			Logger: log, Metrics: metrics, Outbox: st, Claims: st}, svc, st)
 		if err != nil {
 			return fmt.Errorf("set up Slack: %w", err)
 		}
@@ -118,7 +129,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		if pol, err = policy.New(cfg.File.Policy, bot); err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
-		reporter, transport = bot, func(ctx context.Context) error { return runSlack(ctx, bot, log) }
+		reporter, transport = bot, bot.Run
+		// One replica at a time delivers the stored messages, so that Slack's per-channel pace
+		// holds for the whole bot and nothing is posted twice; its writes carry the leader's
+		// fence, and a deposed deliverer stops at its first refused write.
+		leaderTasks = append(leaderTasks, func(ctx context.Context) {
+			if err := bot.RunOutbox(ctx); err != nil && !errors.Is(err, aks.ErrFenced) {
+				log.Error("slack outbox worker stopped", "err", err)
+			}
+		})
 		ready["slack"] = func(context.Context) error {
 			if !bot.Connected() {
 				return errors.New("socket mode is not connected")
@@ -152,6 +171,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 
 	engine, err := jobs.New(jobs.Config{
 		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
+		Coordinator: be.coord, Watcher: st, LeaderTasks: leaderTasks,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),
 		Now:              ov.clock,
@@ -164,7 +184,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	svc.Engine = engine
 
 	log.Info("aksbot starting", "config", cfg)
-	runCtx, cancel := context.WithCancel(ctx)
+	// The engine (with the Slack outbox it leads) outlives the transport by a moment at SIGTERM:
+	// Slack's socket closes first, the commands in flight finish and their answers are
+	// delivered, and only then do the lanes and the leadership stop.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Run(runCtx) }()
@@ -177,10 +200,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 				log.Error("health and metrics listener stopped", "addr", cfg.HTTPAddr, "err", err)
 			}
 		}()
-		go countJobs(runCtx, st, metrics)
 	}
 
-	terr := transport(runCtx)
+	terr := transport(ctx)
 	cancel()
 	select {
 	case err := <-engineDone:
@@ -190,6 +212,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	case <-time.After(shutdownGrace):
 		log.Warn("job engine did not stop in time; exiting anyway (jobs resume at the next start)")
 	}
+	// Give the lanes and the leadership up now rather than when the lease runs out, so that
+	// another replica takes this one's jobs over within a second.
+	rctx, rcancel := context.WithTimeout(context.Background(), releaseTimeout)
+	if err := be.release(rctx); err != nil {
+		log.Warn("give up lanes in etcd; another replica takes them when the lease expires", "err", err)
+	}
+	rcancel()
 	if terr != nil && !errors.Is(terr, context.Canceled) {
 		return terr
 	}
@@ -200,7 +229,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 // newAssessor prices plans and checks them against the subscription's quota: list prices from
 // the Retail Prices API (AKSBOT_PRICES_URL, else the public one, else the simulated cloud's),
 // cached in the data file for a day; quotas and VM sizes from Azure's Compute API.
-func newAssessor(cfg config.Config, st *store.Store, cloud *azure.Client, simPrices http.RoundTripper) (*assess.Assessor, error) {
+func newAssessor(cfg config.Config, st prices.Cache, cloud *azure.Client, simPrices http.RoundTripper) (*assess.Assessor, error) {
 	opts := prices.Options{Base: cfg.PricesURL, Currency: cfg.File.Prices.Currency, Cache: st}
 	if opts.Base == "" && simPrices != nil {
 		opts.Base, opts.HTTP = simPricesURL, &http.Client{Transport: simPrices, Timeout: 20 * time.Second}
@@ -216,21 +245,6 @@ func newAssessor(cfg config.Config, st *store.Store, cloud *azure.Client, simPri
 // request to it leaves the process.
 const simPricesURL = "https://prices.sim.aksbot.invalid"
 
-// runSlack serves Slack until ctx ends. Run closes the socket first and lets the commands in
-// flight finish; the outbox worker runs until then, so that their replies are delivered too.
-// One process owns the bbolt file, so it is always the one deliverer: no lease is needed.
-func runSlack(ctx context.Context, bot *slack.Bot, log *slog.Logger) error {
-	outCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
-	outDone := make(chan struct{})
-	go func() {
-		defer close(outDone)
-		if err := bot.RunOutbox(outCtx); err != nil {
-			log.Error("slack outbox worker stopped", "err", err)
-		}
-	}()
-	defer func() { stopOutbox(); <-outDone }()
-	return bot.Run(ctx)
-}
 
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process; for it, the
@@ -308,10 +322,10 @@ func consolePolicy(cfg config.Config) (*policy.Policy, []string, error) {
 }
 
 // auditTrail reads the store's audit log for chat commands.
-type auditTrail struct{ st *store.Store }
+type auditTrail struct{ st aks.AuditStore }
 
 func (a auditTrail) Audit(ctx context.Context, since time.Time, clusterKey string, limit int) ([]aks.AuditRecord, error) {
-	return a.st.Audit(ctx, store.AuditFilter{Since: since, ClusterKey: clusterKey, Limit: limit})
+	return a.st.Audit(ctx, aks.AuditFilter{Since: since, ClusterKey: clusterKey, Limit: limit})
 }
 
 // pollInterval is the configured floor between status polls. The simulated cloud's operations

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -28,35 +26,8 @@ run again. The etcd endpoints come from $AKSBOT_ETCD_ENDPOINTS (comma-separated)
 Example:
   aksbot store migrate --from /data/aksbot.db`
 
-// envEtcdEndpoints names the etcd endpoints for migrate until the store configuration
-// (store.etcd) provides the connection.
-const envEtcdEndpoints = "AKSBOT_ETCD_ENDPOINTS"
-
-// etcdPrefix is where the bot's keys live in etcd.
-const etcdPrefix = "/aksbot/"
-
 // connectEtcd returns the etcd client and key prefix of the store to write to.
 type connectEtcd func(ctx context.Context) (*clientv3.Client, string, error)
-
-// envEtcdConnect connects to the endpoints in AKSBOT_ETCD_ENDPOINTS, without TLS or auth.
-func envEtcdConnect(getenv func(string) string) connectEtcd {
-	return func(ctx context.Context) (*clientv3.Client, string, error) {
-		var eps []string
-		for _, ep := range strings.Split(getenv(envEtcdEndpoints), ",") {
-			if ep = strings.TrimSpace(ep); ep != "" {
-				eps = append(eps, ep)
-			}
-		}
-		if len(eps) == 0 {
-			return nil, "", fmt.Errorf("no etcd endpoints: set %s", envEtcdEndpoints)
-		}
-		cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Context: ctx})
-		if err != nil {
-			return nil, "", fmt.Errorf("connect to etcd: %w", err)
-		}
-		return cli, etcdPrefix, nil
-	}
-}
 
 func storeMigrateSetup(fs *flag.FlagSet) runFunc {
 	from := fs.String("from", "", "the bbolt data `FILE` to copy (required)")
@@ -65,8 +36,7 @@ func storeMigrateSetup(fs *flag.FlagSet) runFunc {
 		if *from == "" {
 			return inv.usageError("--from is required")
 		}
-		// TODO(lead): use the configured connection (store.etcd, etcdstore.Connect) once it exists.
-		connect := envEtcdConnect(inv.getenv)
+		connect := configuredEtcd(inv.getenv)
 		counts, err := migrateStore(ctx, *from, connect, *force)
 		if err != nil {
 			fmt.Fprintf(inv.stderr, "aksbot store migrate: %v\n", err)

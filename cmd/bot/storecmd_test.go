@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/aksbot/aksbot/internal/aks"
+	"github.com/aksbot/aksbot/internal/config"
 	"github.com/aksbot/aksbot/internal/etcdstore"
 	"github.com/aksbot/aksbot/internal/etcdstore/etcdtest"
 	"github.com/aksbot/aksbot/internal/store"
@@ -47,15 +48,28 @@ func TestStoreMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One message for Slack not delivered yet: migrate carries it over.
+	pending := `{"job":"` + want[0].ID + `","channel":"C1","kind":"post","key":"event.2","text":"queued"}`
+	if err := src.UpdateOutbox(ctx, want[0].ID, func(tx aks.OutboxTx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		tx.SetState([]byte(`{"refs":{"parent":"1700000000.0001"}}`))
+		tx.Put(aks.OutboxEntry{ID: id, JobID: want[0].ID, Body: []byte(pending)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	etcd := etcdtest.Start(t)
-	env := map[string]string{envEtcdEndpoints: strings.Join(etcd.Endpoints(), ",")}
+	env := map[string]string{config.EnvEtcdEndpoints: strings.Join(etcd.Endpoints(), ",")}
 	out, errOut, code := runCLI(t, env, "store", "migrate", "--from", path)
 	wantLine := "copied " + strconv.Itoa(len(want)) + " jobs, " + strconv.Itoa(wantEvents) + " events, 1 refs, " +
-		strconv.Itoa(len(wantAudit)) + " audit records, 0 outbox entries\n"
+		strconv.Itoa(len(wantAudit)) + " audit records, 1 outbox entries\n"
 	if code != exitOK || out != wantLine {
 		t.Fatalf("migrate: code %d, stdout %q, stderr %q; want %q", code, out, errOut, wantLine)
 	}
@@ -76,7 +90,7 @@ func TestStoreMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	dst, err := etcdstore.Open(ctx, cli, etcdPrefix, etcdstore.Options{})
+	dst, err := etcdstore.Open(ctx, cli, "/aksbot/", etcdstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +131,11 @@ func TestStoreMigrate(t *testing.T) {
 		}
 	}
 
+	state, entries, err := dst.OutboxState(ctx, want[0].ID)
+	if err != nil || len(entries) != 1 || string(entries[0].Body) != pending || !strings.Contains(string(state), "1700000000.0001") {
+		t.Fatalf("outbox of job %s in etcd: state %s, entries %+v, %v; want the undelivered message", want[0].ID, state, entries, err)
+	}
+
 	// A copied job can be updated (its version carried over), and new jobs continue the IDs.
 	last := got[len(got)-1]
 	if !last.State.Final() {
@@ -133,17 +152,27 @@ func TestStoreMigrate(t *testing.T) {
 	if j.ID != strconv.Itoa(high+1) {
 		t.Fatalf("new job after migration got ID %s, want %d", j.ID, high+1)
 	}
+
+	// The exports read etcd directly when it is configured (no file, no admin socket).
+	out, errOut, code = runCLI(t, env, "jobs", "export")
+	if code != exitOK || strings.Count(out, "\n") != len(want)+1 || !strings.Contains(out, `"id":"`+j.ID+`"`) {
+		t.Fatalf("jobs export from etcd: code %d, stderr %q, %d lines; want %d jobs", code, errOut, strings.Count(out, "\n"), len(want)+1)
+	}
+	out, errOut, code = runCLI(t, env, "audit", "export", "--since", "all")
+	if code != exitOK || strings.Count(out, "\n") != len(wantAudit)+1 {
+		t.Fatalf("audit export from etcd: code %d, stderr %q, output:\n%s\nwant %d records", code, errOut, out, len(wantAudit)+1)
+	}
 }
 
 func TestStoreMigrateRefusesMissingFileAndNoEndpoints(t *testing.T) {
-	_, errOut, code := runCLI(t, map[string]string{envEtcdEndpoints: "http://127.0.0.1:1"}, "store", "migrate", "--from", filepath.Join(t.TempDir(), "none.db"))
+	_, errOut, code := runCLI(t, map[string]string{config.EnvEtcdEndpoints: "http://127.0.0.1:1"}, "store", "migrate", "--from", filepath.Join(t.TempDir(), "none.db"))
 	if code != exitFailure || !strings.Contains(errOut, "no data file") {
 		t.Fatalf("missing file: code %d, stderr %q", code, errOut)
 	}
 	path := filepath.Join(t.TempDir(), "aksbot.db")
 	seedData(t, path)
 	_, errOut, code = runCLI(t, map[string]string{}, "store", "migrate", "--from", path)
-	if code != exitFailure || !strings.Contains(errOut, envEtcdEndpoints) {
+	if code != exitFailure || !strings.Contains(errOut, config.EnvEtcdEndpoints) {
 		t.Fatalf("no endpoints: code %d, stderr %q", code, errOut)
 	}
 	_, _, code = runCLI(t, map[string]string{}, "store", "migrate")

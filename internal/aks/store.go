@@ -118,7 +118,7 @@ type OutboxTx interface {
 	Entries() []OutboxEntry
 	// NextID reserves the next entry ID.
 	NextID() (uint64, error)
-	// Put adds or replaces an entry of this job.
+	// Put adds or replaces an entry of this job (an empty JobID is taken as this job).
 	Put(e OutboxEntry)
 	// Delete removes an entry of this job; removing a missing one does nothing.
 	Delete(id uint64)
@@ -192,4 +192,15 @@ type Lease interface {
 	Done() <-chan struct{}
 	// Release gives the lease up at once, so that another replica may take it.
 	Release(ctx context.Context) error
+}
+
+// Cache keeps what was read from elsewhere and can be read again (list prices), shared by the
+// replicas so that each price is fetched once a day rather than once per replica.
+type Cache interface {
+	// CachePut stores value under key until ttl has passed (ttl > 0), replacing what was there.
+	// A backend may drop entries early; they are not part of any job.
+	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// CacheGet returns the value stored under key and true, or nil and false when there is none
+	// or it expired. An error means the backend failed, never a miss.
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/aksbot/aksbot/internal/store/storetest"
 )
 
-// TestContract runs the store ports' contract on the bbolt file. Fences are ignored here (one
-// process holds the file), and the outbox cases run once the bbolt outbox is in this package.
+// TestContract runs the store ports' contract on the bbolt file. Fences are ignored here: one
+// process holds the file, so nobody else can own what it writes for.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		path := filepath.Join(t.TempDir(), "aksbot.db")
@@ -20,8 +20,8 @@ func TestContract(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return storetest.Backend{
-			Jobs: s, Audit: s, Claims: s, Watch: s,
-			Outbox: nil, // the bbolt aks.OutboxStore is not in this package yet
+			Jobs: s, Audit: s, Claims: s, Cache: s, Watch: s,
+			Outbox: s,
 			NewerSchema: func(t *testing.T) error {
 				if err := s.DB().Update(func(tx *bbolt.Tx) error {
 					return tx.Bucket(bucketMeta).Put(keySchema, []byte("99"))

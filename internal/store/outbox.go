@@ -195,6 +195,9 @@ func (t *outboxTx) NextID() (uint64, error) {
 }
 
 func (t *outboxTx) Put(e aks.OutboxEntry) {
+	if e.JobID == "" {
+		e.JobID = t.jobID // the transaction is one job's: an entry without a job is that job's
+	}
 	switch {
 	case e.JobID != t.jobID:
 		t.fail(fmt.Errorf("put outbox entry %d of job %q in the outbox of job %s", e.ID, e.JobID, t.jobID))

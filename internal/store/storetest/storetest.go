@@ -21,6 +21,7 @@ type Backend struct {
 	Jobs   aks.JobStore
 	Audit  aks.AuditStore
 	Claims aks.Claims
+	Cache  aks.Cache
 	Watch  aks.JobWatcher
 	// Outbox, when set, runs the outbox cases; nil skips them (a backend without an outbox yet).
 	Outbox aks.OutboxStore
@@ -65,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Outbox", testOutbox},
 		{"OutboxAtomicEnqueue", testOutboxAtomic},
 		{"Claims", testClaims},
+		{"Cache", testCache},
 		{"WatchJobs", testWatch},
 		{"NewerSchema", testNewerSchema},
 	}
@@ -690,6 +692,49 @@ func testOutboxAtomic(t *testing.T, b Backend) {
 	}
 	if n, err := b.Outbox.OutboxLen(ctx); err != nil || n != total {
 		t.Fatalf("OutboxLen %d, %v; want %d", n, err, total)
+	}
+}
+
+func testCache(t *testing.T, b Backend) {
+	ctx := ctxFor(t)
+	ttl := b.ClaimTTL
+	if ttl == 0 {
+		ttl = 200 * time.Millisecond
+	}
+	if v, ok, err := b.Cache.CacheGet(ctx, "prices/eastus"); err != nil || ok || v != nil {
+		t.Fatalf("get of a key never put: %q, %v, %v; want a miss", v, ok, err)
+	}
+	if err := b.Cache.CachePut(ctx, "prices/eastus", []byte("v1"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Cache.CachePut(ctx, "prices/eastus", []byte("v2"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := b.Cache.CacheGet(ctx, "prices/eastus"); err != nil || !ok || string(v) != "v2" {
+		t.Fatalf("get after two puts: %q, %v, %v; want the second value", v, ok, err)
+	}
+	if err := b.Cache.CachePut(ctx, "prices/westeurope", []byte("short"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Cache.CachePut(ctx, "prices/none", []byte("x"), 0); err == nil {
+		t.Error("a put without a positive TTL was accepted")
+	}
+	start := time.Now()
+	for {
+		_, ok, err := b.Cache.CacheGet(ctx, "prices/westeurope")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Since(start) > ttl+10*time.Second {
+			t.Fatalf("cache entry still there %v after its TTL %v", time.Since(start), ttl)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if time.Since(start) < ttl/2 {
+		t.Errorf("cache entry gone after %v, before its TTL %v", time.Since(start), ttl)
 	}
 }
 
