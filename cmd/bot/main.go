@@ -245,7 +245,6 @@ func newAssessor(cfg config.Config, st prices.Cache, cloud *azure.Client, simPri
 // request to it leaves the process.
 const simPricesURL = "https://prices.sim.aksbot.invalid"
 
-
 // newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
 // data file and is driven through the same SDK client as real Azure, in process; for it, the
 // second result serves its Retail Prices API in process (nil for real Azure).

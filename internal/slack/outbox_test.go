@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
 )
