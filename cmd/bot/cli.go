@@ -45,6 +45,7 @@ func commands() []command {
 		{Name: "policy explain", Args: "FILE", Summary: "say what the policy decides for one request, and by which rule", Help: policyExplainHelp, Setup: policyExplainSetup},
 		{Name: "audit export", Summary: "write the audit log to stdout (JSON lines or CSV)", Help: auditExportHelp, Setup: auditExportSetup},
 		{Name: "jobs export", Summary: "write every job with its events to stdout (JSON lines)", Help: jobsExportHelp, Setup: noFlags(runJobsExport)},
+		{Name: "sim", Summary: "serve the simulated Azure cloud over HTTPS, for several replicas to share", Help: simHelp, Setup: simSetup},
 		{Name: "version", Summary: "print the version, the VCS revision and the Go version", Help: versionHelp, Setup: noFlags(runVersion)},
 		{Name: "help", Args: "[COMMAND]", Summary: "show how to use aksbot or one of its commands",
 			Help: "Prints the usage of COMMAND, or the list of commands without one.", Setup: noFlags(runHelpCommand)},
