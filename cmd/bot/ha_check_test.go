@@ -30,8 +30,8 @@ import (
 //     ("sending" or "resumed"), no other replica writes an owner event until it takes the job
 //     over again itself ("resumed").
 
-// isMutating reports whether an ARM method changes something.
-func isMutating(method string) bool {
+// armMutating reports whether an ARM method changes something.
+func armMutating(method string) bool {
 	switch method {
 	case http.MethodPut, http.MethodDelete, http.MethodPost, http.MethodPatch:
 		return true
@@ -47,7 +47,7 @@ func checkReplicaMutations(reqs []sim.Request, shortestOp time.Duration, bad fun
 	}
 	byCluster := map[string][]mut{}
 	for _, r := range reqs {
-		if !isMutating(r.Method) {
+		if !armMutating(r.Method) {
 			continue
 		}
 		rep := r.Header.Get(azure.ReplicaHeader)

@@ -78,8 +78,8 @@ func TestCheckReplicaMutations(t *testing.T) {
 	}
 }
 
-// ev makes an event; the unit test's replicaOf reads the replica from Message.
-func ev(seq int64, kind aks.EventKind, replica string) aks.Event {
+// haEvent makes an event; the unit test's replicaOf reads the replica from Message.
+func haEvent(seq int64, kind aks.EventKind, replica string) aks.Event {
 	return aks.Event{JobID: "1", Seq: seq, Kind: kind, Message: replica}
 }
 
@@ -87,17 +87,17 @@ func TestCheckOwnerEvents(t *testing.T) {
 	replicaOf := func(e aks.Event) string { return e.Message }
 	clean := map[string][]aks.Event{
 		// Sent by r1, killed; r2 resumes and finishes.
-		"1": {ev(1, aks.EventCreated, ""), ev(2, aks.EventSending, "r1"), ev(3, aks.EventStarted, "r1"),
-			ev(4, aks.EventResumed, "r2"), ev(5, aks.EventSlow, "r2"), ev(6, aks.EventSucceeded, "r2")},
+		"1": {haEvent(1, aks.EventCreated, ""), haEvent(2, aks.EventSending, "r1"), haEvent(3, aks.EventStarted, "r1"),
+			haEvent(4, aks.EventResumed, "r2"), haEvent(5, aks.EventSlow, "r2"), haEvent(6, aks.EventSucceeded, "r2")},
 		// r1 comes back after a kill -9 and resumes its own job.
-		"2": {ev(1, aks.EventCreated, ""), ev(2, aks.EventSending, "r1"), ev(3, aks.EventResumed, "r1"), ev(4, aks.EventStarted, "r1"),
-			ev(5, aks.EventResumed, "r3"), ev(6, aks.EventFailed, "r3")},
+		"2": {haEvent(1, aks.EventCreated, ""), haEvent(2, aks.EventSending, "r1"), haEvent(3, aks.EventResumed, "r1"), haEvent(4, aks.EventStarted, "r1"),
+			haEvent(5, aks.EventResumed, "r3"), haEvent(6, aks.EventFailed, "r3")},
 		// Stale plan: failed on its lane without being sent.
-		"3": {ev(1, aks.EventCreated, ""), ev(2, aks.EventFailed, "r2")},
+		"3": {haEvent(1, aks.EventCreated, ""), haEvent(2, aks.EventFailed, "r2")},
 		// A person cancels through another replica, approvals come through any.
-		"4": {ev(1, aks.EventCreated, ""), {JobID: "4", Seq: 2, Kind: aks.EventApproved, Actor: aks.User{ID: "U1"}, Message: "r3"},
-			ev(3, aks.EventSending, "r1"), {JobID: "4", Seq: 4, Kind: aks.EventAbort, Actor: aks.User{ID: "U1"}, Message: "r2"},
-			ev(5, aks.EventSucceeded, "r1")},
+		"4": {haEvent(1, aks.EventCreated, ""), {JobID: "4", Seq: 2, Kind: aks.EventApproved, Actor: aks.User{ID: "U1"}, Message: "r3"},
+			haEvent(3, aks.EventSending, "r1"), {JobID: "4", Seq: 4, Kind: aks.EventAbort, Actor: aks.User{ID: "U1"}, Message: "r2"},
+			haEvent(5, aks.EventSucceeded, "r1")},
 	}
 	v, bad := collect()
 	checkOwnerEvents(clean, replicaOf, bad)
@@ -110,14 +110,14 @@ func TestCheckOwnerEvents(t *testing.T) {
 		evs  []aks.Event
 		want string
 	}{
-		{"deposed owner stores started", []aks.Event{ev(1, aks.EventSending, "r1"), ev(2, aks.EventResumed, "r2"), ev(3, aks.EventStarted, "r1")},
+		{"deposed owner stores started", []aks.Event{haEvent(1, aks.EventSending, "r1"), haEvent(2, aks.EventResumed, "r2"), haEvent(3, aks.EventStarted, "r1")},
 			"deposed owner"},
-		{"deposed owner ends the job", []aks.Event{ev(1, aks.EventSending, "r1"), ev(2, aks.EventStarted, "r1"), ev(3, aks.EventResumed, "r2"),
-			ev(4, aks.EventSucceeded, "r1")}, "deposed owner"},
-		{"two replicas send", []aks.Event{ev(1, aks.EventSending, "r1"), ev(2, aks.EventSending, "r2")}, "want at most 1"},
-		{"started twice", []aks.Event{ev(1, aks.EventSending, "r1"), ev(2, aks.EventStarted, "r1"), ev(3, aks.EventResumed, "r2"),
-			ev(4, aks.EventStarted, "r2")}, "want at most 1"},
-		{"no replica", []aks.Event{ev(1, aks.EventSending, "")}, "does not name the replica"},
+		{"deposed owner ends the job", []aks.Event{haEvent(1, aks.EventSending, "r1"), haEvent(2, aks.EventStarted, "r1"), haEvent(3, aks.EventResumed, "r2"),
+			haEvent(4, aks.EventSucceeded, "r1")}, "deposed owner"},
+		{"two replicas send", []aks.Event{haEvent(1, aks.EventSending, "r1"), haEvent(2, aks.EventSending, "r2")}, "want at most 1"},
+		{"started twice", []aks.Event{haEvent(1, aks.EventSending, "r1"), haEvent(2, aks.EventStarted, "r1"), haEvent(3, aks.EventResumed, "r2"),
+			haEvent(4, aks.EventStarted, "r2")}, "want at most 1"},
+		{"no replica", []aks.Event{haEvent(1, aks.EventSending, "")}, "does not name the replica"},
 	}
 	for _, c := range cases {
 		v, bad := collect()

@@ -111,15 +111,15 @@ func haSettings(t *testing.T, members int) haConfig {
 	return cfg
 }
 
-// replica is one bot process slot: its ID stays, its process changes with every restart.
-type replica struct {
+// haReplica is one bot process slot: its ID stays, its process changes with every restart.
+type haReplica struct {
 	id      string
 	dir     string
 	proc    *process
 	stopped time.Time // when it was SIGSTOPped; zero when it runs
 }
 
-func (rep *replica) alive() bool {
+func (rep *haReplica) alive() bool {
 	if rep.proc == nil {
 		return false
 	}
@@ -140,7 +140,7 @@ type haRun struct {
 	prefix   string
 	cfgFile  string
 	certFile string
-	replicas []*replica
+	replicas []*haReplica
 
 	sigstops, leaderStops int
 }
@@ -167,7 +167,7 @@ func newHARun(t *testing.T, hc haConfig) *haRun {
 		t.Fatal(err)
 	}
 	for i := range hc.replicas {
-		rep := &replica{id: fmt.Sprintf("ha-r%d", i+1), dir: t.TempDir()}
+		rep := &haReplica{id: fmt.Sprintf("ha-r%d", i+1), dir: t.TempDir()}
 		h.replicas = append(h.replicas, rep)
 	}
 	return h
@@ -175,7 +175,7 @@ func newHARun(t *testing.T, hc haConfig) *haRun {
 
 // replicaEnv is the environment of one replica: the fault suite's, plus etcd mode and the
 // replica's own ID, data file path and health address.
-func (h *haRun) replicaEnv(rep *replica) map[string]string {
+func (h *haRun) replicaEnv(rep *haReplica) map[string]string {
 	return map[string]string{
 		"SLACK_APP_TOKEN":       appToken,
 		"SLACK_BOT_TOKEN":       botToken,
@@ -197,7 +197,7 @@ func (h *haRun) replicaEnv(rep *replica) map[string]string {
 }
 
 // startReplica runs a new process for rep and waits until it is connected to Slack.
-func (h *haRun) startReplica(rep *replica) {
+func (h *haRun) startReplica(rep *haReplica) {
 	h.t.Helper()
 	n := h.w.slack.Connections()
 	rep.proc = spawnEnv(h.t, rep.dir, h.replicaEnv(rep))
@@ -207,8 +207,8 @@ func (h *haRun) startReplica(rep *replica) {
 }
 
 // live returns the replicas that run and are not stopped.
-func (h *haRun) live() []*replica {
-	var out []*replica
+func (h *haRun) live() []*haReplica {
+	var out []*haReplica
 	for _, rep := range h.replicas {
 		if rep.alive() && rep.stopped.IsZero() {
 			out = append(out, rep)
@@ -502,7 +502,7 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		h.replicas = append(h.replicas, &replica{id: fmt.Sprintf("ha-r%d", i+1), dir: t.TempDir()})
+		h.replicas = append(h.replicas, &haReplica{id: fmt.Sprintf("ha-r%d", i+1), dir: t.TempDir()})
 	}
 	dump := func() string { return w.dump() + "\nreplica logs: " + h.dumpLogs() }
 
@@ -522,7 +522,7 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 			owner = r.Header.Get(azure.ReplicaHeader)
 		}
 	}
-	var victim *replica
+	var victim *haReplica
 	for _, rep := range h.replicas {
 		if rep.id == owner {
 			victim = rep

@@ -176,7 +176,7 @@ func serveSim(ctx context.Context, f *simFlags, log *slog.Logger, stdout io.Writ
 			return fmt.Errorf("open the request log: %w", err)
 		}
 		defer lf.Close()
-		handler = logRequests(handler, lf)
+		handler = logARMRequests(handler, lf)
 	}
 	var authority *aadtest.Authority
 	if f.withLogin {
@@ -237,9 +237,6 @@ func writeSimEnv(w io.Writer, base, dbPath, certFile string, withLogin bool) {
 	}
 	for _, kv := range env {
 		fmt.Fprintf(w, "export %s=%s\n", kv[0], kv[1])
-	}
-	if f, ok := w.(interface{ Sync() error }); ok {
-		_ = f.Sync()
 	}
 }
 
@@ -309,12 +306,12 @@ type loggedRequest struct {
 	Status  int       `json:"status"`
 }
 
-// logRequests appends every request to w as a JSON line once it is answered.
-func logRequests(next http.Handler, w io.Writer) http.Handler {
+// logARMRequests appends every request to w as a JSON line once it is answered.
+func logARMRequests(next http.Handler, w io.Writer) http.Handler {
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rec := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		rec := &simStatusWriter{ResponseWriter: rw, status: http.StatusOK}
 		at := time.Now()
 		next.ServeHTTP(rec, r)
 		line := loggedRequest{Method: r.Method, Path: r.URL.Path, Replica: r.Header.Get(azure.ReplicaHeader),
@@ -325,12 +322,12 @@ func logRequests(next http.Handler, w io.Writer) http.Handler {
 	})
 }
 
-type statusWriter struct {
+type simStatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
+func (s *simStatusWriter) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }

@@ -194,7 +194,7 @@ func spawnEnv(t *testing.T, home string, env map[string]string) *process {
 // The request log names the replica a request came from.
 func TestLogRequestsRecordsReplica(t *testing.T) {
 	var buf bytes.Buffer
-	h := logRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusConflict) }), &buf)
+	h := logARMRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusConflict) }), &buf)
 	req := httptest.NewRequest(http.MethodPut, "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1", nil)
 	req.Header.Set(azure.ReplicaHeader, "r3")
 	h.ServeHTTP(httptest.NewRecorder(), req)
