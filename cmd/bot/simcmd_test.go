@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aksbot/aksbot/internal/azure"
+	"github.com/aksbot/aksbot/internal/azure/sim"
 )
 
 // simProcess is `aksbot sim` running as its own process.
@@ -204,5 +207,46 @@ func TestLogRequestsRecordsReplica(t *testing.T) {
 	}
 	if got.Replica != "r3" || got.Status != 409 || got.Method != "PUT" || got.Done.Before(got.At) {
 		t.Errorf("logged %+v", got)
+	}
+}
+
+// The self-signed certificate is its own CA for the loopback addresses, and a restarted
+// simulator keeps it, so that replicas keep trusting it.
+func TestSelfSignedCertificateIsKept(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "key.pem")
+	if err := ensureSelfSigned(cert, key, "127.0.0.1:8443"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureSelfSigned(cert, key, "127.0.0.1:8443"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(cert); !bytes.Equal(first, again) {
+		t.Error("a second start replaced the certificate")
+	}
+	block, _ := pem.Decode(first)
+	if block == nil {
+		t.Fatal("no PEM certificate written")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(c)
+	for _, name := range []string{"127.0.0.1", "localhost", "::1"} {
+		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, DNSName: name}); err != nil {
+			t.Errorf("the certificate does not verify for %s: %v", name, err)
+		}
+	}
+	if d := simDurations(60, 0); d.Scale != max(sim.DefaultDurations.Scale/60, time.Second) {
+		t.Errorf("--speed 60: scale takes %s", d.Scale)
+	}
+	if d := simDurations(60, 3*time.Second); d.Create != 3*time.Second || d.Scale != 3*time.Second {
+		t.Errorf("--op-duration 3s: %+v", d)
 	}
 }
