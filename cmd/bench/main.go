@@ -154,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	only := fs.Int("only", 0, "run only benchmark N (1-9)")
 	replicas := fs.Bool("replicas", false, "also run the multi-replica benchmarks 6-9 (three bot processes on etcd)")
 	fs.StringVar(&replicaOpts.bot, "bot", "", "the bot binary for benchmarks 6-9 (default: go build ./cmd/bot)")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints for benchmarks 6-9 (default: an etcd embedded in the bench)")
+	etcd := fs.String("etcd", "", "comma-separated etcd endpoints for benchmarks 6-9 (default: start the etcd binary on PATH)")
 	quick := fs.Bool("quick", false, "smaller sizes, for a smoke run")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")

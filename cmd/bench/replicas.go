@@ -20,8 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
-
 	"github.com/aksbot/aksbot/internal/azure/aadtest"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
@@ -41,7 +39,7 @@ import (
 //
 // They need the multi-replica bot, so they run only when asked for: -replicas runs all four,
 // -only N one of them. -bot names a built bot binary (default: go build ./cmd/bot), -etcd the
-// endpoints of a running etcd (default: one embedded in this process).
+// endpoints of a running etcd (default: the etcd binary on PATH, started in a temp directory).
 
 const replicaHeader = "x-aksbot-replica" // azure.ReplicaHeader
 
@@ -536,9 +534,15 @@ func (c *codeWriter) Write(p []byte) (int, error) {
 	return c.ResponseWriter.Write(p)
 }
 
-// startEtcd runs a one-member etcd in this process with its data in dir, on free loopback
-// ports, and returns a function that stops it and its client URL.
+// startEtcd runs a one-member etcd (the etcd binary on PATH: Debian's etcd-server, or the
+// release tarball) with its data in dir, on free loopback ports, and returns a function that
+// stops it and its client URL. (Embedding etcd would link it into the bench, whose own memory
+// and CPU are benchmarks 2 and 4's figures.)
 func startEtcd(dir string) (func(), string, error) {
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		return nil, "", errors.New("benchmarks 6-9 need etcd: install it (apt install etcd-server) or pass -etcd URLS")
+	}
 	client, err := freeLoopback()
 	if err != nil {
 		return nil, "", err
@@ -547,28 +551,53 @@ func startEtcd(dir string) (func(), string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cfg := embed.NewConfig()
-	cfg.Name = "bench"
-	cfg.Dir = dir
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{dir + ".log"} // not on the bench's output
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.InitialCluster = cfg.Name + "=" + peer.String()
-	e, err := embed.StartEtcd(cfg)
+	logs, err := os.Create(dir + ".log")
 	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, "--name", "bench", "--data-dir", dir, "--log-level", "error",
+		"--listen-client-urls", client.String(), "--advertise-client-urls", client.String(),
+		"--listen-peer-urls", peer.String(), "--initial-advertise-peer-urls", peer.String(),
+		"--initial-cluster", "bench="+peer.String())
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		logs.Close()
 		return nil, "", fmt.Errorf("start etcd: %w", err)
 	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, "", fmt.Errorf("etcd failed while starting: %w", err)
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, "", errors.New("etcd not ready after 60 s")
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logs.Close()
 	}
-	return e.Close, client.String(), nil
+	// Ready when it answers its health endpoint.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(client.String() + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, client.String(), nil
+			}
+		}
+		select {
+		case <-done:
+			stop()
+			return nil, "", fmt.Errorf("etcd exited while starting (logs in %s)", logs.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, "", fmt.Errorf("etcd not ready after 30 s (logs in %s)", logs.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func freeLoopback() (url.URL, error) {
