@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/aadtest"
@@ -143,6 +145,7 @@ type haRun struct {
 	replicas []*haReplica
 
 	sigstops, leaderStops int
+	usesEtcd              bool // the first replica was seen writing to etcd
 }
 
 // haConfigYAML is the fault suite's policy plus the etcd store settings.
@@ -204,6 +207,36 @@ func (h *haRun) startReplica(rep *haReplica) {
 	rep.stopped = time.Time{}
 	h.logs = append(h.logs, rep.proc.logs)
 	waitConnected(h.t, h.w, rep.proc, n+1)
+	if !h.usesEtcd {
+		h.waitEtcdKeys(rep)
+		h.usesEtcd = true
+	}
+}
+
+// waitEtcdKeys fails the test unless the replica wrote under the store's prefix in etcd soon
+// after it connected: a binary that ignores AKSBOT_ETCD_ENDPOINTS would otherwise run on its
+// own bbolt file and make every check fail for a reason that is not theirs.
+func (h *haRun) waitEtcdKeys(rep *haReplica) {
+	h.t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: h.etcd.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := cli.Get(ctx, h.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		cancel()
+		if err == nil && resp.Count > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("replica %s wrote nothing under %q in etcd (err %v): does the binary honour AKSBOT_ETCD_ENDPOINTS and store.etcd.prefix?\n%s",
+				rep.id, h.prefix, err, rep.proc.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // live returns the replicas that run and are not stopped.
