@@ -583,7 +583,9 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 		if r.Method == http.MethodPut && strings.Contains(r.Path, "agentPools/np2") && r.Accepted() {
 			accepted++
 		}
-		if r.At.After(killed) && survivor == "" {
+		// The survivor is the replica that next looked at the operation or the pool.
+		following := strings.Contains(r.Path, "agentPools/np2") || strings.Contains(strings.ToLower(r.Path), "/operations/")
+		if r.At.After(killed) && following && survivor == "" {
 			survivor = r.Header.Get(azure.ReplicaHeader)
 		}
 	}
