@@ -6,9 +6,16 @@
 //  2. 1,000 concurrent running jobs: memory, CPU while they poll, status polls per operation;
 //  3. Slack Web API calls per job, and 429s during a burst of jobs in one channel;
 //  4. restart with 1,000 jobs in flight: time until every job has polled Azure again;
-//  5. job state transitions per second in the store.
+//  5. job state transitions per second in the store;
 //
-// Usage: go run ./cmd/bench [-only N] [-quick] [-json]
+// and, with -replicas (or -only 6..9), aksbot as three replicas on etcd (replicas.go):
+//
+//  6. failover: SIGKILL of the replica owning 300 running jobs, until survivors poll them all;
+//  7. takeover after SIGTERM (the lease is revoked);
+//  8. ack latency with three replicas connected;
+//  9. resident memory per replica with 1,000 running jobs over three.
+//
+// Usage: go run ./cmd/bench [-only N] [-quick] [-json] [-replicas [-bot FILE] [-etcd URLS]]
 //
 // The simulated cloud (and, for 2 and 4, the fake Slack) run in a child process (this binary
 // started again), so the CPU and memory figures are the bot's alone. See BENCHMARKS.md.
@@ -25,6 +32,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -100,16 +108,22 @@ type sizes struct {
 	storeJobs    int
 	storeWorkers int
 	storeFor     time.Duration
+
+	failoverJobs int // benchmark 6
+	revokeJobs   int // benchmark 7
+	replicaJobs  int // benchmark 9
 }
 
 func fullSizes() sizes {
 	return sizes{ackBurst: 500, ackSpread: time.Second, ackRounds: 2, fleetJobs: 1000, fleetScale: 1, restartJobs: 1000, restartScale: 1,
-		slackScale: 20, burstJobs: 50, storeJobs: 512, storeWorkers: 64, storeFor: 5 * time.Second}
+		slackScale: 20, burstJobs: 50, storeJobs: 512, storeWorkers: 64, storeFor: 5 * time.Second,
+		failoverJobs: 300, revokeJobs: 100, replicaJobs: 1000}
 }
 
 func quickSizes() sizes {
 	return sizes{quick: true, ackBurst: 40, ackSpread: 200 * time.Millisecond, ackRounds: 1, fleetJobs: 20, fleetScale: 24, restartJobs: 20, restartScale: 20,
-		slackScale: 600, burstJobs: 8, storeJobs: 32, storeWorkers: 8, storeFor: 300 * time.Millisecond}
+		slackScale: 600, burstJobs: 8, storeJobs: 32, storeWorkers: 8, storeFor: 300 * time.Millisecond,
+		failoverJobs: 10, revokeJobs: 10, replicaJobs: 15}
 }
 
 type benchmark struct {
@@ -126,10 +140,21 @@ var benchmarks = []benchmark{
 	{5, "Job state transitions per second in the store", benchStore},
 }
 
+// replicaBenchmarks need the multi-replica bot and an etcd; they run with -replicas or -only.
+var replicaBenchmarks = []benchmark{
+	{6, "Failover: SIGKILL of the replica owning the running jobs", benchFailover},
+	{7, "Takeover after SIGTERM (lease revoked)", benchRevoke},
+	{8, "Ack latency with three replicas", benchReplicaAck},
+	{9, "Resident memory per replica, jobs spread over three", benchReplicaRSS},
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.Int("only", 0, "run only benchmark N (1-5)")
+	only := fs.Int("only", 0, "run only benchmark N (1-9)")
+	replicas := fs.Bool("replicas", false, "also run the multi-replica benchmarks 6-9 (three bot processes on etcd)")
+	fs.StringVar(&replicaOpts.bot, "bot", "", "the bot binary for benchmarks 6-9 (default: go build ./cmd/bot)")
+	etcd := fs.String("etcd", "", "comma-separated etcd endpoints for benchmarks 6-9 (default: start the etcd binary on PATH)")
 	quick := fs.Bool("quick", false, "smaller sizes, for a smoke run")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
@@ -148,9 +173,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 		defer writeProfile(stderr, "block", *blockProfile)
 	}
-	if *only < 0 || *only > len(benchmarks) {
-		fmt.Fprintf(stderr, "bench: -only %d: there are benchmarks 1 to %d\n", *only, len(benchmarks))
+	all := benchmarks
+	if *replicas || *only > len(benchmarks) {
+		all = append(slices.Clone(benchmarks), replicaBenchmarks...)
+	}
+	if *only < 0 || *only > len(benchmarks)+len(replicaBenchmarks) {
+		fmt.Fprintf(stderr, "bench: -only %d: there are benchmarks 1 to %d\n", *only, len(benchmarks)+len(replicaBenchmarks))
 		return 2
+	}
+	if *etcd != "" {
+		replicaOpts.etcd = strings.Split(*etcd, ",")
 	}
 	sz := fullSizes()
 	if *quick {
@@ -158,9 +190,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Progress goes to stderr so that -json output stays clean.
 	progress := stderr
-	results := make([]Result, 0, len(benchmarks))
+	results := make([]Result, 0, len(all))
 	failed := false
-	for _, b := range benchmarks {
+	for _, b := range all {
 		if *only != 0 && b.id != *only {
 			continue
 		}

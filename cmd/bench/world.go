@@ -123,34 +123,11 @@ func serveWorldFromEnv() int {
 }
 
 func serveWorld(cfg worldConfig, stdin io.Reader, stdout io.Writer) error {
-	ctx := context.Background()
-	shards := (cfg.Clusters + clustersPerShard - 1) / clustersPerShard
-	router := &shardRouter{byRG: map[string]http.Handler{}, byOp: map[string]http.Handler{}}
-	d := cfg.Duration
-	durations := sim.Durations{Create: d, Delete: d, Scale: d, Update: d, Upgrade: d, StartStop: d, NodeImage: d}
-	for s := range max(shards, 1) {
-		db, err := bbolt.Open(filepath.Join(cfg.Dir, fmt.Sprintf("azure-%03d.db", s)), 0o600, nil)
-		if err != nil {
-			return fmt.Errorf("open simulated cloud shard %d: %w", s, err)
-		}
-		defer db.Close()
-		// This plays Azure for a benchmark: its durability is not what is measured.
-		db.NoSync = true
-		cloud, err := sim.New(sim.Options{DB: db, Durations: durations, RetryAfter: cfg.RetryAfter})
-		if err != nil {
-			return fmt.Errorf("start simulated cloud shard %d: %w", s, err)
-		}
-		router.byRG[strings.ToLower(clusterRG(s*clustersPerShard))] = cloud.Handler()
-		if s == 0 {
-			router.fallback = cloud.Handler()
-		}
-		for i := s * clustersPerShard; i < min((s+1)*clustersPerShard, cfg.Clusters); i++ {
-			if err := cloud.Seed(ctx, clusterRG(i), clusterName(i), "westeurope",
-				sim.SeedPool{Name: "np1", Mode: "System", VMSize: "Standard_DS2_v2", Count: 3}); err != nil {
-				return fmt.Errorf("seed cluster %d: %w", i, err)
-			}
-		}
+	router, closeARM, err := newShardedARM(context.Background(), cfg)
+	if err != nil {
+		return err
 	}
+	defer closeARM()
 	arm := httptest.NewServer(router)
 	defer arm.Close()
 	sl := slacktest.NewServer(slacktest.WithAppToken(benchAppToken), slacktest.WithBotToken(benchBotToken))
@@ -161,6 +138,48 @@ func serveWorld(cfg worldConfig, stdin io.Reader, stdout io.Writer) error {
 	// Serve until the parent closes stdin (or dies).
 	_, _ = io.Copy(io.Discard, stdin)
 	return nil
+}
+
+// newShardedARM makes the world's simulated clouds, one per shard of clustersPerShard seeded
+// clusters, and the router in front of them; the function it returns closes their files.
+func newShardedARM(ctx context.Context, cfg worldConfig) (*shardRouter, func(), error) {
+	var dbs []*bbolt.DB
+	closeAll := func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}
+	shards := (cfg.Clusters + clustersPerShard - 1) / clustersPerShard
+	router := &shardRouter{byRG: map[string]http.Handler{}, byOp: map[string]http.Handler{}}
+	d := cfg.Duration
+	durations := sim.Durations{Create: d, Delete: d, Scale: d, Update: d, Upgrade: d, StartStop: d, NodeImage: d}
+	for s := range max(shards, 1) {
+		db, err := bbolt.Open(filepath.Join(cfg.Dir, fmt.Sprintf("azure-%03d.db", s)), 0o600, nil)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open simulated cloud shard %d: %w", s, err)
+		}
+		dbs = append(dbs, db)
+		// This plays Azure for a benchmark: its durability is not what is measured.
+		db.NoSync = true
+		cloud, err := sim.New(sim.Options{DB: db, Durations: durations, RetryAfter: cfg.RetryAfter})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("start simulated cloud shard %d: %w", s, err)
+		}
+		router.byRG[strings.ToLower(clusterRG(s*clustersPerShard))] = cloud.Handler()
+		if s == 0 {
+			router.fallback = cloud.Handler()
+		}
+		for i := s * clustersPerShard; i < min((s+1)*clustersPerShard, cfg.Clusters); i++ {
+			if err := cloud.Seed(ctx, clusterRG(i), clusterName(i), "westeurope",
+				sim.SeedPool{Name: "np1", Mode: "System", VMSize: "Standard_DS2_v2", Count: 3}); err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("seed cluster %d: %w", i, err)
+			}
+		}
+	}
+	return router, closeAll, nil
 }
 
 // shardRouter sends resource requests to the shard of their resource group, and operation

@@ -46,6 +46,7 @@ func commands() []command {
 		{Name: "audit export", Summary: "write the audit log to stdout (JSON lines or CSV)", Help: auditExportHelp, Setup: auditExportSetup},
 		{Name: "jobs export", Summary: "write every job with its events to stdout (JSON lines)", Help: jobsExportHelp, Setup: noFlags(runJobsExport)},
 		{Name: "store migrate", Summary: "copy the bbolt data file into etcd (for several replicas)", Help: storeMigrateHelp, Setup: storeMigrateSetup},
+		{Name: "sim", Summary: "serve the simulated Azure cloud over HTTPS, for several replicas to share", Help: simHelp, Setup: simSetup},
 		{Name: "version", Summary: "print the version, the VCS revision and the Go version", Help: versionHelp, Setup: noFlags(runVersion)},
 		{Name: "help", Args: "[COMMAND]", Summary: "show how to use aksbot or one of its commands",
 			Help: "Prints the usage of COMMAND, or the list of commands without one.", Setup: noFlags(runHelpCommand)},

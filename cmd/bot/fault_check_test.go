@@ -32,7 +32,7 @@ import (
 //     ran: pools, their node counts and autoscaler bounds, created clusters (each once), and
 //     nothing left running;
 //  5. the audit log has one "requested" record and one final record per job.
-func faultInvariants(r *faultRun, st *store.Store, outboxLeft int) ([]string, int) {
+func faultInvariants(r *faultRun, st checkedStore, outboxLeft int) ([]string, int) {
 	ctx := context.Background()
 	var v []string
 	bad := func(format string, args ...any) { v = append(v, fmt.Sprintf(format, args...)) }
@@ -82,6 +82,16 @@ func faultInvariants(r *faultRun, st *store.Store, outboxLeft int) ([]string, in
 	checkAudit(st, byID, bad)
 	return v, len(all)
 }
+
+// checkedStore is what the checks read: the bot's bbolt file (*store.Store) or, with several
+// replicas, the etcd store.
+type checkedStore interface {
+	Jobs(ctx context.Context, f aks.Filter) ([]aks.Job, error)
+	Events(ctx context.Context, jobID string) ([]aks.Event, error)
+	Audit(ctx context.Context, f aks.AuditFilter) ([]aks.AuditRecord, error)
+}
+
+var _ checkedStore = (*store.Store)(nil)
 
 // slackMeta is the metadata the outbox puts on every post.
 type slackMeta struct {
@@ -313,8 +323,8 @@ func checkAzureState(r *faultRun, all []aks.Job, bad func(string, ...any)) {
 }
 
 // 5.
-func checkAudit(st *store.Store, byID map[string]aks.Job, bad func(string, ...any)) {
-	recs, err := st.Audit(context.Background(), store.AuditFilter{})
+func checkAudit(st checkedStore, byID map[string]aks.Job, bad func(string, ...any)) {
+	recs, err := st.Audit(context.Background(), aks.AuditFilter{})
 	if err != nil {
 		bad("read the audit log: %v", err)
 		return

@@ -45,7 +45,7 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := c.now()
 	path := r.URL.Path
 	c.log.Debug("simulated ARM request", "method", r.Method, "path", path)
-	idx, inj := c.record(r.Method, path, now)
+	idx, inj := c.record(r, now)
 	served := 0 // set when the answer sent is not the one served (a lost response)
 	// The status goes into the request log before the answer leaves, so whoever reads the
 	// answer finds it logged.

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -81,5 +82,30 @@ func TestConflictFault(t *testing.T) {
 	p := e.getPool("rg", "demo", "np1")
 	if deref(p.Properties.ProvisioningState) != "Succeeded" || deref(p.Properties.Count) != 1 {
 		t.Fatalf("after a conflict the pool is %s with %d nodes, want untouched", deref(p.Properties.ProvisioningState), deref(p.Properties.Count))
+	}
+}
+
+// The log keeps who sent a request (its headers, without the token) and when its answer was
+// decided, so that a test with several clients can tell whose requests overlapped.
+func TestRequestLogKeepsHeadersAndDone(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.seed("rg", "demo", SeedPool{Name: "system", Mode: "System", Count: 1})
+	req := httptest.NewRequest(http.MethodGet, "https://management.azure.com"+demoPath+"?api-version=2025-02-01", nil)
+	req.Header.Set("Authorization", "Bearer secret-token")
+	req.Header.Set("User-Agent", "aksbot-test")
+	req.Header.Set("X-Aksbot-Replica", "r2")
+	e.clock.Advance(time.Second)
+	rec := httptest.NewRecorder()
+	e.cloud.Handler().ServeHTTP(rec, req)
+	reqs := e.cloud.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Header.Get("x-aksbot-replica") != "r2" || last.Header.Get("User-Agent") != "aksbot-test" {
+		t.Errorf("headers not kept: %v", last.Header)
+	}
+	if last.Header.Get("Authorization") != "" {
+		t.Error("the request log keeps the bearer token")
+	}
+	if last.Done.IsZero() || last.Done.Before(last.At) {
+		t.Errorf("Done %v, At %v: want Done at or after At", last.Done, last.At)
 	}
 }

@@ -76,6 +76,12 @@ type Request struct {
 	// Lost: the request was applied, but its answer was replaced by a server error
 	// (Faults.LostResponse), so the caller could not tell.
 	Lost bool
+	// Done is when the answer was decided (zero until then): the request was in flight from At
+	// to Done.
+	Done time.Time
+	// Header holds the request's headers, without Authorization, so that a test can tell which
+	// client sent it (User-Agent, or a header of its own such as aksbot's x-aksbot-replica).
+	Header http.Header
 }
 
 // Accepted reports whether the simulated cloud acted on the request: it served it with 2xx,
@@ -328,10 +334,13 @@ func (c *Cloud) CountMutations(pathContains string) int {
 
 // record logs the request and returns its index in the log (for answered) and the injected
 // error it must get, if any.
-func (c *Cloud) record(method, path string, at time.Time) (int, *injection) {
+func (c *Cloud) record(r *http.Request, at time.Time) (int, *injection) {
+	method, path := r.Method, r.URL.Path
+	h := r.Header.Clone()
+	h.Del("Authorization")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests = append(c.requests, Request{Method: method, Path: path, At: at})
+	c.requests = append(c.requests, Request{Method: method, Path: path, At: at, Header: h})
 	idx := len(c.requests) - 1
 	lower := strings.ToLower(path)
 	for i := range c.injection {
@@ -354,7 +363,7 @@ func (c *Cloud) answered(idx, served, sent int) {
 	defer c.mu.Unlock()
 	if idx >= 0 && idx < len(c.requests) {
 		r := &c.requests[idx]
-		r.Served, r.Status, r.Lost = served, sent, served != sent
+		r.Served, r.Status, r.Lost, r.Done = served, sent, served != sent, c.now()
 	}
 }
 
