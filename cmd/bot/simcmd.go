@@ -101,7 +101,7 @@ func runSim(ctx context.Context, inv *invocation, f *simFlags) int {
 	if (f.cert == "") != (f.key == "") {
 		return inv.usageError("--cert and --key go together")
 	}
-	log, err := newLogger(inv.stderr, config.ModeSlack, inv.getenv(envLogLevel))
+	log, err := newLogger(inv.stderr, config.ModeSlack, inv.getenv(envLogLevel), "") // not a replica: no replica ID
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "aksbot sim: %v\n", err)
 		return exitUsage
