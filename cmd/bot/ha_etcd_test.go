@@ -1,5 +1,3 @@
-//go:build aksbot_ha
-
 package main
 
 import (

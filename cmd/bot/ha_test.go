@@ -157,7 +157,7 @@ const haStoreYAML = `store:
 
 func newHARun(t *testing.T, hc haConfig) *haRun {
 	t.Helper()
-	h := &haRun{faultRun: newFaultRun(t, hc.faultConfig), hc: hc, prefix: fmt.Sprintf("aksbot-ha-%d/", hc.seed)}
+	h := &haRun{faultRun: newFaultRun(t, hc.faultConfig), hc: hc, prefix: fmt.Sprintf("/aksbot-ha-%d/", hc.seed)}
 	h.etcd = etcdtest.StartCluster(t, hc.members)
 	dir := filepath.Dir(h.w.dbPath)
 	h.certFile = filepath.Join(dir, "arm-ca.pem")
@@ -521,7 +521,7 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 	}
 	aad := aadtest.NewServer()
 	t.Cleanup(aad.Close)
-	h := &haRun{faultRun: &faultRun{t: t, w: w, aad: aad, clicked: map[string]time.Time{}}, prefix: "aksbot-handover/"}
+	h := &haRun{faultRun: &faultRun{t: t, w: w, aad: aad, clicked: map[string]time.Time{}}, prefix: "/aksbot-handover/"}
 	h.etcd = etcdtest.Start(t)
 	dir := filepath.Dir(w.dbPath)
 	h.certFile = filepath.Join(dir, "arm-ca.pem")

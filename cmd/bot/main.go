@@ -249,7 +249,9 @@ const simPricesURL = "https://prices.sim.aksbot.invalid"
 // data file and is driven through the same SDK client as real Azure, in process; for it, the
 // second result serves its Retail Prices API in process (nil for real Azure).
 func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, http.RoundTripper, error) {
-	policies := []azpolicy.Policy{azure.MetricsPolicy(m)}
+	// Every ARM request names the replica that sent it, for support and for the multi-replica
+	// tests, which check that one replica at a time mutates a cluster.
+	policies := []azpolicy.Policy{azure.MetricsPolicy(m), azure.ReplicaPolicy(cfg.ReplicaID)}
 	if !cfg.Simulated() {
 		cred := ov.armCredential
 		if cred == nil {

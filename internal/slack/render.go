@@ -160,6 +160,11 @@ func card(job aks.Job, now time.Time) []slack.Block {
 			state += " · " + esc(eta.ETA(job.StartedAt))
 		}
 	}
+	if job.Replica != "" && (job.State == aks.StateRunning || job.State.Final()) {
+		// With several replicas, the one running the job's cluster is where to look in the logs;
+		// after a failover the card names the survivor.
+		state += " · on replica " + esc(truncate(job.Replica, 100))
+	}
 	state += "\n*Next:* " + nextStep(job.State)
 	blocks = append(blocks, section(state))
 	if job.State == aks.StateFailed && job.Error != nil {

@@ -316,6 +316,14 @@ func TestReportLifecycle(t *testing.T) {
 		t.Fatalf("status card changed identity: %s -> %s", parent.TS, final.TS)
 	}
 	wantContains(t, "final card", blockTexts(t, final.Blocks), ":white_check_mark: *Succeeded*", "took 4m0s", "*Next:* done")
+	if strings.Contains(blockTexts(t, final.Blocks), "replica") {
+		t.Errorf("the card of a one-process bot names a replica:\n%s", blockTexts(t, final.Blocks))
+	}
+
+	// With several replicas the card says which one runs (or ran) the job.
+	job.Replica = "aksbot-2"
+	r.report(t, job, aks.Event{JobID: job.ID, Seq: 6, At: job.FinishedAt, Kind: aks.EventProgress, Message: "refresh"})
+	wantContains(t, "final card of a replica", blockTexts(t, r.parent(t, "C1").Blocks), "took 4m0s · on replica aksbot-2")
 	wantContains(t, "final card text", final.Text, "succeeded")
 	if final.Updates < 3 {
 		t.Errorf("card updates = %d, want one per change of the card after creation", final.Updates)
