@@ -68,11 +68,13 @@ type Engine struct {
 
 	coord aks.Coordinator
 
-	mu       sync.Mutex
-	runCtx   context.Context // set by Run; lanes live as long as it
-	lanes    map[string]*lane
-	wg       sync.WaitGroup
-	stopping bool
+	mu     sync.Mutex
+	runCtx context.Context // set by Run; lanes live as long as it
+	lanes  map[string]*lane
+	// reporting holds the jobs whose end this process is reporting (finishReport).
+	reporting map[string]bool
+	wg        sync.WaitGroup
+	stopping  bool
 }
 
 // lane serialises the mutating jobs of one cluster: AKS allows one operation at a time on a
@@ -121,7 +123,7 @@ func New(cfg Config) (*Engine, error) {
 	if coord == nil {
 		coord = &SingleReplica{}
 	}
-	return &Engine{cfg: cfg, log: log, now: now, coord: coord, lanes: map[string]*lane{}}, nil
+	return &Engine{cfg: cfg, log: log, now: now, coord: coord, lanes: map[string]*lane{}, reporting: map[string]bool{}}, nil
 }
 
 // Run picks up every unfinished job (resuming Azure operations from their tokens and reporting
@@ -254,6 +256,18 @@ func (e *Engine) report(ctx context.Context, job aks.Job, ev aks.Event) bool {
 // finishReport reports a final event and records that it was delivered, so that the end of a
 // job is reported exactly once: when delivery fails, redeliverLoop tries again.
 func (e *Engine) finishReport(ctx context.Context, job aks.Job, ev aks.Event) {
+	// One report of a job's end at a time in this process: the lane that ended the job and the
+	// redelivery of unreported ends would otherwise both report it.
+	if !e.claimFinalReport(job.ID) {
+		return
+	}
+	defer e.releaseFinalReport(job.ID)
+	e.reportFinal(ctx, job, ev)
+}
+
+// reportFinal reports a job's end and records the delivery. The caller holds the job's
+// claimFinalReport.
+func (e *Engine) reportFinal(ctx context.Context, job aks.Job, ev aks.Event) {
 	if !e.report(ctx, job, ev) {
 		return
 	}
@@ -291,13 +305,46 @@ func (e *Engine) redeliverFinals(ctx context.Context) {
 		if job.FinalReported || ctx.Err() != nil {
 			continue
 		}
-		evs, err := e.cfg.Store.Events(ctx, job.ID)
-		if err != nil || len(evs) == 0 {
-			e.logFor(job).Warn("read events of unreported job", "err", err)
-			continue
-		}
-		e.finishReport(ctx, job, evs[len(evs)-1])
+		e.redeliverFinal(ctx, job.ID)
 	}
+}
+
+// redeliverFinal reports the end of one job unless it was reported since it was listed.
+func (e *Engine) redeliverFinal(ctx context.Context, id string) {
+	if !e.claimFinalReport(id) {
+		return // being reported right now
+	}
+	defer e.releaseFinalReport(id)
+	job, err := e.cfg.Store.Job(ctx, id)
+	var evs []aks.Event
+	if err == nil {
+		evs, err = e.cfg.Store.Events(ctx, id)
+	}
+	if err != nil || len(evs) == 0 {
+		e.log.Warn("read unreported job", "job", id, "err", err)
+		return
+	}
+	if !job.FinalReported {
+		e.reportFinal(ctx, job, evs[len(evs)-1])
+	}
+}
+
+// claimFinalReport reserves the report of a job's end for the caller; false: another goroutine
+// of this process is reporting it.
+func (e *Engine) claimFinalReport(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reporting[id] {
+		return false
+	}
+	e.reporting[id] = true
+	return true
+}
+
+func (e *Engine) releaseFinalReport(id string) {
+	e.mu.Lock()
+	delete(e.reporting, id)
+	e.mu.Unlock()
 }
 
 // leadLoop runs the bot-wide work while this replica is elected for it, and campaigns again

@@ -304,20 +304,19 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 // resume picks a running job up after a restart: from its resume token when it has one, else by
 // looking at what Azure shows.
 func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
-	if !job.Sent {
-		return e.begin(ctx, job)
-	}
-	if job.ResumeToken == "" {
-		return e.reconcile(ctx, job)
-	}
-	op, err := e.cfg.Cloud.Resume(ctx, job.Op, job.ResumeToken)
-	if err != nil {
-		e.logFor(job).Warn("could not resume from token; following the resource state", "err", err)
-		op = nil
-	}
+	// Store that this replica picked the job up before anything else: the write carries the
+	// lane's fence, so of two replicas that both believe they own the lane only one gets past
+	// it, and the job's events say who followed it from here.
 	now := e.now()
-	ev := aks.Event{At: now, Kind: aks.EventResumed, From: aks.StateRunning, To: aks.StateRunning,
-		Message: "Picked up again after the bot restarted; still following the Azure operation."}
+	ev := aks.Event{At: now, Kind: aks.EventResumed, From: aks.StateRunning, To: aks.StateRunning}
+	switch {
+	case !job.Sent:
+		ev.Message = "Picked up again after the bot restarted; the request had not been sent yet, so it is sent now."
+	case job.ResumeToken == "":
+		ev.Message = "Picked up again after the bot restarted; looking at Azure to see whether the request arrived before following it."
+	default:
+		ev.Message = "Picked up again after the bot restarted; still following the Azure operation."
+	}
 	job.UpdatedAt, job.Replica = now, e.coord.ReplicaID()
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if errors.Is(err, aks.ErrFenced) {
@@ -330,6 +329,18 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	}
 	ev.JobID = stored.ID
 	e.report(ctx, stored, ev)
+
+	switch {
+	case !stored.Sent:
+		return e.begin(ctx, stored)
+	case stored.ResumeToken == "":
+		return e.reconcile(ctx, stored)
+	}
+	op, err := e.cfg.Cloud.Resume(ctx, stored.Op, stored.ResumeToken)
+	if err != nil {
+		e.logFor(stored).Warn("could not resume from token; following the resource state", "err", err)
+		op = nil
+	}
 	return stored, op, true
 }
 
