@@ -74,7 +74,7 @@ func leaseContext(ctx context.Context, lease aks.Lease) (context.Context, contex
 		}
 	}()
 	if f := lease.Fence(); f.Key != "" {
-		lctx = aks.WithFence(lctx, f)
+		return aks.WithFence(lctx, f), cancel
 	}
 	return lctx, cancel
 }
