@@ -120,7 +120,11 @@ func (r *faultRun) running() bool {
 func (r *faultRun) storm() {
 	g := rngs(r.cfg.seed, 4)
 	cmdRng, killRng, stepRng := g[0], g[1], g[2]
-	r.w.sim.SetFaults(sim.Faults{Seed: r.cfg.seed, Throttle: 0.04, ServerError: 0.04, LostResponse: 0.12, Conflict: 0.08})
+	r.w.sim.SetFaults(sim.Faults{Seed: r.cfg.seed, Throttle: 0.04, ServerError: 0.04, LostResponse: 0.12, Conflict: 0.08, EnsureEach: true})
+	// Every run meets each kind of fault at least once, whatever its seed draws: the first
+	// posts to Slack are refused with 429 (more bursts come at random below).
+	r.w.slack.RateLimit("chat.postMessage", 1, time.Second)
+	r.bursts++
 	upTime := func() time.Duration {
 		d := time.Duration(killRng.ExpFloat64() * float64(r.cfg.meanUp))
 		return min(max(d, 300*time.Millisecond), 3*r.cfg.meanUp)

@@ -102,6 +102,15 @@ func runFaultSuite(t *testing.T, cfg faultConfig) error {
 			conflicts++
 		}
 	}
+	// A run that met no fault of some kind proves nothing about it (the storm ensures each).
+	for _, k := range []struct {
+		name string
+		n    int
+	}{{"ARM 429 (throttle)", counts.Throttle}, {"ARM lost answer", counts.LostResponse}, {"ARM 409", conflicts}, {"Slack 429", slack429}} {
+		if k.n == 0 {
+			violations = append(violations, "the run met no "+k.name+": it proves nothing about that fault")
+		}
+	}
 	summary := fmt.Sprintf("fault summary: seed=%d jobs=%d acked_jobs=%d commands=%d crashes=%d restarts=%d sim_faults={throttle:%d server_error:%d lost_response:%d conflict:%d} external_ops=%d slack_429=%d arm_409=%d violations=%d duration=%s",
 		cfg.seed, njobs, len(r.ackedJobs()), r.commands, r.crashes, r.restarts, counts.Throttle, counts.ServerError, counts.LostResponse, counts.Conflict,
 		r.external, slack429, conflicts, len(violations), time.Since(began).Round(100*time.Millisecond))

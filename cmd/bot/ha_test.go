@@ -280,10 +280,25 @@ func runHASuite(t *testing.T, hc haConfig) error {
 	bad := func(format string, args ...any) { violations = append(violations, fmt.Sprintf(format, args...)) }
 	checkReplicaMutations(h.w.sim.Requests(), shortestOp(h.w.sim), bad)
 	checkOwnerEvents(readEvents(st, bad), eventReplica, bad)
+	slack429 := h.w.slack.Throttled("chat.postMessage") + h.w.slack.Throttled("chat.update")
+	conflicts := 0
+	for _, req := range h.w.sim.Requests() {
+		if req.Status == 409 {
+			conflicts++
+		}
+	}
+	for _, k := range []struct {
+		name string
+		n    int
+	}{{"ARM 429 (throttle)", counts.Throttle}, {"ARM lost answer", counts.LostResponse}, {"ARM 409", conflicts}, {"Slack 429", slack429}} {
+		if k.n == 0 {
+			bad("the run met no %s: it proves nothing about that fault", k.name)
+		}
+	}
 
-	summary := fmt.Sprintf("ha summary: seed=%d members=%d replicas=%d jobs=%d acked_jobs=%d commands=%d kills=%d restarts=%d sigstops=%d leader_stops=%d sim_faults={throttle:%d server_error:%d lost_response:%d conflict:%d} external_ops=%d violations=%d duration=%s",
+	summary := fmt.Sprintf("ha summary: seed=%d members=%d replicas=%d jobs=%d acked_jobs=%d commands=%d kills=%d restarts=%d sigstops=%d leader_stops=%d sim_faults={throttle:%d server_error:%d lost_response:%d conflict:%d} external_ops=%d slack_429=%d arm_409=%d violations=%d duration=%s",
 		hc.seed, hc.members, hc.replicas, njobs, len(h.ackedJobs()), h.commands, h.crashes, h.restarts, h.sigstops, h.leaderStops,
-		counts.Throttle, counts.ServerError, counts.LostResponse, counts.Conflict, h.external, len(violations), time.Since(began).Round(100*time.Millisecond))
+		counts.Throttle, counts.ServerError, counts.LostResponse, counts.Conflict, h.external, slack429, conflicts, len(violations), time.Since(began).Round(100*time.Millisecond))
 	t.Log(summary)
 	if len(violations) == 0 {
 		return nil
@@ -305,7 +320,11 @@ func (h *haRun) storm() {
 	t := h.t
 	g := rngs(h.hc.seed, 6)
 	cmdRng, killRng, stepRng, stopRng := g[0], g[1], g[2], g[3]
-	h.w.sim.SetFaults(sim.Faults{Seed: h.hc.seed, Throttle: 0.04, ServerError: 0.04, LostResponse: 0.12, Conflict: 0.08})
+	h.w.sim.SetFaults(sim.Faults{Seed: h.hc.seed, Throttle: 0.04, ServerError: 0.04, LostResponse: 0.12, Conflict: 0.08, EnsureEach: true})
+	// Every run meets each kind of fault at least once, whatever its seed draws: the first
+	// posts to Slack are refused with 429 (more bursts come at random below).
+	h.w.slack.RateLimit("chat.postMessage", 1, time.Second)
+	h.bursts++
 	for _, rep := range h.replicas {
 		h.startReplica(rep)
 	}

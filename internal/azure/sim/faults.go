@@ -28,6 +28,10 @@ type Faults struct {
 	// operation started elsewhere runs on the cluster (without keeping the cluster busy, as
 	// StartExternal does). It is tried after LostResponse.
 	Conflict float64
+	// EnsureEach makes every kind of fault with a non-zero fraction happen at least once: until
+	// it has, a mutation that drew no fault gets the first kind still missing. A short test run
+	// then proves something about each kind, whatever its seed draws.
+	EnsureEach bool
 }
 
 // FaultCounts says how many faults of each kind were injected since SetFaults.
@@ -82,6 +86,29 @@ func (c *Cloud) drawFault(method string) fault {
 	case isMutation(method) && x < f.Throttle+f.ServerError+f.LostResponse:
 		return faultLostResponse
 	case isMutation(method) && x < f.Throttle+f.ServerError+f.LostResponse+f.Conflict:
+		c.faultCounts.Conflict++
+		return faultConflict
+	case f.EnsureEach && isMutation(method):
+		return c.missingFault()
+	}
+	return noFault
+}
+
+// missingFault returns the first kind of fault that is asked for and has not happened yet (a
+// lost response counts once a mutation was applied and its answer dropped), else noFault. Call
+// with c.mu held.
+func (c *Cloud) missingFault() fault {
+	f, n := c.faults, c.faultCounts
+	switch {
+	case f.Throttle > 0 && n.Throttle == 0:
+		c.faultCounts.Throttle++
+		return faultThrottle
+	case f.ServerError > 0 && n.ServerError == 0:
+		c.faultCounts.ServerError++
+		return faultServerError
+	case f.LostResponse > 0 && n.LostResponse == 0:
+		return faultLostResponse
+	case f.Conflict > 0 && n.Conflict == 0:
 		c.faultCounts.Conflict++
 		return faultConflict
 	}

@@ -120,3 +120,21 @@ func TestStartExternal(t *testing.T) {
 		t.Fatalf("PUT after the external operation: %v", err)
 	}
 }
+
+func TestEnsureEachFaultHappensAtLeastOnce(t *testing.T) {
+	// Fractions so small that 50 requests would draw none of them.
+	rare := Faults{Seed: 3, Throttle: 1e-12, ServerError: 1e-12, LostResponse: 1e-12, Conflict: 1e-12}
+	if _, n := faultRun(t, rare); n != (FaultCounts{}) {
+		t.Fatalf("without EnsureEach the rare faults happened: %+v", n)
+	}
+	rare.EnsureEach = true
+	_, n := faultRun(t, rare)
+	if n.Throttle != 1 || n.ServerError != 1 || n.LostResponse != 1 || n.Conflict != 1 {
+		t.Errorf("with EnsureEach: %+v, want exactly one of each kind", n)
+	}
+	// A kind not asked for is not forced.
+	_, n = faultRun(t, Faults{Seed: 3, Throttle: 1e-12, EnsureEach: true})
+	if n != (FaultCounts{Throttle: 1}) {
+		t.Errorf("only throttling asked for: %+v, want one throttle and nothing else", n)
+	}
+}
