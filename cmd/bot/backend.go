@@ -139,4 +139,4 @@ func publishJobsWhileLeading(st jobs.Store, m *telemetry.Metrics) func(context.C
 
 // releaseTimeout bounds giving the lanes up at SIGTERM: etcd answers a revoke in milliseconds;
 // past this the lease runs out on its own.
-const releaseTimeout = 2 * time.Second
+const releaseTimeout = time.Second

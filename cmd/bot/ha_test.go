@@ -21,6 +21,7 @@ import (
 	"github.com/aksbot/aksbot/internal/azure/aadtest"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/etcdstore/etcdtest"
+	"github.com/aksbot/aksbot/internal/slack/slacktest"
 )
 
 // The multi-replica fault suite: three bot processes (the built binary) share one etcd (embedded
@@ -514,18 +515,10 @@ func unfinishedIn(ctx context.Context, st replicaStore) (open, outboxLeft int, e
 	return open, outboxLeft, nil
 }
 
-// The happy path of a handover: a job is requested through replica 1's connection and approved
-// through replica 2's; its lane owner starts it in Azure and is killed with SIGKILL in the
-// middle of the operation; a survivor takes the lane over within the lease TTL and finishes
-// the job: one status card (naming the replica that runs the job), one final message, one
-// Azure mutation.
-//
-// Slack delivers an envelope to one of the app's connections; the fake delivers to the newest,
-// so the replicas are started in the order that routes the request and the click.
-func TestReplicasHandOverARunningJob(t *testing.T) {
-	requireHA(t)
-	durations := fastAzure()
-	durations.Scale = 8 * time.Second
+// newHAWorld is three replicas (not started) on one embedded etcd under prefix, one fake
+// Slack and the simulated cloud with cluster rg-aks/demo, for the tests that script a scene.
+func newHAWorld(t *testing.T, durations sim.Durations, prefix string) (*haRun, *world, *sim.Cloud) {
+	t.Helper()
 	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -540,7 +533,7 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 	}
 	aad := aadtest.NewServer()
 	t.Cleanup(aad.Close)
-	h := &haRun{faultRun: &faultRun{t: t, w: w, aad: aad, clicked: map[string]time.Time{}}, prefix: "/aksbot-handover/"}
+	h := &haRun{faultRun: &faultRun{t: t, w: w, aad: aad, clicked: map[string]time.Time{}}, prefix: prefix}
 	h.etcd = etcdtest.Start(t)
 	dir := filepath.Dir(w.dbPath)
 	h.certFile = filepath.Join(dir, "arm-ca.pem")
@@ -556,6 +549,22 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 	for i := range 3 {
 		h.replicas = append(h.replicas, &haReplica{id: fmt.Sprintf("ha-r%d", i+1), dir: t.TempDir()})
 	}
+	return h, w, cloud
+}
+
+// The happy path of a handover: a job is requested through replica 1's connection and approved
+// through replica 2's; its lane owner starts it in Azure and is killed with SIGKILL in the
+// middle of the operation; a survivor takes the lane over within the lease TTL and finishes
+// the job: one status card (naming the replica that runs the job), one final message, one
+// Azure mutation.
+//
+// Slack delivers an envelope to one of the app's connections; the fake delivers to the newest,
+// so the replicas are started in the order that routes the request and the click.
+func TestReplicasHandOverARunningJob(t *testing.T) {
+	requireHA(t)
+	durations := fastAzure()
+	durations.Scale = 8 * time.Second
+	h, w, cloud := newHAWorld(t, durations, "/aksbot-handover/")
 	dump := func() string { return w.dump() + "\nreplica logs: " + h.dumpLogs() }
 
 	h.startReplica(h.replicas[0])
@@ -638,4 +647,72 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 	for _, v := range violations {
 		t.Error(v)
 	}
+}
+
+// A rolling restart of every replica (SIGTERM, then a new process) under a stream of slash
+// commands: each replica closes its socket first, so Slack sends to the others (and sends an
+// envelope the closing socket did not acknowledge again elsewhere), and no command goes
+// unacknowledged. Each replica exits within 10 s of SIGTERM.
+func TestReplicasRollingRestartLeavesNoCommandUnacked(t *testing.T) {
+	requireHA(t)
+	h, w, _ := newHAWorld(t, fastAzure(), "/aksbot-rolling/")
+	for _, rep := range h.replicas {
+		h.startReplica(rep)
+	}
+
+	var mu sync.Mutex
+	var sent int
+	var unacked []string
+	stop := make(chan struct{})
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := w.slack.SendSlash(ctx, slacktest.Slash{User: requester, UserName: strings.ToLower(requester), Channel: channel, Text: "jobs"})
+			cancel()
+			mu.Lock()
+			sent++
+			if err != nil {
+				unacked = append(unacked, fmt.Sprintf("command %d: %v", i, err))
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	for _, rep := range h.replicas {
+		time.Sleep(300 * time.Millisecond) // commands flow before each restart
+		asked := time.Now()
+		_ = rep.proc.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-rep.proc.done:
+		case <-time.After(15 * time.Second):
+			rep.proc.kill()
+			t.Fatalf("replica %s did not exit within 15 s of SIGTERM:\n%s", rep.id, rep.proc.logs.String())
+		}
+		if took := time.Since(asked); took > 10*time.Second {
+			t.Errorf("replica %s took %s to exit after SIGTERM, want at most 10 s", rep.id, took.Round(time.Millisecond))
+		}
+		h.startReplica(rep)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-streamDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	if sent < 20 {
+		t.Errorf("only %d commands were sent during the restarts: the stream proves little", sent)
+	}
+	for _, u := range unacked {
+		t.Errorf("unacknowledged during the rolling restart: %s", u)
+	}
+	t.Logf("%d commands during the rolling restart of %d replicas; %d envelopes sent again to another connection", sent, len(h.replicas), w.slack.Redeliveries())
+	h.stopAll()
 }

@@ -33,7 +33,9 @@ const (
 	// handleTimeout bounds one command or click, Web API replies included.
 	handleTimeout = 2 * time.Minute
 	// shutdownGrace is how long Run waits for commands in flight when it is stopped.
-	shutdownGrace = 10 * time.Second
+	// It is half of the 10 s a replica has from SIGTERM to exit: the engine and the release of
+	// its lanes in etcd come after it.
+	shutdownGrace = 5 * time.Second
 	// Reconnect backoff when socket mode stops for a reason that is not fatal.
 	minBackoff = time.Second
 	maxBackoff = time.Minute

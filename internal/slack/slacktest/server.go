@@ -97,10 +97,15 @@ func (w *wsConn) writeJSON(v any) error {
 type ackWait struct {
 	ch   chan Ack
 	sent time.Time
+	conn *wsConn // the connection the envelope went to last
+	raw  []byte  // the envelope, for a retry on another connection
+	// retries counts redeliveries to other connections after the first one closed unacked.
+	retries int
 }
 
 // Server is a fake Slack. Its zero value is not usable: call NewServer.
 type Server struct {
+	redeliveries int // envelopes sent again after their connection closed unacked
 	http         *httptest.Server
 	pingInterval time.Duration
 	appToken     string
@@ -426,7 +431,7 @@ func (s *Server) send(ctx context.Context, id string, envelope any) (Ack, error)
 	}
 	s.envelopes[id] = raw
 	s.pending[id] = w
-	w.sent = time.Now()
+	w.sent, w.conn, w.raw = time.Now(), c, raw
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -557,7 +562,30 @@ func (s *Server) drop(c *wsConn) {
 			break
 		}
 	}
+	// Slack retries an envelope that was not acknowledged on another of the app's connections
+	// (retry_attempt counts up); a replica closing its socket loses no command that way.
+	for _, w := range s.pending {
+		if w.conn != c {
+			continue
+		}
+		next := s.pick()
+		if next == nil {
+			continue // no connection left: the sender times out, as with Slack
+		}
+		w.conn = next
+		w.retries++
+		s.redeliveries++
+		go func(raw []byte) { _ = next.writeJSON(json.RawMessage(raw)) }(w.raw)
+	}
 	s.notify()
+}
+
+// Redeliveries returns how many envelopes were sent again on another connection because the
+// one they went to closed before acknowledging them.
+func (s *Server) Redeliveries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.redeliveries
 }
 
 // apiError is a Slack Web API error answer: HTTP 200 with ok=false.
