@@ -33,3 +33,38 @@ type AuditRecord struct {
 	OperationID  string      `json:"operationId,omitempty"` // Azure's operation ID, once started
 	State        JobState    `json:"state,omitempty"`       // the job's state after this record
 }
+
+// AuditOfEvent is the audit record of a stored job event; a zero event time becomes fallback.
+// Every store backend records it in the same transaction as the event, so that the trail is the
+// same whichever keeps it: a "created" event is recorded as AuditRequested by the requester,
+// every other event under its own kind.
+func AuditOfEvent(job Job, ev Event, fallback time.Time) AuditRecord {
+	rec := AuditRecord{
+		At:           ev.At,
+		Action:       AuditAction(ev.Kind),
+		User:         ev.Actor,
+		Channel:      job.Channel,
+		JobID:        job.ID,
+		Op:           job.Op.Kind,
+		Target:       job.Op.Target,
+		Subscription: job.Plan.Subscription,
+		Plan:         job.Plan.Summary,
+		Rule:         job.Rule,
+		Detail:       ev.Message,
+		OperationID:  job.OperationID,
+		State:        ev.To,
+	}
+	if ev.Kind == EventCreated {
+		rec.Action = AuditRequested
+		if rec.User == (User{}) {
+			rec.User = job.Requester
+		}
+	}
+	if rec.State == "" {
+		rec.State = job.State
+	}
+	if rec.At.IsZero() {
+		rec.At = fallback
+	}
+	return rec
+}

@@ -3,6 +3,7 @@ package aks
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,34 @@ type Filter struct {
 	ClusterKey string     // Target.ClusterKey(); empty = any cluster
 	Requester  string     // user ID; empty = anyone
 	Limit      int        // the newest Limit matching jobs (still returned oldest first); 0 = no limit
+}
+
+// Matches reports whether the filter selects job (Limit aside).
+func (f Filter) Matches(job Job) bool {
+	if len(f.States) > 0 && !slices.Contains(f.States, job.State) {
+		return false
+	}
+	if f.ClusterKey != "" && job.Op.Target.ClusterKey() != f.ClusterKey {
+		return false
+	}
+	if f.Requester != "" && job.Requester.ID != f.Requester {
+		return false
+	}
+	return true
+}
+
+// OnlyUnfinished reports whether every state the filter asks for is non-final, so that a
+// backend's index of unfinished jobs holds every job that can match.
+func (f Filter) OnlyUnfinished() bool {
+	if len(f.States) == 0 {
+		return false
+	}
+	for _, s := range f.States {
+		if s.Final() {
+			return false
+		}
+	}
+	return true
 }
 
 // AuditFilter selects audit records. The zero AuditFilter selects all of them.

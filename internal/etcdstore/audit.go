@@ -131,38 +131,3 @@ func (s *Store) audit(ctx context.Context, f aks.AuditFilter) ([]aks.AuditRecord
 		end = string(resp.Kvs[len(resp.Kvs)-1].Key)
 	}
 }
-
-// auditOfEvent is the audit record of a stored job event; a zero event time becomes fallback.
-// It is the bbolt store's rule (internal/store, audit.go), so that both backends record the
-// same trail: a "created" event is recorded as AuditRequested by the requester, every other
-// event under its own kind.
-func auditOfEvent(job aks.Job, ev aks.Event, fallback time.Time) aks.AuditRecord {
-	rec := aks.AuditRecord{
-		At:           ev.At,
-		Action:       aks.AuditAction(ev.Kind),
-		User:         ev.Actor,
-		Channel:      job.Channel,
-		JobID:        job.ID,
-		Op:           job.Op.Kind,
-		Target:       job.Op.Target,
-		Subscription: job.Plan.Subscription,
-		Plan:         job.Plan.Summary,
-		Rule:         job.Rule,
-		Detail:       ev.Message,
-		OperationID:  job.OperationID,
-		State:        ev.To,
-	}
-	if ev.Kind == aks.EventCreated {
-		rec.Action = aks.AuditRequested
-		if rec.User == (aks.User{}) {
-			rec.User = job.Requester
-		}
-	}
-	if rec.State == "" {
-		rec.State = job.State
-	}
-	if rec.At.IsZero() {
-		rec.At = fallback
-	}
-	return rec
-}

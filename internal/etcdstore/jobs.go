@@ -131,7 +131,7 @@ func (s *Store) jobOps(job aks.Job, n uint64, events int64, ev *aks.Event, prev 
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
 	// The audit record goes in the same transaction: an event is never stored without it.
-	auditOp, err := s.auditPut(auditOfEvent(job, e, time.Now().UTC()), "")
+	auditOp, err := s.auditPut(aks.AuditOfEvent(job, e, time.Now().UTC()), "")
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (s *Store) Jobs(ctx context.Context, f aks.Filter) ([]aks.Job, error) {
 	}
 	var out []aks.Job
 	var err error
-	if onlyActive(f.States) {
+	if f.OnlyUnfinished() {
 		out, err = s.activeJobs(ctx, f)
 	} else {
 		out, err = s.scanJobs(ctx, f)
@@ -358,7 +358,7 @@ func (s *Store) scanJobs(ctx context.Context, f aks.Filter) ([]aks.Job, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !matches(r.Job, f) {
+			if !f.Matches(r.Job) {
 				continue
 			}
 			out = append(out, r.Job)
@@ -422,7 +422,7 @@ func (s *Store) activeJobs(ctx context.Context, f aks.Filter) ([]aks.Job, error)
 			if err != nil {
 				return nil, err
 			}
-			if !matches(rec.Job, f) {
+			if !f.Matches(rec.Job) {
 				continue
 			}
 			out = append(out, rec.Job)
@@ -455,31 +455,6 @@ func (s *Store) rangeAll(ctx context.Context, prefix string, rev int64) ([]*mvcc
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-}
-
-func onlyActive(states []aks.JobState) bool {
-	if len(states) == 0 {
-		return false
-	}
-	for _, s := range states {
-		if s.Final() {
-			return false
-		}
-	}
-	return true
-}
-
-func matches(job aks.Job, f aks.Filter) bool {
-	if len(f.States) > 0 && !slices.Contains(f.States, job.State) {
-		return false
-	}
-	if f.ClusterKey != "" && job.Op.Target.ClusterKey() != f.ClusterKey {
-		return false
-	}
-	if f.Requester != "" && job.Requester.ID != f.Requester {
-		return false
-	}
-	return true
 }
 
 // Events returns a job's events in order, or an error matching aks.ErrNotFound.

@@ -119,35 +119,3 @@ func decodeAudit(key, data []byte) (aks.AuditRecord, error) {
 	}
 	return rec, nil
 }
-
-// auditOfEvent is the audit record of a stored job event. A zero event time becomes fallback.
-func auditOfEvent(job aks.Job, ev aks.Event, fallback time.Time) aks.AuditRecord {
-	rec := aks.AuditRecord{
-		At:           ev.At,
-		Action:       aks.AuditAction(ev.Kind),
-		User:         ev.Actor,
-		Channel:      job.Channel,
-		JobID:        job.ID,
-		Op:           job.Op.Kind,
-		Target:       job.Op.Target,
-		Subscription: job.Plan.Subscription,
-		Plan:         job.Plan.Summary,
-		Rule:         job.Rule,
-		Detail:       ev.Message,
-		OperationID:  job.OperationID,
-		State:        ev.To,
-	}
-	if ev.Kind == aks.EventCreated {
-		rec.Action = aks.AuditRequested
-		if rec.User == (aks.User{}) {
-			rec.User = job.Requester
-		}
-	}
-	if rec.State == "" {
-		rec.State = job.State
-	}
-	if rec.At.IsZero() {
-		rec.At = fallback
-	}
-	return rec
-}

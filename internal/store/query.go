@@ -19,7 +19,7 @@ func selectJobs(ctx context.Context, tx *bbolt.Tx, f jobs.Filter) ([]aks.Job, er
 	}
 	jobsB := tx.Bucket(bucketJobs)
 	walk := jobsB
-	if onlyActive(f.States) {
+	if f.OnlyUnfinished() {
 		walk = tx.Bucket(bucketActive)
 	}
 
@@ -45,7 +45,7 @@ func selectJobs(ctx context.Context, tx *bbolt.Tx, f jobs.Filter) ([]aks.Job, er
 		if err != nil {
 			return nil, err
 		}
-		if !matches(job, f) {
+		if !f.Matches(job) {
 			continue
 		}
 		out = append(out, job)
@@ -55,31 +55,4 @@ func selectJobs(ctx context.Context, tx *bbolt.Tx, f jobs.Filter) ([]aks.Job, er
 	}
 	slices.Reverse(out)
 	return out, nil
-}
-
-// onlyActive reports whether every state asked for is non-final, so that the active index
-// holds every job that can match.
-func onlyActive(states []aks.JobState) bool {
-	if len(states) == 0 {
-		return false
-	}
-	for _, s := range states {
-		if s.Final() {
-			return false
-		}
-	}
-	return true
-}
-
-func matches(job aks.Job, f jobs.Filter) bool {
-	if len(f.States) > 0 && !slices.Contains(f.States, job.State) {
-		return false
-	}
-	if f.ClusterKey != "" && job.Op.Target.ClusterKey() != f.ClusterKey {
-		return false
-	}
-	if f.Requester != "" && job.Requester.ID != f.Requester {
-		return false
-	}
-	return true
 }

@@ -159,7 +159,7 @@ func addAuditLog(tx *bbolt.Tx, log *slog.Logger) error {
 			return err
 		}
 		for i, ev := range evs {
-			rec := auditOfEvent(job, ev, job.CreatedAt)
+			rec := aks.AuditOfEvent(job, ev, job.CreatedAt)
 			if ev.To == "" && i < len(evs)-1 {
 				rec.State = "" // only the last event's state is known
 			}

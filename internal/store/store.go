@@ -384,7 +384,7 @@ func putJob(tx *bbolt.Tx, key []byte, job aks.Job, ev *aks.Event) error {
 		return fmt.Errorf("put event: %w", err)
 	}
 	// The audit record goes in the same transaction: an event is never stored without it.
-	if _, err := appendAudit(tx, auditOfEvent(job, e, time.Now().UTC())); err != nil {
+	if _, err := appendAudit(tx, aks.AuditOfEvent(job, e, time.Now().UTC())); err != nil {
 		return err
 	}
 	*ev = e // the caller learns the event's job and sequence number (a re-run sets the same)

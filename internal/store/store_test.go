@@ -505,7 +505,7 @@ func TestActiveIndexThroughTransitions(t *testing.T) {
 			}
 			var want []aks.Job
 			for _, j := range model {
-				if matches(j, f) {
+				if f.Matches(j) {
 					want = append(want, j)
 				}
 			}
