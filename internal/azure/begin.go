@@ -37,131 +37,207 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 	return startedOperation{Operation: o, firstPoll: tries.firstPollAfter()}, nil
 }
 
+// begin dispatches op to the function that sends its kind of request. Every pool operation but
+// an add first GETs the pool (beginPoolChange); a kind that is neither known nor a pool
+// operation sends nothing.
 func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
-	t := op.Target
-	rg, name := t.ResourceGroup, t.Cluster
-	what := op.Describe()
 	switch op.Kind {
 	case aks.OpClusterCreate:
-		s, err := c.createSpec(ctx, op, planChange(plan, changeVersion))
-		if err != nil {
-			return nil, err
-		}
-		p, err := c.clusters.BeginCreateOrUpdate(ctx, rg, name, newCluster(op, s),
-			&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
-		if exists := createConflict(err, "cluster "+clusterName(t)); exists != nil {
-			return nil, exists
-		}
-		return started(c, p, err, what)
-
+		return c.beginClusterCreate(ctx, op, plan)
 	case aks.OpClusterDelete:
-		mc, err := c.freshCluster(ctx, op, plan)
-		if err != nil {
-			return nil, err
-		}
-		p, err := c.clusters.BeginDelete(ctx, rg, name, &armcontainerservice.ManagedClustersClientBeginDeleteOptions{IfMatch: mc.ETag})
-		return started(c, p, err, what)
-
+		return c.beginClusterDelete(ctx, op, plan)
 	case aks.OpClusterStart:
-		if _, err := c.freshCluster(ctx, op, plan); err != nil {
-			return nil, err
-		}
-		p, err := c.clusters.BeginStart(ctx, rg, name, nil)
-		return started(c, p, err, what)
-
+		return c.beginClusterStart(ctx, op, plan)
 	case aks.OpClusterStop:
-		if _, err := c.freshCluster(ctx, op, plan); err != nil {
-			return nil, err
-		}
-		p, err := c.clusters.BeginStop(ctx, rg, name, nil)
-		return started(c, p, err, what)
-
+		return c.beginClusterStop(ctx, op, plan)
 	case aks.OpClusterUpgrade:
-		mc, err := c.freshCluster(ctx, op, plan)
-		if err != nil {
-			return nil, err
-		}
-		if mc.Properties == nil {
-			mc.Properties = &armcontainerservice.ManagedClusterProperties{}
-		}
-		mc.Properties.KubernetesVersion = ptr(op.KubernetesVersion)
-		if !op.ControlPlaneOnly {
-			for _, ap := range mc.Properties.AgentPoolProfiles {
-				if ap != nil {
-					ap.OrchestratorVersion = ptr(op.KubernetesVersion)
-				}
-			}
-		}
-		p, err := c.clusters.BeginCreateOrUpdate(ctx, rg, name, mc,
-			&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfMatch: mc.ETag})
-		return started(c, p, err, what)
-
+		return c.beginClusterUpgrade(ctx, op, plan)
 	case aks.OpPoolAdd:
-		cl, err := c.GetCluster(ctx, rg, name)
-		if err != nil {
-			return nil, err
-		}
-		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, t.Pool, newPool(op, poolAdd(op, cl)),
-			&armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
-		if exists := createConflict(err, fmt.Sprintf("pool %s of %s", t.Pool, clusterName(t))); exists != nil {
-			return nil, exists
-		}
-		return started(c, p, err, what)
+		return c.beginPoolAdd(ctx, op)
 	}
-
 	if !op.Kind.OnPool() {
 		return nil, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 	}
+	return c.beginPoolChange(ctx, op, plan)
+}
+
+// beginClusterCreate fills the create's defaults (createSpec: the version the plan resolved,
+// or else it reads the location's versions) and PUTs the new cluster with If-None-Match "*":
+// a cluster that already exists is refused (createConflict) rather than overwritten, and a
+// create is never applied twice.
+func (c *Client) beginClusterCreate(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	t := op.Target
+	s, err := c.createSpec(ctx, op, planChange(plan, changeVersion))
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.clusters.BeginCreateOrUpdate(ctx, t.ResourceGroup, t.Cluster, newCluster(op, s),
+		&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+	if exists := createConflict(err, "cluster "+clusterName(t)); exists != nil {
+		return nil, exists
+	}
+	return started(c, p, err, op.Describe())
+}
+
+// beginClusterDelete GETs the cluster, checks its ETag against the plan (freshCluster) and
+// sends the DELETE with If-Match on the ETag it just read.
+func (c *Client) beginClusterDelete(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	t := op.Target
+	mc, err := c.freshCluster(ctx, op, plan)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.clusters.BeginDelete(ctx, t.ResourceGroup, t.Cluster, &armcontainerservice.ManagedClustersClientBeginDeleteOptions{IfMatch: mc.ETag})
+	return started(c, p, err, op.Describe())
+}
+
+// beginClusterStart GETs the cluster, checks its ETag against the plan (freshCluster) and
+// POSTs start, with no condition on the request: the ETag check is the GET's.
+func (c *Client) beginClusterStart(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	t := op.Target
+	if _, err := c.freshCluster(ctx, op, plan); err != nil {
+		return nil, err
+	}
+	p, err := c.clusters.BeginStart(ctx, t.ResourceGroup, t.Cluster, nil)
+	return started(c, p, err, op.Describe())
+}
+
+// beginClusterStop GETs the cluster, checks its ETag against the plan (freshCluster) and POSTs
+// stop, with no condition on the request: the ETag check is the GET's.
+func (c *Client) beginClusterStop(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	t := op.Target
+	if _, err := c.freshCluster(ctx, op, plan); err != nil {
+		return nil, err
+	}
+	p, err := c.clusters.BeginStop(ctx, t.ResourceGroup, t.Cluster, nil)
+	return started(c, p, err, op.Describe())
+}
+
+// beginClusterUpgrade GETs the cluster, checks its ETag against the plan (freshCluster), sets
+// the Kubernetes version of the control plane (and of every pool profile unless
+// ControlPlaneOnly) in what it read, and PUTs the whole cluster back with If-Match on that ETag.
+func (c *Client) beginClusterUpgrade(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+	t := op.Target
+	mc, err := c.freshCluster(ctx, op, plan)
+	if err != nil {
+		return nil, err
+	}
+	if mc.Properties == nil {
+		mc.Properties = &armcontainerservice.ManagedClusterProperties{}
+	}
+	mc.Properties.KubernetesVersion = ptr(op.KubernetesVersion)
+	if !op.ControlPlaneOnly {
+		for _, ap := range mc.Properties.AgentPoolProfiles {
+			if ap != nil {
+				ap.OrchestratorVersion = ptr(op.KubernetesVersion)
+			}
+		}
+	}
+	p, err := c.clusters.BeginCreateOrUpdate(ctx, t.ResourceGroup, t.Cluster, mc,
+		&armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{IfMatch: mc.ETag})
+	return started(c, p, err, op.Describe())
+}
+
+// beginPoolAdd GETs the cluster (for the defaults of the new pool, poolAdd) and PUTs the new
+// pool with If-None-Match "*": a pool that already exists is refused (createConflict) rather
+// than overwritten, and an add is never applied twice. The plan's ETag is not checked.
+func (c *Client) beginPoolAdd(ctx context.Context, op aks.Operation) (jobs.Operation, error) {
+	t := op.Target
+	cl, err := c.GetCluster(ctx, t.ResourceGroup, t.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.pools.BeginCreateOrUpdate(ctx, t.ResourceGroup, t.Cluster, t.Pool, newPool(op, poolAdd(op, cl)),
+		&armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfNoneMatch: ptr("*")})
+	if exists := createConflict(err, fmt.Sprintf("pool %s of %s", t.Pool, clusterName(t))); exists != nil {
+		return nil, exists
+	}
+	return started(c, p, err, op.Describe())
+}
+
+// beginPoolChange GETs the pool op acts on (poolOf: the plan resolves it for `/aks scale`),
+// checks its ETag against the plan (freshPool), and hands what it read to the function of
+// op's kind. An unknown pool operation is refused after that GET, sending nothing else.
+func (c *Client) beginPoolChange(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
 	pool := poolOf(op, plan)
 	ap, err := c.freshPool(ctx, op, pool, plan)
 	if err != nil {
 		return nil, err
 	}
-	etag := ap.Properties.ETag
-	update := &armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfMatch: etag}
 	switch op.Kind {
 	case aks.OpPoolScale:
-		if op.NodeCount == nil {
-			return nil, invalid("how many nodes?", "add --node-count")
-		}
-		if ap.Properties.EnableAutoScaling != nil && *ap.Properties.EnableAutoScaling {
-			return nil, &aks.Error{Code: aks.EConflict, Message: fmt.Sprintf("pool %s is autoscaled now, so its node count cannot be set", pool),
-				Hint: "use `/aks nodepool update --update-cluster-autoscaler`, or disable the autoscaler first"}
-		}
-		ap.Properties.Count = ptr(int32(*op.NodeCount))
-		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, pool, ap, update)
-		return started(c, p, err, what)
-
+		return c.beginPoolScale(ctx, op, pool, ap)
 	case aks.OpPoolAutoscale:
-		if op.DisableAutoscaler {
-			ap.Properties.EnableAutoScaling = ptr(false)
-			ap.Properties.MinCount = nil
-			ap.Properties.MaxCount = nil
-		} else {
-			if op.Autoscaler == nil {
-				return nil, invalid("what should change?", "add --min-count and --max-count, or --disable-cluster-autoscaler")
-			}
-			ap.Properties.EnableAutoScaling = ptr(true)
-			ap.Properties.MinCount = ptr(int32(op.Autoscaler.Min))
-			ap.Properties.MaxCount = ptr(int32(op.Autoscaler.Max))
-		}
-		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, pool, ap, update)
-		return started(c, p, err, what)
-
+		return c.beginPoolAutoscale(ctx, op, pool, ap)
 	case aks.OpPoolUpgrade:
-		if op.NodeImageOnly {
-			p, err := c.pools.BeginUpgradeNodeImageVersion(ctx, rg, name, pool, nil)
-			return started(c, p, err, what)
-		}
-		ap.Properties.OrchestratorVersion = ptr(op.KubernetesVersion)
-		p, err := c.pools.BeginCreateOrUpdate(ctx, rg, name, pool, ap, update)
-		return started(c, p, err, what)
-
+		return c.beginPoolUpgrade(ctx, op, pool, ap)
 	case aks.OpPoolDelete:
-		p, err := c.pools.BeginDelete(ctx, rg, name, pool, &armcontainerservice.AgentPoolsClientBeginDeleteOptions{IfMatch: etag})
-		return started(c, p, err, what)
+		return c.beginPoolDelete(ctx, op, pool, ap)
 	}
 	return nil, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
+}
+
+// putPool PUTs ap, the pool as GET read it with a change applied, back whole with If-Match on
+// the ETag that GET returned.
+func (c *Client) putPool(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+	t := op.Target
+	update := &armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfMatch: ap.Properties.ETag}
+	p, err := c.pools.BeginCreateOrUpdate(ctx, t.ResourceGroup, t.Cluster, pool, ap, update)
+	return started(c, p, err, op.Describe())
+}
+
+// beginPoolScale sets the node count in the pool ap (read by beginPoolChange) and PUTs it back
+// with If-Match (putPool). It sends nothing if no count is given or the pool is autoscaled.
+func (c *Client) beginPoolScale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+	if op.NodeCount == nil {
+		return nil, invalid("how many nodes?", "add --node-count")
+	}
+	if ap.Properties.EnableAutoScaling != nil && *ap.Properties.EnableAutoScaling {
+		return nil, &aks.Error{Code: aks.EConflict, Message: fmt.Sprintf("pool %s is autoscaled now, so its node count cannot be set", pool),
+			Hint: "use `/aks nodepool update --update-cluster-autoscaler`, or disable the autoscaler first"}
+	}
+	ap.Properties.Count = ptr(int32(*op.NodeCount))
+	return c.putPool(ctx, op, pool, ap)
+}
+
+// beginPoolAutoscale enables (with min and max counts) or disables the autoscaler in the pool
+// ap (read by beginPoolChange) and PUTs it back with If-Match (putPool). It sends nothing if
+// neither bounds nor --disable-cluster-autoscaler are given.
+func (c *Client) beginPoolAutoscale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+	if op.DisableAutoscaler {
+		ap.Properties.EnableAutoScaling = ptr(false)
+		ap.Properties.MinCount = nil
+		ap.Properties.MaxCount = nil
+	} else {
+		if op.Autoscaler == nil {
+			return nil, invalid("what should change?", "add --min-count and --max-count, or --disable-cluster-autoscaler")
+		}
+		ap.Properties.EnableAutoScaling = ptr(true)
+		ap.Properties.MinCount = ptr(int32(op.Autoscaler.Min))
+		ap.Properties.MaxCount = ptr(int32(op.Autoscaler.Max))
+	}
+	return c.putPool(ctx, op, pool, ap)
+}
+
+// beginPoolUpgrade upgrades the pool ap (read by beginPoolChange). A node image upgrade POSTs
+// upgradeNodeImageVersion with no condition (the ETag check is the GET's); a Kubernetes
+// upgrade sets the version in ap and PUTs it back with If-Match (putPool).
+func (c *Client) beginPoolUpgrade(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+	if op.NodeImageOnly {
+		t := op.Target
+		p, err := c.pools.BeginUpgradeNodeImageVersion(ctx, t.ResourceGroup, t.Cluster, pool, nil)
+		return started(c, p, err, op.Describe())
+	}
+	ap.Properties.OrchestratorVersion = ptr(op.KubernetesVersion)
+	return c.putPool(ctx, op, pool, ap)
+}
+
+// beginPoolDelete sends the DELETE of the pool with If-Match on the ETag that beginPoolChange's
+// GET returned.
+func (c *Client) beginPoolDelete(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+	t := op.Target
+	p, err := c.pools.BeginDelete(ctx, t.ResourceGroup, t.Cluster, pool, &armcontainerservice.AgentPoolsClientBeginDeleteOptions{IfMatch: ap.Properties.ETag})
+	return started(c, p, err, op.Describe())
 }
 
 // Resume rebuilds the operation from a resume token without sending anything. The token must

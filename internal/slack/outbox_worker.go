@@ -216,86 +216,152 @@ func fenced(err error) bool { return errors.Is(err, aks.ErrFenced) }
 // worker must stop, and has sent nothing since.
 func (o *outbox) deliver(ctx context.Context, e *outboxEntry, j *jobOutbox, p *pacer) error {
 	log := o.log.With("job", e.JobID, "key", e.Key, "kind", string(e.Kind), "channel", e.Channel)
-	var (
-		ts  string
-		err error
-	)
-	// before is the fenced write that must succeed before each call to Slack.
-	before := func() (bool, error) {
-		ok, err := o.mark(ctx, e, true)
-		if err != nil {
-			if fenced(err) {
-				return false, err
-			}
-			log.Error("slack outbox write failed; retrying", "err", err)
-			p.retry(e.JobID, err, time.Now())
-			return false, nil
-		}
-		return ok, nil // !ok: the entry is gone (replaced): the next scan finds its successor
-	}
 	switch e.Kind {
 	case kindPost:
-		parent := ""
-		if e.Thread {
-			if parent = j.Refs[refParent]; parent == "" {
-				return o.drop(ctx, log, e, errors.New("its status card was never posted"))
-			}
-		}
-		wasInFlight := e.InFlight
-		if e.InFlight {
-			found, lerr := o.find(ctx, e, parent)
-			switch {
-			case lerr == nil && found != "":
-				log.Info("slack message found that was posted before its answer was lost; not posting it again", "ts", found)
-				return o.complete(ctx, log, e, found, p)
-			case lerr != nil && classify(lerr) != permanent:
-				d := p.retry(e.JobID, lerr, time.Now())
-				o.logRetry(log, p, e, lerr, d)
-				return nil
-			case lerr != nil:
-				log.Warn("cannot look for a slack message that may have been posted; posting it again, it may appear twice", "err", lerr)
-			}
-		}
-		if ok, err := before(); !ok {
-			return err
-		}
-		ts, err = o.post(ctx, e, parent)
-		p.called(e, ts, err, time.Now())
-		if classify(err) == retryNotSent && !wasInFlight {
-			// Slack did not post it: the next attempt need not look for it.
-			if _, ferr := o.mark(ctx, e, false); fenced(ferr) {
-				return ferr
-			} else if ferr != nil {
-				log.Warn("slack outbox write failed", "err", ferr)
-			}
-		}
+		return o.deliverPost(ctx, log, e, j, p)
 	case kindUpdate:
-		ts = j.Refs[e.Key]
-		if ts == "" {
-			return o.drop(ctx, log, e, errors.New("the message to update was never posted"))
-		}
-		if j.Shown[e.Key] == contentHash(e) {
-			return o.complete(ctx, log, e, "", p) // Slack shows this already: no call
-		}
-		if ok, err := before(); !ok {
-			return err
-		}
-		err = o.update(ctx, e, ts)
-		p.called(e, ts, err, time.Now())
-		if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "message_not_found" || se.Err == "cant_update_message") {
-			// Someone deleted the message: there is nothing left to update.
-			log.Warn("slack message to update is gone; update dropped", "ts", ts, "err", err)
-			return o.finish(ctx, log, e, "", p, false)
+		return o.deliverUpdate(ctx, log, e, j, p)
+	}
+	return o.settle(ctx, log, e, "", nil, p) // an unknown kind: no call to Slack; recorded as done
+}
+
+// deliverPost makes one attempt at a post: it looks for a post that may already exist
+// (lookForLostPost) if an earlier attempt left e in flight, marks e in flight (markInFlight),
+// calls chat.postMessage (postPaced), clears the mark if Slack said it did not post, and acts
+// on the answer (settle). A reply whose status card was never posted is dropped.
+func (o *outbox) deliverPost(ctx context.Context, log *slog.Logger, e *outboxEntry, j *jobOutbox, p *pacer) error {
+	parent := ""
+	if e.Thread {
+		if parent = j.Refs[refParent]; parent == "" {
+			return o.drop(ctx, log, e, errors.New("its status card was never posted"))
 		}
 	}
+	wasInFlight := e.InFlight // markInFlight sets e.InFlight
+	if e.InFlight {
+		if handled, err := o.lookForLostPost(ctx, log, e, parent, p); handled {
+			return err
+		}
+	}
+	if ok, err := o.markInFlight(ctx, log, e, p); !ok {
+		return err
+	}
+	ts, err := o.postPaced(ctx, e, parent, p)
+	if classify(err) == retryNotSent && !wasInFlight {
+		// Slack did not post it: the next attempt need not look for it.
+		if ferr := o.clearInFlight(ctx, log, e); ferr != nil {
+			return ferr
+		}
+	}
+	return o.settle(ctx, log, e, ts, err, p)
+}
+
+// deliverUpdate makes one attempt at an update: it drops it if the message was never posted,
+// records it without a call if Slack shows that content already, and otherwise marks e in
+// flight (markInFlight), calls chat.update (updatePaced) and acts on the answer (settle). An
+// update of a message someone deleted is recorded as done, and Slack as not showing it.
+func (o *outbox) deliverUpdate(ctx context.Context, log *slog.Logger, e *outboxEntry, j *jobOutbox, p *pacer) error {
+	ts := j.Refs[e.Key]
+	if ts == "" {
+		return o.drop(ctx, log, e, errors.New("the message to update was never posted"))
+	}
+	if j.Shown[e.Key] == contentHash(e) {
+		return o.complete(ctx, log, e, "", p) // Slack shows this already: no call
+	}
+	if ok, err := o.markInFlight(ctx, log, e, p); !ok {
+		return err
+	}
+	err := o.updatePaced(ctx, e, ts, p)
+	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && (se.Err == "message_not_found" || se.Err == "cant_update_message") {
+		// Someone deleted the message: there is nothing left to update.
+		log.Warn("slack message to update is gone; update dropped", "ts", ts, "err", err)
+		return o.finish(ctx, log, e, "", p, false)
+	}
+	return o.settle(ctx, log, e, "", err, p)
+}
+
+// lookForLostPost looks for a post of e, left in flight by an earlier attempt, that Slack may
+// have accepted although its answer was lost, by its metadata (find), before it is posted
+// again. It reports whether the attempt ends here, and with what error (fenced only): the post
+// was found and is recorded as done, or the lookup failed for now and is retried after a
+// backoff. When the lookup is refused for good the post is sent again, and may appear twice.
+func (o *outbox) lookForLostPost(ctx context.Context, log *slog.Logger, e *outboxEntry, parent string, p *pacer) (bool, error) {
+	found, err := o.find(ctx, e, parent)
+	switch {
+	case err == nil && found != "":
+		log.Info("slack message found that was posted before its answer was lost; not posting it again", "ts", found)
+		return true, o.complete(ctx, log, e, found, p)
+	case err != nil && classify(err) != permanent:
+		d := p.retry(e.JobID, err, time.Now())
+		o.logRetry(log, p, e, err, d)
+		return true, nil
+	case err != nil:
+		log.Warn("cannot look for a slack message that may have been posted; posting it again, it may appear twice", "err", err)
+	}
+	return false, nil
+}
+
+// markInFlight is the fenced write that must succeed before each call to Slack: it marks e in
+// flight through the store, so that an attempt after a crash or a lost answer looks for the
+// post first. The write carries the fence of the leadership lease in ctx (RunOutbox); once
+// another replica has taken over delivery, the store refuses it with aks.ErrFenced, and that
+// refused mark is what stops a deposed deliverer from posting (or updating): the error is
+// returned before the call, and the worker stops.
+//
+// It reports whether to go on with the call. It returns false and no error if the write failed
+// for another reason (e is retried after a backoff) or e is gone (replaced: the next scan
+// finds its successor).
+func (o *outbox) markInFlight(ctx context.Context, log *slog.Logger, e *outboxEntry, p *pacer) (bool, error) {
+	ok, err := o.mark(ctx, e, true)
+	if err != nil {
+		if fenced(err) {
+			return false, err
+		}
+		log.Error("slack outbox write failed; retrying", "err", err)
+		p.retry(e.JobID, err, time.Now())
+		return false, nil
+	}
+	return ok, nil
+}
+
+// clearInFlight takes the in-flight mark off a post that Slack answered it did not make, so
+// that the next attempt does not look for it. It returns an error only when the write was
+// fenced; another failure is logged, and the next attempt looks for the post first.
+func (o *outbox) clearInFlight(ctx context.Context, log *slog.Logger, e *outboxEntry) error {
+	if _, err := o.mark(ctx, e, false); fenced(err) {
+		return err
+	} else if err != nil {
+		log.Warn("slack outbox write failed", "err", err)
+	}
+	return nil
+}
+
+// postPaced calls chat.postMessage for e (under parent for a reply) and tells the pacer when
+// the call ended, to space the channel's next post.
+func (o *outbox) postPaced(ctx context.Context, e *outboxEntry, parent string, p *pacer) (string, error) {
+	ts, err := o.post(ctx, e, parent)
+	p.called(e, ts, err, time.Now())
+	return ts, err
+}
+
+// updatePaced calls chat.update of the message ts for e and tells the pacer when the call
+// ended, to space the workspace's next update and the message's.
+func (o *outbox) updatePaced(ctx context.Context, e *outboxEntry, ts string, p *pacer) error {
+	err := o.update(ctx, e, ts)
+	p.called(e, ts, err, time.Now())
+	return err
+}
+
+// settle acts on Slack's answer err to the call for e (ts: the post's ts, "" for an update):
+// delivered, it records e as done (complete); refused for good, it drops e (drop); otherwise
+// it schedules a retry with backoff. A call cut short because ctx ended is left as it is: an
+// interrupted post stays in flight and is looked for next time. It returns an error only when
+// a write was fenced.
+func (o *outbox) settle(ctx context.Context, log *slog.Logger, e *outboxEntry, ts string, err error, p *pacer) error {
 	if err != nil && ctx.Err() != nil {
-		return nil // stopping: an interrupted post stays in flight and is looked for next time
+		return nil // stopping
 	}
 	switch classify(err) {
 	case delivered:
-		if e.Kind == kindUpdate {
-			ts = ""
-		}
 		return o.complete(ctx, log, e, ts, p)
 	case permanent:
 		p.ok(e.JobID)
