@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
@@ -28,7 +30,7 @@ func (c *Client) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 		}
 		switch op.Kind {
 		case aks.OpClusterCreate:
-			return true, nil
+			return clusterCreateApplied(op, plan, mc), nil
 		case aks.OpClusterDelete:
 			return false, nil
 		}
@@ -43,7 +45,7 @@ func (c *Client) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 	}
 	switch {
 	case op.Kind == aks.OpPoolAdd:
-		return true, nil
+		return poolAddApplied(op, plan, ap), nil
 	case op.Kind == aks.OpPoolDelete:
 		return false, nil
 	case op.Kind == aks.OpPoolUpgrade && op.NodeImageOnly:
@@ -56,4 +58,64 @@ func (c *Client) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 		return false, nil
 	}
 	return poolApplied(op, ap), nil
+}
+
+// poolAddApplied reports whether an existing pool is the one op asks to add: the same size and
+// node count (or autoscaler range). A pool of that name made otherwise (another job queued
+// before this one, a colleague's az command) is not this job's work: the job must not end
+// "succeeded" for it, and the engine's fresh plan then says the pool exists.
+func poolAddApplied(op aks.Operation, plan aks.Plan, ap armcontainerservice.AgentPool) bool {
+	p := ap.Properties
+	if p == nil || str(p.ProvisioningState) != "Succeeded" {
+		return false
+	}
+	size := op.VMSize
+	if size == "" {
+		size = plan.VMSize
+	}
+	if size != "" && !strings.EqualFold(str(p.VMSize), size) {
+		return false
+	}
+	autoscaled := p.EnableAutoScaling != nil && *p.EnableAutoScaling
+	if a := op.Autoscaler; a != nil {
+		return autoscaled && p.MinCount != nil && p.MaxCount != nil && int(*p.MinCount) == a.Min && int(*p.MaxCount) == a.Max
+	}
+	want := plan.ToNodes
+	if op.NodeCount != nil {
+		want = *op.NodeCount
+	}
+	return !autoscaled && (want < 0 || p.Count != nil && int(*p.Count) == want)
+}
+
+// clusterCreateApplied reports whether an existing cluster is the one op asks to create: in its
+// location, with a first pool of the size and node count asked for. A cluster of that name made
+// otherwise is not this job's work (see poolAddApplied).
+func clusterCreateApplied(op aks.Operation, plan aks.Plan, mc armcontainerservice.ManagedCluster) bool {
+	p := mc.Properties
+	if p == nil || str(p.ProvisioningState) != "Succeeded" || len(p.AgentPoolProfiles) == 0 || p.AgentPoolProfiles[0] == nil {
+		return false
+	}
+	loc := op.Location
+	if loc == "" {
+		loc = plan.Location
+	}
+	if loc != "" && !strings.EqualFold(str(mc.Location), loc) {
+		return false
+	}
+	first := p.AgentPoolProfiles[0]
+	size := op.VMSize
+	if size == "" {
+		size = plan.VMSize
+	}
+	if size != "" && !strings.EqualFold(str(first.VMSize), size) {
+		return false
+	}
+	if op.Autoscaler != nil {
+		return first.MinCount != nil && first.MaxCount != nil && int(*first.MinCount) == op.Autoscaler.Min && int(*first.MaxCount) == op.Autoscaler.Max
+	}
+	want := plan.ToNodes
+	if op.NodeCount != nil {
+		want = *op.NodeCount
+	}
+	return want < 0 || first.Count != nil && int(*first.Count) == want
 }

@@ -358,3 +358,65 @@ func TestFollowThroughServerErrors(t *testing.T) {
 		t.Fatalf("Result afterwards: %v", err)
 	}
 }
+
+// A queued pool add whose pool another job made meanwhile, with another node count, is not
+// applied: the engine must not report it as done without a request.
+func TestAppliedPoolAddNeedsThePoolItAsksFor(t *testing.T) {
+	e := newSimEnv(t)
+	ctx := context.Background()
+	two, three := 2, 3
+	add := func(n *int) aks.Operation {
+		return aks.Operation{Kind: aks.OpPoolAdd, Target: aks.Target{ResourceGroup: testRG, Cluster: "demo", Pool: "extra"},
+			NodeCount: n, VMSize: "Standard_DS2_v2", Mode: "User"}
+	}
+	plan, err := e.c.Plan(ctx, add(&three))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.c.Applied(ctx, add(&three), plan); err != nil || ok {
+		t.Fatalf("Applied before the pool exists: %v, %v; want false", ok, err)
+	}
+	o := e.begin(t, add(&two))
+	e.clock.advance(time.Hour)
+	pollToEnd(t, o)
+	if ok, err := e.c.Applied(ctx, add(&three), plan); err != nil || ok {
+		t.Errorf("Applied of an add of 3 nodes on a pool made with 2: %v, %v; want false", ok, err)
+	}
+	if ok, err := e.c.Applied(ctx, add(&two), plan); err != nil || !ok {
+		t.Errorf("Applied of the add that made the pool: %v, %v; want true", ok, err)
+	}
+	bigger := add(&two)
+	bigger.VMSize = "Standard_D4s_v5"
+	if ok, err := e.c.Applied(ctx, bigger, plan); err != nil || ok {
+		t.Errorf("Applied of an add of another VM size: %v, %v; want false", ok, err)
+	}
+}
+
+// The same for a create: a cluster of that name made with another node count is not applied.
+func TestAppliedClusterCreateNeedsTheClusterItAsksFor(t *testing.T) {
+	e := newSimEnv(t)
+	ctx := context.Background()
+	two, three := 2, 3
+	create := func(n *int) aks.Operation {
+		return aks.Operation{Kind: aks.OpClusterCreate, Target: aks.Target{ResourceGroup: testRG, Cluster: "other"},
+			Location: "westeurope", NodeCount: n}
+	}
+	plan, err := e.c.Plan(ctx, create(&three))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.begin(t, create(&two))
+	e.clock.advance(time.Hour)
+	pollToEnd(t, o)
+	if ok, err := e.c.Applied(ctx, create(&three), plan); err != nil || ok {
+		t.Errorf("Applied of a create of 3 nodes on a cluster made with 2: %v, %v; want false", ok, err)
+	}
+	if ok, err := e.c.Applied(ctx, create(&two), plan); err != nil || !ok {
+		t.Errorf("Applied of the create that made the cluster: %v, %v; want true", ok, err)
+	}
+	elsewhere := create(&two)
+	elsewhere.Location = "eastus"
+	if ok, err := e.c.Applied(ctx, elsewhere, plan); err != nil || ok {
+		t.Errorf("Applied of a create in another region: %v, %v; want false", ok, err)
+	}
+}

@@ -486,6 +486,11 @@ func (e *Engine) runLane(ctx context.Context, key string, l *lane) {
 // the lane carries its fence, so a replica that lost it cannot store (and so cannot send)
 // anything more for its jobs.
 func (e *Engine) ownLane(ctx context.Context, key string, l *lane) {
+	// A lane with nothing to run is not worth owning: taking it and giving it up again would
+	// tell every replica it was released, and each would look again, for ever.
+	if work, err := e.cfg.Store.Jobs(ctx, Filter{States: []aks.JobState{aks.StateQueued, aks.StateRunning}, ClusterKey: key, Limit: 1}); err == nil && len(work) == 0 {
+		return
+	}
 	lease, err := e.coord.AcquireLane(ctx, key)
 	for err != nil {
 		e.log.Warn("acquire the lane of a cluster; will try again", "cluster", key, "err", err)

@@ -234,6 +234,10 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 	told := false
 	wait := e.busyBackoff()
 	for {
+		var ok bool
+		if job, ok = e.holdLane(ctx, job); !ok {
+			return job, nil, false
+		}
 		op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan)
 		if err == nil {
 			return e.started(ctx, job, op)
@@ -269,6 +273,32 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 			return e.reconcile(ctx, job)
 		}
 	}
+}
+
+// holdLane proves, right before a request goes to Azure, that this replica still owns the job's
+// lane: it stores the job again (only its time changes) with the lane's fence. A replica that
+// lost the lane while it slept between tries, or was paused past its lease, is refused here and
+// sends nothing; the new owner reconciles with Azure instead. What remains is the time between
+// this write and the request leaving the process (a pause of exactly there can still send one
+// request the new owner also sends; Azure's If-Match on the plan's ETag then refuses one of the
+// two updates, and a create carries If-None-Match). With one process there is no fence and
+// nothing to prove.
+func (e *Engine) holdLane(ctx context.Context, job aks.Job) (aks.Job, bool) {
+	if _, fenced := aks.FenceFrom(ctx); !fenced {
+		return job, true
+	}
+	job.UpdatedAt = e.now()
+	stored, err := e.saveRunning(ctx, job, nil)
+	if errors.Is(err, aks.ErrFenced) {
+		e.logFor(job).Warn("lost the lane before sending to Azure; the new owner takes the job over")
+		return job, false
+	}
+	if err != nil {
+		e.logFor(job).Error("could not confirm the lane before sending to Azure; not sending", "err", err)
+		sleep(ctx, e.cfg.RetryDelay)
+		return job, false
+	}
+	return stored, true
 }
 
 // started stores the resume token right after Azure accepted the operation and reports it.

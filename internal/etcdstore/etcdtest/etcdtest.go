@@ -117,6 +117,9 @@ func (m *Member) Start() error {
 	// The embedded server logs an error for every listener it closes when it stops; the tests
 	// judge it by what it does, so only a fatal problem is worth printing.
 	cfg.LogLevel = "fatal"
+	// Signing in checks a bcrypt hash; at the default cost that takes seconds under -race on a
+	// busy machine, which tests of authentication would spend waiting.
+	cfg.BcryptCost = 4 // bcrypt.MinCost
 	cfg.ListenClientUrls = []url.URL{mustURL(m.ClientURL)}
 	cfg.AdvertiseClientUrls = cfg.ListenClientUrls
 	cfg.ListenPeerUrls = []url.URL{mustURL(m.PeerURL)}
