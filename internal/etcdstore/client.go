@@ -80,20 +80,36 @@ func Connect(ctx context.Context, o ClientOptions) (*clientv3.Client, error) {
 		// New signs in when a username is set; its error is the first answer from the server.
 		return nil, classify(ctx, err, where, o, tlsCfg)
 	}
+	// Ask every member at once: the client waits for a member to come up, so asking them in
+	// turn would spend the whole timeout on the first one when it is down (a member restarting
+	// is exactly when replicas restart too), and one answer is enough.
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	var lastErr error
+	type answer struct {
+		ep      string
+		version string
+		err     error
+	}
+	answers := make(chan answer, len(o.Endpoints))
 	for _, ep := range o.Endpoints {
-		st, err := cli.Status(cctx, ep)
-		if err == nil {
-			log.Debug("etcd reached", "endpoint", ep, "version", st.Version, "took", time.Since(start))
+		go func() {
+			st, err := cli.Status(cctx, ep)
+			a := answer{ep: ep, err: err}
+			if err == nil {
+				a.version = st.Version
+			}
+			answers <- a
+		}()
+	}
+	var lastErr error
+	for range o.Endpoints {
+		a := <-answers
+		if a.err == nil {
+			log.Debug("etcd reached", "endpoint", a.ep, "version", a.version, "took", time.Since(start))
 			return cli, nil
 		}
-		lastErr = err
-		if cctx.Err() != nil {
-			break
-		}
+		lastErr = a.err
 	}
 	cli.Close()
 	return nil, classify(ctx, lastErr, where, o, tlsCfg)

@@ -112,3 +112,20 @@ func TestConnectTLSProblems(t *testing.T) {
 		t.Errorf("https to a plain server: err = %v, want ErrTLS", err)
 	}
 }
+
+// A member that is down, first in the list, does not keep a replica from starting while the
+// others answer (asked in turn, the first took the whole dial timeout and Connect gave up).
+func TestConnectWithTheFirstMemberDown(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	c.Members()[0].Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cli, err := Connect(ctx, ClientOptions{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Connect with %s down and two members up: %v", c.Endpoints()[0], err)
+	}
+	defer cli.Close()
+	if _, err := cli.Put(ctx, "k", "v"); err != nil {
+		t.Fatalf("write through the connection: %v", err)
+	}
+}

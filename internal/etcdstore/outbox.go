@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -17,7 +18,10 @@ import (
 // outbox version, which a commit compares, so two writers of one job's outbox serialize), the
 // pending entries under the job, and a heads index naming the jobs with pending entries and
 // their first entry, so that OutboxHeads reads only those. Entry IDs come from one counter key,
-// moved by compare-and-swap like the job counter.
+// but a replica takes them a block at a time (outboxIDs): a commit that compared the counter
+// would make every outbox write of every job and replica wait for the others (300 jobs picked up
+// at once took 10 s and some gave up). An ID is also above every pending entry of its job, so a
+// job's entries keep their order whichever replica numbered them.
 
 // outboxTries bounds UpdateOutbox's optimistic retries.
 const outboxTries = 50
@@ -61,11 +65,6 @@ type outboxTx struct {
 	entries  map[uint64]aks.OutboxEntry
 	written  map[uint64]bool // entries put or deleted (true: put)
 	dirty    bool
-
-	seqRead bool
-	seqRev  int64
-	seq     uint64
-	seqUsed bool
 }
 
 func (t *outboxTx) State() []byte { return t.state }
@@ -84,27 +83,66 @@ func (t *outboxTx) Entries() []aks.OutboxEntry {
 	return out
 }
 
-// NextID reads the counter once per run (its revision joins the commit's comparisons) and
-// counts on from there.
+// NextID takes the next ID of this replica's block, raised above the job's pending entries if
+// need be (another replica's block may be ahead of this one's): the job's entries are delivered
+// in ID order, and its state key's compare serializes the writers of one job.
 func (t *outboxTx) NextID() (uint64, error) {
-	if !t.seqRead {
-		resp, err := t.s.cli.Get(t.ctx, t.s.outboxSeqKey())
-		if err != nil {
-			return 0, fmt.Errorf("read outbox entry counter: %w", err)
-		}
-		if len(resp.Kvs) == 1 {
-			n, err := strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("unreadable outbox entry counter %q", resp.Kvs[0].Value)
-			}
-			t.seq, t.seqRev = n, resp.Kvs[0].ModRevision
-		}
-		t.seqRead = true
+	id, err := t.s.outboxIDs.take(t.ctx, t.s)
+	if err != nil {
+		return 0, fmt.Errorf("number outbox entry: %w", err)
 	}
-	t.seq++
-	t.seqUsed = true
+	for pending := range t.entries {
+		id = max(id, pending+1)
+	}
 	t.dirty = true
-	return t.seq, nil
+	return id, nil
+}
+
+// outboxIDBlock is how many entry IDs a replica takes from the counter at once.
+const outboxIDBlock = 256
+
+// outboxIDs hands out entry IDs from blocks taken from the counter key by compare-and-swap.
+type outboxIDs struct {
+	mu         sync.Mutex
+	free, last uint64 // the block in hand: free..last
+}
+
+func (a *outboxIDs) take(ctx context.Context, s *Store) (uint64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.free == 0 || a.free > a.last {
+		for try := 0; ; try++ {
+			resp, err := s.cli.Get(ctx, s.outboxSeqKey())
+			if err != nil {
+				return 0, err
+			}
+			var cur uint64
+			var rev int64
+			if len(resp.Kvs) == 1 {
+				if cur, err = strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64); err != nil {
+					return 0, fmt.Errorf("unreadable outbox entry counter %q", resp.Kvs[0].Value)
+				}
+				rev = resp.Kvs[0].ModRevision
+			}
+			top := cur + outboxIDBlock
+			tr, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.outboxSeqKey()), "=", rev)).
+				Then(clientv3.OpPut(s.outboxSeqKey(), strconv.FormatUint(top, 10))).Commit()
+			if err != nil {
+				return 0, err
+			}
+			if tr.Succeeded {
+				a.free, a.last = cur+1, top
+				break
+			}
+			if try >= outboxTries {
+				return 0, fmt.Errorf("take a block of outbox entry IDs: %w after %d tries", aks.ErrConflict, outboxTries)
+			}
+			backoff(ctx, try+1)
+		}
+	}
+	id := a.free
+	a.free++
+	return id, nil
 }
 
 func (t *outboxTx) Put(e aks.OutboxEntry) {
@@ -188,10 +226,6 @@ func (s *Store) tryUpdateOutbox(ctx context.Context, jobID string, fn func(tx ak
 		ops = append(ops, clientv3.OpPut(s.outboxHeadKey(jobID), strconv.FormatUint(head[0].ID, 10)))
 	} else {
 		ops = append(ops, clientv3.OpDelete(s.outboxHeadKey(jobID)))
-	}
-	if tx.seqUsed {
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.outboxSeqKey()), "=", tx.seqRev))
-		ops = append(ops, clientv3.OpPut(s.outboxSeqKey(), strconv.FormatUint(tx.seq, 10)))
 	}
 	if len(ops) > maxOps {
 		return false, fmt.Errorf("%d writes in one outbox transaction, more than etcd takes (%d)", len(ops), maxOps)

@@ -69,7 +69,8 @@ type Store struct {
 	// usually needs one round trip.
 	jobSeq struct{ val, rev int64 }
 
-	leases leaseCache
+	leases    leaseCache
+	outboxIDs outboxIDs
 
 	instance  string        // random, names this Store in the audit keys it makes
 	auditTags atomic.Uint64 // counts them
