@@ -137,7 +137,7 @@ jobs:
   progressInterval: 1m
 store:
   etcd:
-    prefix: aksbot-bench/
+    prefix: /aksbot-bench/
     leaseTTL: %s
 `, clusterRG(0), replicaPoll, replicaLeaseTTL)
 	if err := os.WriteFile(rw.cfgFile, []byte(yaml), 0o600); err != nil {
