@@ -127,7 +127,15 @@ func startReplicaWorld(ctx context.Context, clusters int, progress io.Writer) (*
 		return fail(err)
 	}
 	rw.cfgFile = filepath.Join(dir, "aksbot.yaml")
-	yaml := fmt.Sprintf(`azure:
+	if err := os.WriteFile(rw.cfgFile, []byte(replicaConfig()), 0o600); err != nil {
+		return fail(err)
+	}
+	return rw, nil
+}
+
+// replicaConfig is the configuration file every replica reads (AKSBOT_CONFIG).
+func replicaConfig() string {
+	return fmt.Sprintf(`azure:
   resourceGroup: %s
   location: westeurope
 policy:
@@ -140,10 +148,6 @@ store:
     prefix: /aksbot-bench/
     leaseTTL: %s
 `, clusterRG(0), replicaPoll, replicaLeaseTTL)
-	if err := os.WriteFile(rw.cfgFile, []byte(yaml), 0o600); err != nil {
-		return fail(err)
-	}
-	return rw, nil
 }
 
 // startReplica starts replica id and waits until it is connected to Slack.
