@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aksbot/aksbot/internal/config"
 )
 
 // TestMain lets the test binary play the world process, as the bench binary does.
@@ -154,5 +156,17 @@ func TestPercentileAndStatusURLs(t *testing.T) {
 	}
 	if _, ok := statusOperationID("GET", "/subscriptions/s/providers/Microsoft.ContainerService/locations/westeurope/operationresults/abc"); ok {
 		t.Error("a result URL counted as a status poll")
+	}
+}
+
+// The replicas of benchmarks 6-9 read replicaConfig; the bot refuses to start on a file it
+// rejects (an etcd prefix without its leading "/" once stopped every replica).
+func TestReplicaConfigIsValid(t *testing.T) {
+	f, err := config.Parse([]byte(replicaConfig()))
+	if err != nil {
+		t.Fatalf("the replicas' configuration is rejected: %v\n%s", err, replicaConfig())
+	}
+	if f.Store.Etcd.Prefix != "/aksbot-bench/" || f.Store.Etcd.LeaseTTL.Duration != replicaLeaseTTL {
+		t.Errorf("store.etcd read as %+v", f.Store.Etcd)
 	}
 }
