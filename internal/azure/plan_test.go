@@ -481,3 +481,11 @@ func TestPlanGuardrailFields(t *testing.T) {
 		t.Errorf("no pools: ClusterNodes = %d, want -1", plan.ClusterNodes)
 	}
 }
+
+func TestNodesInPoolsPlurals(t *testing.T) {
+	for want, in := range map[string][2]int{"2 nodes in 1 pool": {2, 1}, "1 node in 1 pool": {1, 1}, "4 nodes in 2 pools": {4, 2}, "0 nodes in 0 pools": {0, 0}} {
+		if got := nodesInPools(in[0], in[1]); got != want {
+			t.Errorf("nodesInPools(%d, %d) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
