@@ -432,7 +432,7 @@ func (d *doctor) checkDataFile(ctx context.Context, path string) {
 		return
 	}
 
-	st, err := store.Open(path, store.Options{Logger: d.log})
+	st, err := store.Open(path, store.Options{Logger: d.log, DefaultSubscription: defaultSubscription(d.getenv)})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		d.report(statusWarn, what, "in use by a running aksbot (fine if the bot is running)",

@@ -104,7 +104,7 @@ func exportData(ctx context.Context, inv *invocation, direct func(exportSource) 
 		return fail("no data file at %s: set %s to the bot's data file", dbPath, config.EnvDB)
 	}
 
-	st, err := store.Open(dbPath, store.Options{})
+	st, err := store.Open(dbPath, store.Options{DefaultSubscription: defaultSubscription(inv.getenv)})
 	if err == nil {
 		werr := direct(st)
 		if cerr := st.Close(); werr == nil && cerr != nil {
