@@ -237,6 +237,9 @@ type Cluster struct {
 	ETag              string            `json:"etag,omitempty"`
 	Tags              map[string]string `json:"tags,omitempty"`
 	Pools             []Pool            `json:"pools,omitempty"`
+	// Subscription is the configured name of the cluster's subscription, set by the bot only
+	// when several subscriptions are configured, for the lines that show it.
+	Subscription string `json:"subscription,omitempty"`
 }
 
 // NodeCount is the sum of the pools' node counts.
