@@ -84,7 +84,7 @@ type Service struct {
 	// AzureIn returns the read side of a subscription by ID; nil = Azure serves them all.
 	AzureIn func(subscriptionID string) (Reader, error)
 	Logger  *slog.Logger
-	Now      func() time.Time // nil = time.Now
+	Now     func() time.Time // nil = time.Now
 }
 
 var _ Handler = (*Service)(nil)

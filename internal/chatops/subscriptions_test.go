@@ -46,7 +46,9 @@ func (r countingReader) GetUpgrades(context.Context, string, string) (aks.Upgrad
 // creatingJobs holds stored jobs for the service's reads.
 type creatingJobs struct{ jobs []aks.Job }
 
-func (s creatingJobs) Job(context.Context, string) (aks.Job, error) { return aks.Job{}, jobs.ErrNotFound }
+func (s creatingJobs) Job(context.Context, string) (aks.Job, error) {
+	return aks.Job{}, jobs.ErrNotFound
+}
 func (s creatingJobs) Events(context.Context, string) ([]aks.Event, error) {
 	return nil, nil
 }
