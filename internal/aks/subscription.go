@@ -69,7 +69,7 @@ func (s Subscriptions) Resolve(nameOrID string) (Subscription, error) {
 	}
 	return Subscription{}, &Error{Code: EInvalid,
 		Message: fmt.Sprintf("unknown subscription %q: known: %s", nameOrID, strings.Join(s.Names(), ", ")),
-		Hint:    "Use --subscription with one of those names."}
+		Hint:    "use --subscription with one of those names"}
 }
 
 // Name returns the configured name of a subscription ID ("" when unknown).
