@@ -170,6 +170,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		}
 	}
 	pol.SetCurrency(cfg.File.Prices.Currency)
+	pol.SetSubscriptions(cfg.Subscriptions)
 	svc.Policy = pol
 
 	engine, err := jobs.New(jobs.Config{
