@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -226,7 +227,7 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 func (e *Engine) refuseRequest(ctx context.Context, req SubmitRequest, plan aks.Plan, rule string, err error) error {
 	e.log.Info("request refused by policy", "user", req.Requester.ID, "channel", req.Channel, "op", req.Op.Kind, "cluster", req.Op.Target.String(), "err", err)
 	e.audit(ctx, aks.AuditRecord{At: e.now(), Action: aks.AuditRefused, User: req.Requester, Channel: req.Channel,
-		Op: req.Op.Kind, Target: req.Op.Target, Subscription: plan.Subscription, Plan: plan.Summary, Rule: rule,
+		Op: req.Op.Kind, Target: req.Op.Target, Subscription: cmp.Or(plan.Subscription, req.Op.Target.Subscription), Plan: plan.Summary, Rule: rule,
 		Detail: userMessage(err)})
 	return err
 }

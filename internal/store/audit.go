@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -130,7 +131,7 @@ func auditOfEvent(job aks.Job, ev aks.Event, fallback time.Time) aks.AuditRecord
 		JobID:        job.ID,
 		Op:           job.Op.Kind,
 		Target:       job.Op.Target,
-		Subscription: job.Plan.Subscription,
+		Subscription: cmp.Or(job.Plan.Subscription, job.Op.Target.Subscription),
 		Plan:         job.Plan.Summary,
 		Rule:         job.Rule,
 		Detail:       ev.Message,
