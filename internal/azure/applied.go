@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
@@ -43,7 +45,9 @@ func (c *Client) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 	}
 	switch {
 	case op.Kind == aks.OpPoolAdd:
-		return true, nil
+		// Only the pool asked for: another job may have added a pool of that name meanwhile,
+		// with another size, and then this one did not happen.
+		return poolAddApplied(op, ap), nil
 	case op.Kind == aks.OpPoolDelete:
 		return false, nil
 	case op.Kind == aks.OpPoolUpgrade && op.NodeImageOnly:
@@ -56,4 +60,21 @@ func (c *Client) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 		return false, nil
 	}
 	return poolApplied(op, ap), nil
+}
+
+// poolAddApplied reports whether an existing pool is the one op adds: its VM size, and its
+// node count or autoscaler bounds.
+func poolAddApplied(op aks.Operation, ap armcontainerservice.AgentPool) bool {
+	p := ap.Properties
+	if p == nil {
+		return false
+	}
+	if op.VMSize != "" && !strings.EqualFold(str(p.VMSize), op.VMSize) {
+		return false
+	}
+	if a := op.Autoscaler; a != nil {
+		return p.EnableAutoScaling != nil && *p.EnableAutoScaling && p.MinCount != nil && p.MaxCount != nil &&
+			int(*p.MinCount) == a.Min && int(*p.MaxCount) == a.Max
+	}
+	return op.NodeCount == nil || (p.Count != nil && int(*p.Count) == *op.NodeCount)
 }
