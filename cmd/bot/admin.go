@@ -291,29 +291,55 @@ func parseFormat(s string) (string, error) {
 	return "", fmt.Errorf("format %q: use jsonl or csv", s)
 }
 
-// clusterKey reads "RG/NAME" into the key the store filters audit records by.
+// clusterKey reads "[SUBSCRIPTION_ID/]RG/NAME" into the key the store filters audit records by.
+// Without a subscription the key is the old layout "rg/name", which matchCluster compares with
+// every subscription's cluster of that name.
 func clusterKey(s string) (string, error) {
-	rg, name, ok := strings.Cut(s, "/")
-	if !ok || rg == "" || name == "" || strings.Contains(name, "/") {
-		return "", fmt.Errorf("cluster %q: write it as RESOURCE_GROUP/CLUSTER, like rg-prod/prod-1", s)
+	parts := strings.Split(s, "/")
+	if len(parts) == 2 {
+		parts = append([]string{""}, parts...)
 	}
-	return aks.Target{ResourceGroup: rg, Cluster: name}.ClusterKey(), nil
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return "", fmt.Errorf("cluster %q: write it as RESOURCE_GROUP/CLUSTER (or SUBSCRIPTION_ID/RESOURCE_GROUP/CLUSTER), like rg-prod/prod-1", s)
+	}
+	return aks.Target{Subscription: parts[0], ResourceGroup: parts[1], Cluster: parts[2]}.ClusterKey(), nil
+}
+
+// matchCluster reports whether a record is of the cluster key names: "sub/rg/name" exactly,
+// "rg/name" in any subscription.
+func matchCluster(key string, t aks.Target) bool {
+	if strings.Count(key, "/") == 2 {
+		return t.ClusterKey() == key
+	}
+	t.Subscription = ""
+	return t.ClusterKey() == key
 }
 
 // writeAudit writes the records q selects, oldest first. Both the direct export and the admin
 // socket use it.
 func writeAudit(ctx context.Context, w io.Writer, st aks.AuditStore, q auditQuery) error {
 	f := aks.AuditFilter{Since: q.Since}
+	key := ""
 	if q.Cluster != "" {
-		key, err := clusterKey(q.Cluster)
-		if err != nil {
+		var err error
+		if key, err = clusterKey(q.Cluster); err != nil {
 			return err
 		}
-		f.ClusterKey = key
 	}
-	recs, err := st.Audit(ctx, f)
+	all, err := st.Audit(ctx, f)
 	if err != nil {
 		return err
+	}
+	// Filtered here rather than by the store, so that RG/NAME finds the cluster's records in
+	// every subscription (and those stored before subscriptions were named).
+	recs := all
+	if key != "" {
+		recs = nil
+		for _, r := range all {
+			if matchCluster(key, r.Target) {
+				recs = append(recs, r)
+			}
+		}
 	}
 	if q.Format == formatCSV {
 		return export.WriteAuditCSV(w, recs)

@@ -51,7 +51,7 @@ var (
 // the store under the configured prefix and joins the other replicas.
 func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger, m *telemetry.Metrics) (*backend, error) {
 	if !cfg.Etcd() {
-		st, err := store.Open(cfg.DBPath, store.Options{Logger: log})
+		st, err := store.Open(cfg.DBPath, store.Options{Logger: log, DefaultSubscription: subscriptionsOf(cfg).Default})
 		if err != nil {
 			return nil, fmt.Errorf("open data file: %w", err)
 		}

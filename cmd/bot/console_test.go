@@ -121,3 +121,34 @@ func TestConsoleResumesAfterStop(t *testing.T) {
 		t.Errorf("the second run did not resume and finish job 1:\n%s", out)
 	}
 }
+
+// The console's simulated cloud has two subscriptions, dev (the default) and prod, each with a
+// rg-aks/demo of its own: --subscription picks one, and an unknown one is refused.
+func TestConsoleSubscriptions(t *testing.T) {
+	getenv := consoleEnv(t, t.TempDir())
+	script := strings.Join([]string{
+		"/aks list --subscription stage",
+		"/aks nodepool scale demo nodepool1 --node-count 2 --subscription prod",
+		"/wait",
+		"/aks list --all-subscriptions",
+		"/aks show demo",
+	}, "\n") + "\n"
+	out, code := runConsole(t, context.Background(), getenv, strings.NewReader(script))
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`Unknown subscription "stage": known: dev, prod.`,
+		"── job 1 · scale pool nodepool1 of prod · rg-aks/demo to 2 nodes",
+		"Job 1 succeeded",
+		"SUBSCRIPTION  NAME  RESOURCE GROUP",
+		"Cluster rg-aks/demo not found", // dev's demo was never created
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`\nprod\s+demo\s+rg-aks\s+westeurope\s+\S+\s+2\s`).MatchString(out) {
+		t.Errorf("list --all-subscriptions does not show prod's demo with 2 nodes:\n%s", out)
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -318,23 +320,35 @@ func (d *doctor) checkAzure(ctx context.Context, cfg config.Config) {
 	d.report(statusOK, "azure credential", fmt.Sprintf("got a token for Azure Resource Manager (%s), valid until %s",
 		audience, tok.ExpiresOn.UTC().Format("15:04 UTC")), "")
 
-	client, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
-		Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: d.ov.armTransport, Logger: d.log})
-	if err != nil {
-		d.report(statusFail, "azure", err.Error(), "check AZURE_SUBSCRIPTION_ID and AKSBOT_ARM_ENDPOINT")
-		return
+	// Each configured subscription is checked on its own: reachable, and its clusters listable
+	// in the resource groups the configuration names for it.
+	subs := cfg.Subscriptions
+	if len(subs.List) == 0 {
+		subs = aks.NewSubscriptions(map[string]string{cfg.SubscriptionID: cfg.SubscriptionID}, cfg.SubscriptionID)
 	}
-	for _, rg := range resourceGroups(cfg) {
-		d.checkResourceGroup(ctx, client, cfg.SubscriptionID, rg)
+	for _, sub := range subs.List {
+		client, err := azure.New(azure.Config{SubscriptionID: sub.ID, Credential: cred,
+			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: d.ov.armTransport, Logger: d.log})
+		if err != nil {
+			d.report(statusFail, "azure", err.Error(), "check AZURE_SUBSCRIPTION_ID, azure.subscriptions and AKSBOT_ARM_ENDPOINT")
+			return
+		}
+		in := ""
+		if subs.Several() {
+			in = " (subscription " + sub.Name + ")"
+		}
+		for _, rg := range resourceGroupsIn(cfg, sub) {
+			d.checkResourceGroup(ctx, client, sub.ID, rg, in)
+		}
+		d.checkCompute(ctx, client, sub.ID, cfg.File.Azure.Location, in)
 	}
-	d.checkCompute(ctx, client, cfg.SubscriptionID, cfg.File.Azure.Location)
 }
 
 // checkCompute checks that the identity can read the subscription's vCPU quotas and VM sizes,
 // which the quota and VM size preflight of every scale-up needs. Without them plans say "quota
 // not checked" and jobs go on, so it is a warning.
-func (d *doctor) checkCompute(ctx context.Context, client *azure.Client, sub, location string) {
-	what := "azure quota " + location
+func (d *doctor) checkCompute(ctx context.Context, client *azure.Client, sub, location, in string) {
+	what := "azure quota " + location + in
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	usages, err := client.Usages(ctx, location)
@@ -374,17 +388,44 @@ func userText(err error) string {
 const credentialFix = "give the bot an identity: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal, " +
 	"workload identity on AKS (AZURE_FEDERATED_TOKEN_FILE), a managed identity, or az login on your machine"
 
-// resourceGroups are the groups the configuration names: azure.resourceGroup, the default for
-// commands without -g.
-func resourceGroups(cfg config.Config) []string {
+// resourceGroupsIn are the groups the configuration names for a subscription:
+// azure.resourceGroup, the default for commands without -g, and the groups the policy's rules
+// name literally (not as globs) for that subscription (rules naming no subscription apply to
+// all).
+func resourceGroupsIn(cfg config.Config, sub aks.Subscription) []string {
+	var rgs []string
 	if rg := cfg.File.Azure.ResourceGroup; rg != "" {
-		return []string{rg}
+		rgs = append(rgs, rg)
 	}
-	return nil
+	for _, r := range cfg.File.Policy.Rules {
+		if len(r.Match.Subscriptions) > 0 && !matchesSubscription(r.Match.Subscriptions, sub) {
+			continue
+		}
+		for _, rg := range r.Match.ResourceGroups {
+			if !strings.ContainsAny(rg, "*?[") && !slices.ContainsFunc(rgs, func(have string) bool { return strings.EqualFold(have, rg) }) {
+				rgs = append(rgs, rg)
+			}
+		}
+	}
+	return rgs
 }
 
-func (d *doctor) checkResourceGroup(ctx context.Context, client *azure.Client, sub, rg string) {
-	what := "azure resource group " + rg
+// matchesSubscription reports whether one of a rule's subscription patterns selects sub, by
+// name or ID, as the policy matches them.
+func matchesSubscription(patterns []string, sub aks.Subscription) bool {
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		for _, v := range []string{sub.Name, sub.ID} {
+			if ok, err := path.Match(p, strings.ToLower(v)); err == nil && ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *doctor) checkResourceGroup(ctx context.Context, client *azure.Client, sub, rg, in string) {
+	what := "azure resource group " + rg + in
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	clusters, err := client.ListClusters(ctx, rg)
@@ -432,7 +473,7 @@ func (d *doctor) checkDataFile(ctx context.Context, path string) {
 		return
 	}
 
-	st, err := store.Open(path, store.Options{Logger: d.log})
+	st, err := store.Open(path, store.Options{Logger: d.log, DefaultSubscription: defaultSubscription(d.getenv)})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		d.report(statusWarn, what, "in use by a running aksbot (fine if the bot is running)",

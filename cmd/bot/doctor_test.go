@@ -519,3 +519,29 @@ func TestDoctorBinaryAgainstSlackAndAzure(t *testing.T) {
 		t.Error("the binary did not get its token from the fake Entra ID")
 	}
 }
+
+// Each configured subscription is checked: its resource groups (the default one and those the
+// policy names for it) and its quota, each line naming the subscription.
+func TestDoctorAzureSubscriptions(t *testing.T) {
+	arm := armWorld(t)
+	aad := aadtest.NewServer()
+	t.Cleanup(aad.Close)
+	ov := overrides{armTransport: arm.Client(), armCredential: entraCredential(t, aad.Server)}
+	env := doctorEnv(t, "azure:\n  resourceGroup: rg-aks\n  subscriptions:\n    dev: "+sim.SubscriptionID+"\n    prod: "+sim.ProdSubscriptionID+
+		"\n  defaultSubscription: dev\npolicy:\n  approvers: [U0LEAD]\n  rules:\n    - name: prod\n      match: {subscriptions: [prod], resourceGroups: [rg-denied]}\n")
+	env["AKSBOT_ARM_ENDPOINT"] = arm.URL
+	lines, code := runDoctor(t, env, ov)
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d (rg-denied in prod):\n%s", code, exitFailure, strings.Join(lines, "\n"))
+	}
+	wantLine(t, lines, "azure resource group rg-aks (subscription dev)", "ok", "can list its managed clusters (1)")
+	wantLine(t, lines, "azure resource group rg-aks (subscription prod)", "ok", "can list its managed clusters (0)")
+	wantLine(t, lines, "azure resource group rg-denied (subscription prod)", "FAIL", "no read access", "/subscriptions/"+sim.ProdSubscriptionID+"/resourceGroups/rg-denied")
+	wantLine(t, lines, "azure quota westeurope (subscription dev)", "ok", "can read the vCPU quotas")
+	wantLine(t, lines, "azure quota westeurope (subscription prod)", "ok", "can read the vCPU quotas")
+	for _, l := range lines {
+		if strings.Contains(l, "rg-denied (subscription dev)") {
+			t.Errorf("dev checked for a group only prod's rule names: %s", l)
+		}
+	}
+}

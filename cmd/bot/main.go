@@ -66,6 +66,7 @@ type overrides struct {
 // input ends and no job is left to follow).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer, ov overrides) error {
 	metrics := telemetry.NewMetrics()
+	cfg.Subscriptions = subscriptionsOf(cfg)
 	be, err := openBackend(ctx, cfg, log, metrics)
 	if err != nil {
 		return err
@@ -87,7 +88,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		defer func() { stopAdmin(); <-adminDone }() // before the store closes: requests in flight read it
 	}
 
-	cloud, simPrices, err := newCloud(cfg, be.file, log, ov, metrics)
+	cloud, simPrices, err := newCloud(ctx, cfg, be.file, log, ov, metrics)
 	if err != nil {
 		return err
 	}
@@ -104,13 +105,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	}
 
 	svc := &chatops.Service{
-		Jobs:     st,
-		Azure:    cloud,
-		Audit:    auditTrail{st},
-		Costs:    assessor,
-		Defaults: chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
-		Logger:   log,
-		Now:      ov.clock,
+		Jobs:          st,
+		Azure:         cloud.Default(),
+		AzureIn:       func(sub string) (chatops.Reader, error) { return cloud.In(sub) },
+		Subscriptions: cfg.Subscriptions,
+		Audit:         auditTrail{st},
+		Costs:         assessor,
+		Defaults:      chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
+		Logger:        log,
+		Now:           ov.clock,
 	}
 
 	var reporter jobs.Reporter
@@ -168,10 +171,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		}
 	}
 	pol.SetCurrency(cfg.File.Prices.Currency)
+	pol.SetSubscriptions(cfg.Subscriptions)
 	svc.Policy = pol
 
 	engine, err := jobs.New(jobs.Config{
-		Store: st, Cloud: cloud, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
+		Store: st, Cloud: cloud, DefaultSubscription: cfg.Subscriptions.Default, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
 		Coordinator: be.coord, Watcher: st, LeaderTasks: leaderTasks,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),
@@ -230,7 +234,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 // newAssessor prices plans and checks them against the subscription's quota: list prices from
 // the Retail Prices API (AKSBOT_PRICES_URL, else the public one, else the simulated cloud's),
 // cached in the data file for a day; quotas and VM sizes from Azure's Compute API.
-func newAssessor(cfg config.Config, st prices.Cache, cloud *azure.Client, simPrices http.RoundTripper) (*assess.Assessor, error) {
+func newAssessor(cfg config.Config, st prices.Cache, cloud *azure.Clouds, simPrices http.RoundTripper) (*assess.Assessor, error) {
 	opts := prices.Options{Base: cfg.PricesURL, Currency: cfg.File.Prices.Currency, Cache: st}
 	if opts.Base == "" && simPrices != nil {
 		opts.Base, opts.HTTP = simPricesURL, &http.Client{Transport: simPrices, Timeout: 20 * time.Second}
@@ -239,17 +243,20 @@ func newAssessor(cfg config.Config, st prices.Cache, cloud *azure.Client, simPri
 	if err != nil {
 		return nil, fmt.Errorf("set up the price list: %w", err)
 	}
-	return &assess.Assessor{Prices: pl, Compute: cloud}, nil
+	// Quotas and VM sizes are those of the subscription each plan is made in.
+	return &assess.Assessor{Prices: pl, Compute: cloud.Default(),
+		ComputeIn: func(sub string) (assess.Compute, error) { return cloud.In(sub) }}, nil
 }
 
 // simPricesURL is where the in-process simulated cloud answers Retail Prices API requests; no
 // request to it leaves the process.
 const simPricesURL = "https://prices.sim.aksbot.invalid"
 
-// newCloud returns Azure, real or simulated. The simulated cloud keeps its state in the bot's
-// data file and is driven through the same SDK client as real Azure, in process; for it, the
-// second result serves its Retail Prices API in process (nil for real Azure).
-func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Client, http.RoundTripper, error) {
+// newCloud returns Azure, real or simulated, with one client per subscription of
+// cfg.Subscriptions. The simulated cloud keeps its state in the bot's data file and is driven
+// through the same SDK client as real Azure, in process; for it, the second result serves its
+// Retail Prices API in process (nil for real Azure).
+func newCloud(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger, ov overrides, m *telemetry.Metrics) (*azure.Clouds, http.RoundTripper, error) {
 	// Every ARM request names the replica that sent it, for support and for the multi-replica
 	// tests, which check that one replica at a time mutates a cluster.
 	policies := []azpolicy.Policy{azure.MetricsPolicy(m), azure.ReplicaPolicy(cfg.ReplicaID)}
@@ -261,12 +268,20 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 				return nil, nil, fmt.Errorf("set up Azure credential: %w", err)
 			}
 		}
-		c, err := azure.New(azure.Config{SubscriptionID: cfg.SubscriptionID, Credential: cred,
-			Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Policies: policies, Logger: log})
-		if err != nil {
-			return nil, nil, fmt.Errorf("set up Azure client: %w", err)
+		var clients []*azure.Client
+		for _, sub := range cfg.Subscriptions.List {
+			c, err := azure.New(azure.Config{SubscriptionID: sub.ID, Credential: cred,
+				Endpoint: cfg.ARMEndpoint, Audience: cfg.ARMAudience, Transport: ov.armTransport, Policies: policies, Logger: log})
+			if err != nil {
+				return nil, nil, fmt.Errorf("set up Azure client for subscription %s: %w", sub.Name, err)
+			}
+			clients = append(clients, c)
 		}
-		return c, nil, nil
+		clouds, err := azure.NewClouds(cfg.Subscriptions.Default, clients...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up Azure clients: %w", err)
+		}
+		return clouds, nil, nil
 	}
 	speed := cfg.File.Simulator.Speed
 	if speed <= 0 {
@@ -276,12 +291,25 @@ func newCloud(cfg config.Config, st *store.Store, log *slog.Logger, ov overrides
 	if err != nil {
 		return nil, nil, fmt.Errorf("start simulated cloud: %w", err)
 	}
-	c, err := azure.New(azure.Config{SubscriptionID: sim.SubscriptionID, Credential: cloud.Credential(),
-		Endpoint: simEndpoint, Transport: cloud.Transport(), Policies: policies, Logger: log})
-	if err != nil {
-		return nil, nil, fmt.Errorf("set up simulated Azure client: %w", err)
+	// prod holds a cluster of the same name as the one the console session creates in dev, to
+	// show that they are two clusters (seeding again on the next start changes nothing).
+	if err := cloud.SeedIn(ctx, sim.ProdSubscriptionID, cfg.File.Azure.ResourceGroup, "demo", "westeurope"); err != nil {
+		return nil, nil, fmt.Errorf("seed the simulated prod subscription: %w", err)
 	}
-	return c, cloud.RoundTripper(), nil
+	var clients []*azure.Client
+	for _, sub := range cfg.Subscriptions.List {
+		c, err := azure.New(azure.Config{SubscriptionID: sub.ID, Credential: cloud.Credential(),
+			Endpoint: simEndpoint, Transport: cloud.Transport(), Policies: policies, Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up simulated Azure client for subscription %s: %w", sub.Name, err)
+		}
+		clients = append(clients, c)
+	}
+	clouds, err := azure.NewClouds(cfg.Subscriptions.Default, clients...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set up simulated Azure clients: %w", err)
+	}
+	return clouds, cloud.RoundTripper(), nil
 }
 
 // simEndpoint is the ARM address the in-process simulated cloud answers on; no request to it

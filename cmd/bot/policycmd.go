@@ -46,6 +46,7 @@ Examples:
   aksbot policy explain aksbot.yaml --user U0PLAT1 --cluster prod-1 -g rg-prod-weu \
       --op nodepool.scale --from 3 --to 10 --channel C0PRODOPS --group S0PLATFORM=U0PLAT1
   aksbot policy explain aksbot.yaml --user U0DEV --cluster dev-1 --op nodepool.scale --from 3 --to 5
+  aksbot policy explain aksbot.yaml --user U0DEV --cluster demo --subscription prod --op nodepool.scale --from 3 --to 5
   aksbot policy explain aksbot.yaml --user U0PLAT1 --cluster prod-9 -g rg-prod-weu --op cluster.create \
       --to 3 --vm-size Standard_D4s_v5 --location westeurope --version 1.31.2 --group S0PLATFORM=U0PLAT1`
 
@@ -134,6 +135,9 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 	fmt.Fprintf(w, "Rules, in the order they are tried (the first whose match selects the cluster decides):\n")
 	for i, r := range p.Rules {
 		var match []string
+		if len(r.Match.Subscriptions) > 0 {
+			match = append(match, "subscriptions "+strings.Join(r.Match.Subscriptions, ", "))
+		}
 		if len(r.Match.ResourceGroups) > 0 {
 			match = append(match, "resource groups "+strings.Join(r.Match.ResourceGroups, ", "))
 		}
@@ -237,6 +241,7 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 	vmSize := fs.String("vm-size", "", "the VM size of a new cluster or pool")
 	location := fs.String("location", "", "the location of a new cluster (default the file's azure.location)")
 	version := fs.String("version", "", "the Kubernetes version asked for")
+	subscription := fs.String("subscription", "", "the cluster's subscription, by its name in azure.subscriptions or its ID (default the file's default)")
 	groups := groupFlags{}
 	fs.Var(groups, "group", "members of a user group, as `S...=U1,U2`; repeat for each group")
 
@@ -277,7 +282,15 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return reportConfigProblems(inv, name, err)
 		}
-		target := aks.Target{ResourceGroup: rg, Cluster: *cluster}
+		subs := fileSubscriptions(f)
+		sub := aks.Subscription{Name: *subscription, ID: *subscription}
+		if len(subs.List) > 0 {
+			if sub, err = subs.Resolve(*subscription); err != nil {
+				return inv.usageError("--subscription: %v", err)
+			}
+		}
+		pol.SetSubscriptions(subs)
+		target := aks.Target{ResourceGroup: rg, Cluster: *cluster, Subscription: sub.ID, SubscriptionName: sub.Name}
 		if target.ResourceGroup == "" {
 			target.ResourceGroup = f.Azure.ResourceGroup
 		}
@@ -348,4 +361,16 @@ func parseInterspersed(inv *invocation, fs *flag.FlagSet, args []string) ([]stri
 		args = fs.Args()
 	}
 	return positional, exitOK, true
+}
+
+// fileSubscriptions are the subscriptions a configuration file names (none when it leaves them
+// to AZURE_SUBSCRIPTION_ID).
+func fileSubscriptions(f config.File) aks.Subscriptions {
+	def := f.Azure.DefaultSubscription
+	if def == "" && len(f.Azure.Subscriptions) == 1 {
+		for name := range f.Azure.Subscriptions {
+			def = name
+		}
+	}
+	return aks.NewSubscriptions(f.Azure.Subscriptions, def)
 }

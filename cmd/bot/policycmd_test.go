@@ -228,3 +228,35 @@ func TestPolicyCheckShowsCostLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyExplainSubscription(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "subs.yaml")
+	writeConfig(t, file, `azure:
+  subscriptions: {dev: 11111111-1111-1111-1111-111111111111, prod: 22222222-2222-2222-2222-222222222222}
+  defaultSubscription: dev
+policy:
+  approvers: [U0LEAD]
+  rules:
+    - name: prod
+      match: {subscriptions: [prod]}
+      approvers: [U0SRE1, U0SRE2]
+      approvals: 2
+`)
+	args := []string{"policy", "explain", file, "--user", "U0DEV", "--cluster", "demo", "--op", "nodepool.scale", "--from", "3", "--to", "5"}
+	out, errOut, code := runCLI(t, nil, append(args, "--subscription", "prod")...)
+	if code != exitOK || !strings.Contains(out, "Rule: prod (policy.rules[0]) (subscriptions prod)") || !strings.Contains(out, "prod · rg-aks/demo") {
+		t.Errorf("prod: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+	out, _, code = runCLI(t, nil, args...)
+	if code != exitOK || !strings.Contains(out, "Rule: default") {
+		t.Errorf("default (dev): exit %d, stdout:\n%s", code, out)
+	}
+	_, errOut, code = runCLI(t, nil, append(args, "--subscription", "stage")...)
+	if code != exitUsage || !strings.Contains(errOut, `unknown subscription "stage": known: dev, prod`) {
+		t.Errorf("stage: exit %d, stderr %q", code, errOut)
+	}
+	out, _, _ = runCLI(t, nil, "policy", "check", file)
+	if !strings.Contains(out, "subscriptions prod") {
+		t.Errorf("policy check does not show the rule's subscriptions:\n%s", out)
+	}
+}

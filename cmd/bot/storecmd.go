@@ -37,7 +37,7 @@ func storeMigrateSetup(fs *flag.FlagSet) runFunc {
 			return inv.usageError("--from is required")
 		}
 		connect := configuredEtcd(inv.getenv)
-		counts, err := migrateStore(ctx, *from, connect, *force)
+		counts, err := migrateStore(ctx, *from, defaultSubscription(inv.getenv), connect, *force)
 		if err != nil {
 			fmt.Fprintf(inv.stderr, "aksbot store migrate: %v\n", err)
 			return exitFailure
@@ -58,13 +58,15 @@ type migrateCounts struct {
 }
 
 // migrateStore copies the bbolt file at path into the etcd store connect gives.
-func migrateStore(ctx context.Context, path string, connect connectEtcd, force bool) (migrateCounts, error) {
+// Jobs of a file written before subscriptions were named are put in defaultSub by opening it
+// (the bbolt schema migration), so they reach etcd with their subscription.
+func migrateStore(ctx context.Context, path, defaultSub string, connect connectEtcd, force bool) (migrateCounts, error) {
 	var n migrateCounts
 	// Opening would create a missing file: copying an empty one would hide a wrong path.
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return n, fmt.Errorf("no data file at %s", path)
 	}
-	src, err := store.Open(path, store.Options{})
+	src, err := store.Open(path, store.Options{DefaultSubscription: defaultSub})
 	if err != nil {
 		if errors.Is(err, store.ErrInUse) {
 			return n, fmt.Errorf("%w (stop the bot before migrating its data file)", err)

@@ -50,16 +50,37 @@ type Target struct {
 	ResourceGroup string `json:"resourceGroup"`
 	Cluster       string `json:"cluster"`
 	Pool          string `json:"pool,omitempty"`
+	// Subscription is the ID of the subscription the cluster lives in; "" = the default one.
+	// Jobs stored before aksbot knew several subscriptions get the default when the store opens.
+	Subscription string `json:"subscription,omitempty"`
+	// SubscriptionName is the configured name of the subscription, set only when several
+	// subscriptions are configured: it is for people (cards, audit lines), never a key.
+	SubscriptionName string `json:"subscriptionName,omitempty"`
 }
 
 // ClusterKey identifies the cluster for serialisation: AKS allows one mutating operation at a
-// time per cluster and its pools, and Azure resource names are case-insensitive.
+// time per cluster and its pools, and Azure resource names (and subscription IDs) are
+// case-insensitive. The same resource group and cluster in two subscriptions are two clusters.
 func (t Target) ClusterKey() string {
-	return strings.ToLower(t.ResourceGroup) + "/" + strings.ToLower(t.Cluster)
+	k := strings.ToLower(t.ResourceGroup) + "/" + strings.ToLower(t.Cluster)
+	if t.Subscription != "" {
+		k = strings.ToLower(t.Subscription) + "/" + k
+	}
+	return k
+}
+
+// ClusterName says which cluster, for people: "rg-aks/demo", or "prod · rg-aks/demo" when
+// several subscriptions are configured.
+func (t Target) ClusterName() string {
+	s := t.ResourceGroup + "/" + t.Cluster
+	if t.SubscriptionName != "" {
+		s = t.SubscriptionName + " · " + s
+	}
+	return s
 }
 
 func (t Target) String() string {
-	s := t.ResourceGroup + "/" + t.Cluster
+	s := t.ClusterName()
 	if t.Pool != "" {
 		s += "/" + t.Pool
 	}
@@ -98,7 +119,7 @@ type Operation struct {
 // (Plan.Summary says "from -> to"). Example: "scale pool np2 of rg-aks/demo to 3 nodes".
 func (op Operation) Describe() string {
 	t := op.Target
-	cluster := t.ResourceGroup + "/" + t.Cluster
+	cluster := t.ClusterName()
 	switch op.Kind {
 	case OpClusterCreate:
 		s := fmt.Sprintf("create cluster %s in %s", cluster, op.Location)
@@ -216,6 +237,9 @@ type Cluster struct {
 	ETag              string            `json:"etag,omitempty"`
 	Tags              map[string]string `json:"tags,omitempty"`
 	Pools             []Pool            `json:"pools,omitempty"`
+	// Subscription is the configured name of the cluster's subscription, set by the bot only
+	// when several subscriptions are configured, for the lines that show it.
+	Subscription string `json:"subscription,omitempty"`
 }
 
 // NodeCount is the sum of the pools' node counts.

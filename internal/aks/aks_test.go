@@ -34,17 +34,47 @@ func TestClusterKeyIgnoresCase(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	n := 3
 	cases := map[string]Operation{
-		"scale pool np2 of rg/demo to 3 nodes":                    {Kind: OpPoolScale, Target: Target{"rg", "demo", "np2"}, NodeCount: &n},
-		"scale pool (the only pool) of rg/demo to 3 nodes":        {Kind: OpPoolScale, Target: Target{"rg", "demo", ""}, NodeCount: &n},
-		"autoscale pool np2 of rg/demo between 1 and 5 nodes":     {Kind: OpPoolAutoscale, Target: Target{"rg", "demo", "np2"}, Autoscaler: &Autoscaler{Min: 1, Max: 5}},
-		"disable the autoscaler on pool np2 of rg/demo":           {Kind: OpPoolAutoscale, Target: Target{"rg", "demo", "np2"}, DisableAutoscaler: true},
-		"upgrade the control plane of rg/demo to Kubernetes 1.31": {Kind: OpClusterUpgrade, Target: Target{"rg", "demo", ""}, KubernetesVersion: "1.31", ControlPlaneOnly: true},
-		"create cluster rg/demo in westeurope with 3 nodes":       {Kind: OpClusterCreate, Target: Target{"rg", "demo", ""}, Location: "westeurope", NodeCount: &n},
-		"upgrade the node image of pool np2 of rg/demo":           {Kind: OpPoolUpgrade, Target: Target{"rg", "demo", "np2"}, NodeImageOnly: true},
+		"scale pool np2 of rg/demo to 3 nodes":                    {Kind: OpPoolScale, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: "np2"}, NodeCount: &n},
+		"scale pool (the only pool) of rg/demo to 3 nodes":        {Kind: OpPoolScale, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: ""}, NodeCount: &n},
+		"autoscale pool np2 of rg/demo between 1 and 5 nodes":     {Kind: OpPoolAutoscale, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: "np2"}, Autoscaler: &Autoscaler{Min: 1, Max: 5}},
+		"disable the autoscaler on pool np2 of rg/demo":           {Kind: OpPoolAutoscale, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: "np2"}, DisableAutoscaler: true},
+		"upgrade the control plane of rg/demo to Kubernetes 1.31": {Kind: OpClusterUpgrade, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: ""}, KubernetesVersion: "1.31", ControlPlaneOnly: true},
+		"create cluster rg/demo in westeurope with 3 nodes":       {Kind: OpClusterCreate, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: ""}, Location: "westeurope", NodeCount: &n},
+		"upgrade the node image of pool np2 of rg/demo":           {Kind: OpPoolUpgrade, Target: Target{ResourceGroup: "rg", Cluster: "demo", Pool: "np2"}, NodeImageOnly: true},
 	}
 	for want, op := range cases {
 		if got := op.Describe(); got != want {
 			t.Errorf("Describe() = %q, want %q", got, want)
 		}
+	}
+}
+
+func TestClusterKeyNamesTheSubscription(t *testing.T) {
+	dev := Target{ResourceGroup: "rg-aks", Cluster: "demo", Subscription: "11111111-1111-1111-1111-111111111111"}
+	prod := Target{ResourceGroup: "rg-aks", Cluster: "demo", Subscription: "22222222-2222-2222-2222-222222222222"}
+	if dev.ClusterKey() == prod.ClusterKey() {
+		t.Errorf("one key %q for two subscriptions: their jobs would share a lane", dev.ClusterKey())
+	}
+	if got, want := dev.ClusterKey(), "11111111-1111-1111-1111-111111111111/rg-aks/demo"; got != want {
+		t.Errorf("ClusterKey() = %q, want %q", got, want)
+	}
+	if got := (Target{ResourceGroup: "rg-aks", Cluster: "demo"}).ClusterKey(); got != "rg-aks/demo" {
+		t.Errorf("without a subscription ClusterKey() = %q, want the old layout rg-aks/demo", got)
+	}
+}
+
+func TestClusterNameWithSubscriptionName(t *testing.T) {
+	n := 3
+	one := Operation{Kind: OpPoolScale, Target: Target{ResourceGroup: "rg-aks", Cluster: "demo", Pool: "np2", Subscription: "x"}, NodeCount: &n}
+	if got, want := one.Describe(), "scale pool np2 of rg-aks/demo to 3 nodes"; got != want {
+		t.Errorf("one subscription: Describe() = %q, want %q", got, want)
+	}
+	two := one
+	two.Target.SubscriptionName = "prod"
+	if got, want := two.Describe(), "scale pool np2 of prod · rg-aks/demo to 3 nodes"; got != want {
+		t.Errorf("two subscriptions: Describe() = %q, want %q", got, want)
+	}
+	if got, want := two.Target.String(), "prod · rg-aks/demo/np2"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

@@ -1,6 +1,9 @@
 package aks
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // AuditAction names what an audit record is about. Job events are recorded under their
 // EventKind ("approved", "started", ...); the actions below have no job event.
@@ -47,7 +50,7 @@ func AuditOfEvent(job Job, ev Event, fallback time.Time) AuditRecord {
 		JobID:        job.ID,
 		Op:           job.Op.Kind,
 		Target:       job.Op.Target,
-		Subscription: job.Plan.Subscription,
+		Subscription: cmp.Or(job.Plan.Subscription, job.Op.Target.Subscription),
 		Plan:         job.Plan.Summary,
 		Rule:         job.Rule,
 		Detail:       ev.Message,

@@ -35,6 +35,10 @@ type Compute interface {
 type Assessor struct {
 	Prices  PriceList
 	Compute Compute
+	// ComputeIn, when set, gives the Compute of a plan's subscription (plan.Subscription), so
+	// that quotas and VM sizes are those of the subscription the job runs in; Compute serves
+	// plans that name none.
+	ComputeIn func(subscription string) (Compute, error)
 	// QuotaHelp says where to ask for more quota; "" = the Azure portal's Quotas page.
 	QuotaHelp string
 }
@@ -50,10 +54,14 @@ func (a *Assessor) Assess(ctx context.Context, plan aks.Plan) (*aks.Cost, *aks.Q
 	if c == nil || c.Empty() {
 		return nil, nil, nil
 	}
-	if err := a.checkSizes(ctx, c); err != nil {
+	comp, err := a.computeFor(plan.Subscription)
+	if err != nil {
+		return nil, nil, fmt.Errorf("assess the plan in subscription %s: %w", plan.Subscription, err)
+	}
+	if err := checkSizes(ctx, comp, c); err != nil {
 		return nil, nil, err
 	}
-	quota, err := a.quota(ctx, c)
+	quota, err := a.quota(ctx, comp, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,15 +70,15 @@ func (a *Assessor) Assess(ctx context.Context, plan aks.Plan) (*aks.Cost, *aks.Q
 
 // checkSizes refuses new pools whose VM size the region does not offer to the subscription, or
 // not in the zones asked for.
-func (a *Assessor) checkSizes(ctx context.Context, c *aks.Capacity) error {
-	if a.Compute == nil {
+func checkSizes(ctx context.Context, comp Compute, c *aks.Capacity) error {
+	if comp == nil {
 		return nil
 	}
 	for _, n := range c.Nodes {
 		if !n.New {
 			continue
 		}
-		v, err := a.Compute.VMSize(ctx, c.Location, n.VMSize)
+		v, err := comp.VMSize(ctx, c.Location, n.VMSize)
 		if aks.ErrorCode(err) == aks.ENotFound {
 			var ae *aks.Error
 			hint := ""
@@ -108,11 +116,11 @@ func (a *Assessor) checkSizes(ctx context.Context, c *aks.Capacity) error {
 
 // quota checks the vCPUs the plan adds (autoscaler maxima at their maximum) against the
 // family's and the region's quota.
-func (a *Assessor) quota(ctx context.Context, c *aks.Capacity) (*aks.Quota, error) {
+func (a *Assessor) quota(ctx context.Context, comp Compute, c *aks.Capacity) (*aks.Quota, error) {
 	if !c.AddsVCPUs() {
 		return nil, nil
 	}
-	if a.Compute == nil {
+	if comp == nil {
 		return &aks.Quota{Unchecked: "no Azure Compute access is configured"}, nil
 	}
 	need := map[string]int{} // family -> vCPUs added
@@ -123,7 +131,7 @@ func (a *Assessor) quota(ctx context.Context, c *aks.Capacity) (*aks.Quota, erro
 		if added <= 0 {
 			continue
 		}
-		v, err := a.Compute.VMSize(ctx, c.Location, n.VMSize)
+		v, err := comp.VMSize(ctx, c.Location, n.VMSize)
 		if err != nil {
 			return &aks.Quota{Unchecked: unchecked(err, "VM sizes")}, nil
 		}
@@ -133,7 +141,7 @@ func (a *Assessor) quota(ctx context.Context, c *aks.Capacity) (*aks.Quota, erro
 	if total == 0 {
 		return nil, nil
 	}
-	usages, err := a.Compute.Usages(ctx, c.Location)
+	usages, err := comp.Usages(ctx, c.Location)
 	if err != nil {
 		return &aks.Quota{Unchecked: unchecked(err, "Compute usages")}, nil
 	}
@@ -371,3 +379,11 @@ func minus(a, b []string) []string {
 }
 
 func asErr(err error, target **aks.Error) bool { return errors.As(err, target) }
+
+// computeFor returns the Compute of a subscription ("" = Compute).
+func (a *Assessor) computeFor(sub string) (Compute, error) {
+	if a.ComputeIn == nil || sub == "" {
+		return a.Compute, nil
+	}
+	return a.ComputeIn(sub)
+}

@@ -130,7 +130,7 @@ func (c *Client) planExisting(ctx context.Context, op aks.Operation, cl aks.Clus
 	return aks.Plan{}, invalid(fmt.Sprintf("unknown operation %q", op.Kind), "")
 }
 
-func clusterName(t aks.Target) string { return t.ResourceGroup + "/" + t.Cluster }
+func clusterName(t aks.Target) string { return t.ClusterName() }
 
 // normLocation is a location as ARM names it: "West Europe" -> "westeurope".
 func normLocation(loc string) string { return strings.ToLower(strings.ReplaceAll(loc, " ", "")) }
@@ -311,7 +311,7 @@ func (c *Client) planCreate(ctx context.Context, op aks.Operation) (aks.Plan, er
 
 func planDelete(cl aks.Cluster) aks.Plan {
 	n := cl.NodeCount()
-	desc := fmt.Sprintf("%d nodes in %d pools", n, len(cl.Pools))
+	desc := nodesInPools(n, len(cl.Pools))
 	return aks.Plan{
 		Summary:      fmt.Sprintf("delete cluster %s (%s)", cl.Name, desc),
 		Changes:      []aks.Change{{What: "cluster", From: desc}},
@@ -339,7 +339,7 @@ func planPower(op aks.Operation, cl aks.Cluster) (aks.Plan, error) {
 			fmt.Sprintf("only a %s cluster can be %sed; see `/aks show %s`", strings.ToLower(want), verb, op.Target.Cluster))
 	}
 	return aks.Plan{
-		Summary:   fmt.Sprintf("%s cluster %s (%d nodes in %d pools)", verb, cl.Name, cl.NodeCount(), len(cl.Pools)),
+		Summary:   fmt.Sprintf("%s cluster %s (%s)", verb, cl.Name, nodesInPools(cl.NodeCount(), len(cl.Pools))),
 		Changes:   []aks.Change{{What: "power state", From: from, To: to}},
 		ScaleUp:   op.Kind == aks.OpClusterStart,
 		FromNodes: -1,
@@ -692,4 +692,16 @@ func (c *Client) planPoolUpgrade(ctx context.Context, op aks.Operation, cl aks.C
 	plan.Summary = fmt.Sprintf("%s: Kubernetes %s -> %s", p.Name, current, op.KubernetesVersion)
 	plan.Changes = []aks.Change{{What: p.Name + " Kubernetes version", From: current, To: op.KubernetesVersion}}
 	return plan, nil
+}
+
+// nodesInPools says "2 nodes in 1 pool", with the plurals right.
+func nodesInPools(nodes, pools int) string {
+	n, p := "nodes", "pools"
+	if nodes == 1 {
+		n = "node"
+	}
+	if pools == 1 {
+		p = "pool"
+	}
+	return fmt.Sprintf("%d %s in %d %s", nodes, n, pools, p)
 }

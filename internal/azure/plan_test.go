@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
 	"github.com/aksbot/aksbot/internal/aks"
@@ -479,5 +480,32 @@ func TestPlanGuardrailFields(t *testing.T) {
 	}
 	if plan = planOf(t, bare, aks.Operation{Kind: aks.OpClusterUpgrade, Target: aks.Target{ResourceGroup: testRG, Cluster: "bare"}, KubernetesVersion: "1.31.2"}); plan.ClusterNodes != -1 {
 		t.Errorf("no pools: ClusterNodes = %d, want -1", plan.ClusterNodes)
+	}
+}
+
+func TestNodesInPoolsPlurals(t *testing.T) {
+	for want, in := range map[string][2]int{"2 nodes in 1 pool": {2, 1}, "1 node in 1 pool": {1, 1}, "4 nodes in 2 pools": {4, 2}, "0 nodes in 0 pools": {0, 0}} {
+		if got := nodesInPools(in[0], in[1]); got != want {
+			t.Errorf("nodesInPools(%d, %d) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
+
+// A pool of the same name added by another job, with another size, is not this job's add.
+func TestPoolAddAppliedComparesThePool(t *testing.T) {
+	two, three := 2, 3
+	ap := armcontainerservice.AgentPool{Properties: &armcontainerservice.ManagedClusterAgentPoolProfileProperties{
+		Count: to.Ptr(int32(2)), VMSize: to.Ptr("Standard_DS2_v2"), ProvisioningState: to.Ptr("Succeeded")}}
+	add := aks.Operation{Kind: aks.OpPoolAdd, NodeCount: &two, VMSize: "standard_ds2_v2"}
+	if !poolAddApplied(add, aks.Plan{ToNodes: -1}, ap) {
+		t.Error("the pool asked for exists: want applied")
+	}
+	add.NodeCount = &three
+	if poolAddApplied(add, aks.Plan{ToNodes: -1}, ap) {
+		t.Error("a pool of 2 nodes is not the add of 3")
+	}
+	add.NodeCount, add.VMSize = &two, "Standard_D4s_v5"
+	if poolAddApplied(add, aks.Plan{ToNodes: -1}, ap) {
+		t.Error("a pool of another VM size is not this add")
 	}
 }

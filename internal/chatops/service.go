@@ -78,8 +78,13 @@ type Service struct {
 	Audit    AuditTrail
 	Costs    Costs // nil: `/aks cost` says prices are not configured
 	Defaults Defaults
-	Logger   *slog.Logger
-	Now      func() time.Time // nil = time.Now
+	// Subscriptions are those commands may name with --subscription; the zero value knows none
+	// (every command then acts in Azure's one subscription, and naming one is refused).
+	Subscriptions aks.Subscriptions
+	// AzureIn returns the read side of a subscription by ID; nil = Azure serves them all.
+	AzureIn func(subscriptionID string) (Reader, error)
+	Logger  *slog.Logger
+	Now     func() time.Time // nil = time.Now
 }
 
 var _ Handler = (*Service)(nil)
@@ -102,7 +107,15 @@ func (s *Service) Command(ctx context.Context, req Request) (reply Reply) {
 	if cmd.ResourceGroup == "" {
 		cmd.ResourceGroup = s.Defaults.ResourceGroup
 	}
-	text, jobID, err := s.run(ctx, req, cmd)
+	// An unknown subscription is refused here, before anything reads Azure.
+	var sub aks.Subscription
+	if cmd.Subscription != "" || len(s.Subscriptions.List) > 0 {
+		if sub, err = s.Subscriptions.Resolve(cmd.Subscription); err != nil {
+			s.log().Info("command refused", "user", req.User.ID, "channel", req.Channel, "command", cmd.Kind, "err", err)
+			return errorReply(err)
+		}
+	}
+	text, jobID, err := s.run(ctx, req, cmd, sub)
 	if err != nil {
 		s.log().Info("command refused", "user", req.User.ID, "channel", req.Channel, "command", cmd.Kind, "err", err)
 		return errorReply(err)
@@ -110,28 +123,38 @@ func (s *Service) Command(ctx context.Context, req Request) (reply Reply) {
 	return Reply{Text: text, JobID: jobID}
 }
 
-func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (text, jobID string, err error) {
+func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, sub aks.Subscription) (text, jobID string, err error) {
 	now := s.now()
-	switch cmd.Kind {
-	case "help":
+	if cmd.Kind == "help" {
 		text, err = commands.Help(cmd.Topic)
 		return text, "", err
+	}
+	az, err := s.reader(sub)
+	if err != nil {
+		return "", "", err
+	}
+	// target is the cluster the command names, in its subscription.
+	target := s.target(sub, aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster})
+	switch cmd.Kind {
 	case "list":
-		clusters, err := s.Azure.ListClusters(ctx, cmd.ResourceGroup)
+		if cmd.AllSubscriptions {
+			return s.listAll(ctx, cmd.ResourceGroup)
+		}
+		clusters, err := az.ListClusters(ctx, cmd.ResourceGroup)
 		if err != nil {
 			return "", "", err
 		}
-		return views.ClusterList(cmd.ResourceGroup, clusters), "", nil
+		return views.ClusterList(cmd.ResourceGroup, s.labelled(sub, clusters)), "", nil
 	case "show":
-		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		c, err := az.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
 		if err != nil {
-			return "", "", err
+			return "", "", s.beingCreated(ctx, target, err)
 		}
-		return views.ClusterDetail(c), "", nil
+		return views.ClusterDetail(s.labelled(sub, []aks.Cluster{c})[0]), "", nil
 	case "nodepool list":
-		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		c, err := az.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
 		if err != nil {
-			return "", "", err
+			return "", "", s.beingCreated(ctx, target, err)
 		}
 		return views.PoolList(c), "", nil
 	case "get-versions":
@@ -139,15 +162,15 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 		if loc == "" {
 			loc = s.Defaults.Location
 		}
-		vs, err := s.Azure.GetVersions(ctx, loc)
+		vs, err := az.GetVersions(ctx, loc)
 		if err != nil {
 			return "", "", err
 		}
 		return views.Versions(loc, vs), "", nil
 	case "get-upgrades":
-		u, err := s.Azure.GetUpgrades(ctx, cmd.ResourceGroup, cmd.Cluster)
+		u, err := az.GetUpgrades(ctx, cmd.ResourceGroup, cmd.Cluster)
 		if err != nil {
-			return "", "", err
+			return "", "", s.beingCreated(ctx, target, err)
 		}
 		return views.Upgrades(cmd.Cluster, u), "", nil
 	case "jobs":
@@ -179,7 +202,8 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 	case "approve", "deny":
 		return s.decide(ctx, req.User, cmd.JobID, cmd.Kind == "approve", cmd.Reason)
 	case "abort":
-		t := aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster, Pool: cmd.Pool}
+		t := target
+		t.Pool = cmd.Pool
 		job, err := s.Engine.Abort(ctx, t, req.User)
 		if err != nil {
 			return "", "", err
@@ -189,13 +213,13 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 		text, err := s.Policy.WhoAmI(ctx, req.User)
 		return text, "", err
 	case "policy":
-		return s.Policy.Describe(ctx, aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster}), "", nil
+		return s.Policy.Describe(ctx, target), "", nil
 	case "pending":
 		return s.pending(ctx, req.User, now)
 	case "cost":
-		return s.cost(ctx, cmd)
+		return s.cost(ctx, cmd, az, target)
 	case "audit":
-		return s.audit(ctx, req.User, cmd, now)
+		return s.audit(ctx, req.User, cmd, target, now)
 	}
 	if cmd.Op == nil {
 		return "", "", aks.Errorf(aks.EInternal, "command %q is not wired to anything", cmd.Kind)
@@ -204,20 +228,21 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 	if op.Target.ResourceGroup == "" {
 		op.Target.ResourceGroup = cmd.ResourceGroup
 	}
+	op.Target = s.target(sub, op.Target)
 	if op.Kind == aks.OpClusterCreate && op.Location == "" {
 		op.Location = s.Defaults.Location
 	}
-	sub := jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel}
+	submit := jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel}
 	if cmd.DryRun {
-		job, ev, err := s.Engine.DryRun(ctx, sub)
+		job, ev, err := s.Engine.DryRun(ctx, submit)
 		if err != nil {
-			return "", "", dryRunRefused(err)
+			return "", "", dryRunRefused(s.creating(ctx, op, err))
 		}
 		return views.DryRun(job, ev.Message), "", nil
 	}
-	job, err := s.Engine.Submit(ctx, sub)
+	job, err := s.Engine.Submit(ctx, submit)
 	if err != nil {
-		return "", "", err
+		return "", "", s.creating(ctx, op, err)
 	}
 	if job.State == aks.StateAwaitingApproval {
 		return fmt.Sprintf("Job %s is waiting for approval: follow it in the thread of its message in this channel.", job.ID), job.ID, nil
@@ -260,20 +285,21 @@ func (s *Service) pending(ctx context.Context, user aks.User, now time.Time) (st
 }
 
 // cost answers `/aks cost`: the run rate of one cluster, or of every cluster of the group.
-func (s *Service) cost(ctx context.Context, cmd commands.Command) (string, string, error) {
+func (s *Service) cost(ctx context.Context, cmd commands.Command, az Reader, target aks.Target) (string, string, error) {
 	if s.Costs == nil {
 		return "", "", &aks.Error{Code: aks.EUnavailable, Message: "this bot has no price list configured", Hint: "see AKSBOT_PRICES_URL in the README"}
 	}
 	var clusters []aks.Cluster
 	scope := "resource group " + cmd.ResourceGroup
 	if cmd.Cluster != "" {
-		c, err := s.Azure.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
+		c, err := az.GetCluster(ctx, cmd.ResourceGroup, cmd.Cluster)
 		if err != nil {
-			return "", "", err
+			return "", "", s.beingCreated(ctx, target, err)
 		}
-		clusters, scope = []aks.Cluster{c}, cmd.ResourceGroup+"/"+c.Name
+		target.Cluster = c.Name
+		clusters, scope = []aks.Cluster{c}, target.ClusterName()
 	} else {
-		list, err := s.Azure.ListClusters(ctx, cmd.ResourceGroup)
+		list, err := az.ListClusters(ctx, cmd.ResourceGroup)
 		if err != nil {
 			return "", "", err
 		}
@@ -301,7 +327,7 @@ func dryRunRefused(err error) error {
 const auditLimit = 200
 
 // audit shows the recent audit trail to approvers.
-func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command, now time.Time) (string, string, error) {
+func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command, target aks.Target, now time.Time) (string, string, error) {
 	ok, err := s.Policy.IsApprover(ctx, user)
 	if err != nil {
 		return "", "", err
@@ -311,8 +337,7 @@ func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command
 	}
 	key, scope := "", "all clusters"
 	if cmd.Cluster != "" {
-		t := aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster}
-		key, scope = t.ClusterKey(), t.ResourceGroup+"/"+t.Cluster
+		key, scope = target.ClusterKey(), target.ClusterName()
 	}
 	recs, err := s.Audit.Audit(ctx, now.Add(-cmd.Since), key, auditLimit)
 	if err != nil {

@@ -71,6 +71,12 @@ type Command struct {
 	// DryRun (--dry-run, mutating kinds only): answer what the approval request would show, and
 	// store and send nothing.
 	DryRun bool
+	// Subscription is --subscription as typed (a configured name or an ID); "" = the default.
+	// The bot resolves it (and refuses unknown ones) before Azure is read; Op.Target.Subscription
+	// is left for it to fill.
+	Subscription string
+	// AllSubscriptions (list only): the clusters of every configured subscription.
+	AllSubscriptions bool
 }
 
 // Mutating reports whether the command asks for a change in Azure (and so becomes a job).
@@ -147,6 +153,14 @@ func Parse(text string) (Command, error) {
 	}
 	c.Kind = sp.kind
 	c.DryRun = in.has(fDryRun)
+	if in.has(fSubscription) {
+		if c.Subscription, msg = subscription(in); msg != "" {
+			return Command{}, sp.usageError("%s", msg)
+		}
+	}
+	if c.AllSubscriptions = in.has(fAllSubs); c.AllSubscriptions && c.Subscription != "" {
+		return Command{}, sp.usageError("use either --subscription or --all-subscriptions")
+	}
 	if c.Op != nil {
 		c.Op.Target.ResourceGroup = c.ResourceGroup
 		c.Op.Target.Cluster = c.Cluster

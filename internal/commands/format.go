@@ -52,6 +52,12 @@ func (c Command) String() string {
 	if c.DryRun {
 		w = append(w, fDryRun)
 	}
+	if c.Subscription != "" {
+		w = append(w, fSubscription, quote(c.Subscription))
+	}
+	if c.AllSubscriptions {
+		w = append(w, fAllSubs)
+	}
 	if c.Pool != "" {
 		w = append(w, fPoolName, quote(c.Pool))
 	}

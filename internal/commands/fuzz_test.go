@@ -34,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(ex)
 		}
 	}
-	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d", "scale demo -c 2 --dry-run", "cost -g rg", "--dry-run"} {
+	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d", "scale demo -c 2 --dry-run", "cost -g rg", "--dry-run", "list --all-subscriptions", "list --subscription prod", "scale demo -c 2 --subscription=dev --dry-run", "show demo --subscription 22222222-2222-2222-2222-222222222222", "list --subscription"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -101,6 +101,15 @@ func checkCommand(t *testing.T, text string, c Command) {
 	}
 	if c.Kind == KindAbort && c.Cluster == "" {
 		t.Fatalf("Parse(%q): abort without a cluster", text)
+	}
+	if c.AllSubscriptions && (c.Kind != KindList || c.Subscription != "") {
+		t.Fatalf("Parse(%q): --all-subscriptions on %s with subscription %q", text, c.Kind, c.Subscription)
+	}
+	if c.Subscription != "" && !subscriptionRe.MatchString(c.Subscription) {
+		t.Fatalf("Parse(%q): invalid subscription %q", text, c.Subscription)
+	}
+	if c.Op != nil && c.Op.Target.Subscription != "" {
+		t.Fatalf("Parse(%q): the parser filled the target's subscription %q; the bot resolves it", text, c.Op.Target.Subscription)
 	}
 	if c.DryRun && !c.Mutating() {
 		t.Fatalf("Parse(%q): --dry-run on %s", text, c.Kind)

@@ -189,6 +189,15 @@ var acceptCases = []struct {
 	{"stop --dry-run", "stop demo --dry-run",
 		Command{Kind: KindStop, Cluster: "demo", DryRun: true, Op: op(aks.OpClusterStop, "", "demo", "", nil)}},
 
+	// subscriptions: the parser keeps what was typed; the bot resolves it
+	{"list --subscription", "list --subscription prod", Command{Kind: KindList, Subscription: "prod"}},
+	{"list --all-subscriptions", "list --all-subscriptions -g rg", Command{Kind: KindList, ResourceGroup: "rg", AllSubscriptions: true}},
+	{"--subscription=ID", "show demo --subscription=22222222-2222-2222-2222-22222222abcd",
+		Command{Kind: KindShow, Cluster: "demo", Subscription: "22222222-2222-2222-2222-22222222abcd"}},
+	{"nodepool scale --subscription", "nodepool scale demo np2 -c 3 --subscription dev",
+		Command{Kind: KindNodepoolScale, Cluster: "demo", Subscription: "dev", Op: op(aks.OpPoolScale, "", "demo", "np2", func(o *aks.Operation) { o.NodeCount = intp(3) })}},
+	{"get-versions --subscription", "get-versions -l westeurope --subscription prod", Command{Kind: KindGetVersions, Location: "westeurope", Subscription: "prod"}},
+
 	// cost
 	{"cost of the resource group", "cost", Command{Kind: KindCost}},
 	{"cost of a cluster", "cost demo -g rg", Command{Kind: KindCost, Cluster: "demo", ResourceGroup: "rg"}},
@@ -328,6 +337,11 @@ var refuseCases = []struct {
 	{"flag before command", "--node-count 3", "/aks COMMAND", []string{"missing command", "--node-count"}},
 	{"nodepool alone", "nodepool", "/aks nodepool scale CLUSTER POOL", []string{"missing nodepool subcommand"}},
 	{"nodepool then a flag", "nodepool -g rg", "/aks nodepool list", []string{"missing nodepool subcommand", "-g"}},
+	{"--subscription without a value", "list --subscription", "/aks list", []string{"--subscription"}},
+	{"--subscription not a word", "list --subscription 'my prod'", "/aks list", []string{`invalid subscription "my prod"`}},
+	{"--subscription and --all-subscriptions", "list --subscription prod --all-subscriptions", "/aks list", []string{"either --subscription or --all-subscriptions"}},
+	{"--all-subscriptions only on list", "show demo --all-subscriptions", "/aks show", []string{"--all-subscriptions"}},
+	{"--subscription not on jobs", "jobs --subscription prod", "/aks jobs", []string{"--subscription"}},
 	{"unknown nodepool subcommand", "nodepool sclae demo np2", "/aks nodepool scale", []string{"unknown nodepool subcommand sclae", "did you mean nodepool scale?"}},
 	{"help of an unknown topic", "help sacle", "/aks help [COMMAND]", []string{"no help for sacle", "did you mean scale?"}},
 	{"help of an unknown nodepool topic", "help nodepool ad", "/aks help", []string{"did you mean nodepool add?"}},

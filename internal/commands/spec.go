@@ -58,6 +58,8 @@ const (
 	fAll           = "--all"
 	fSince         = "--since"
 	fDryRun        = "--dry-run"
+	fSubscription  = "--subscription"
+	fAllSubs       = "--all-subscriptions"
 )
 
 var flagDefs = []*flagDef{
@@ -84,6 +86,8 @@ var flagDefs = []*flagDef{
 	{long: fOSType, kind: valueFlag, meta: "Linux|Windows", help: "node OS (default Linux)"},
 	{long: fAll, kind: boolFlag, help: "include finished jobs"},
 	{long: fDryRun, kind: boolFlag, help: "show what the approval request would say (plan, cost, quota, ETA, rule, approvers), to you only; nothing is stored or sent to Azure"},
+	{long: fSubscription, kind: valueFlag, meta: "NAME|ID", help: "the subscription, by its configured name or ID (default: the configured one)"},
+	{long: fAllSubs, kind: boolFlag, help: "list the clusters of every configured subscription"},
 	{long: fSince, kind: valueFlag, meta: "DURATION", help: "how far back to look, e.g. 2h, 90m or 7d (default 24h, at most 90d)"},
 }
 
@@ -129,11 +133,11 @@ var specList = []*spec{
 	},
 	{
 		kind:     KindList,
-		flags:    []string{fResourceGroup},
-		usage:    []string{"list [-g RG]"},
+		flags:    []string{fResourceGroup, fAllSubs},
+		usage:    []string{"list [-g RG] [--all-subscriptions]"},
 		summary:  "list the clusters in a resource group",
 		about:    "Lists the AKS clusters of a resource group with their version, state and node count.",
-		examples: []string{"list", "list -g rg-prod"},
+		examples: []string{"list", "list -g rg-prod --subscription prod", "list --all-subscriptions"},
 		build:    buildList,
 	},
 	{
@@ -464,6 +468,14 @@ var specs = func() map[Kind]*spec {
 		// Every mutating command takes --dry-run.
 		if (Command{Kind: s.kind}).Mutating() {
 			s.flags = append(s.flags, fDryRun)
+		}
+		// Every command that reaches into Azure (by resource group or location) takes
+		// --subscription, as az does.
+		for _, f := range s.flags {
+			if f == fResourceGroup || f == fLocation {
+				s.flags = append(s.flags, fSubscription)
+				break
+			}
 		}
 		m[s.kind] = s
 	}

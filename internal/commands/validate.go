@@ -357,3 +357,15 @@ func parseSpan(s string) (time.Duration, bool) {
 	}
 	return span + min(extra, tooLong), true
 }
+
+// subscriptionRe accepts a configured name (a simple word) or a subscription ID (a GUID); which
+// names exist is the bot's to check, against its configuration.
+var subscriptionRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+func subscription(in *input) (string, string) {
+	raw := in.value(fSubscription)
+	if !subscriptionRe.MatchString(raw) {
+		return "", fmt.Sprintf("invalid subscription %q: use a configured subscription name or a subscription ID", clip(raw))
+	}
+	return raw, ""
+}

@@ -15,6 +15,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // Mode says which chat transport runs.
@@ -56,11 +58,15 @@ const (
 type Config struct {
 	Mode                                      Mode
 	SlackAppToken, SlackBotToken, SlackAPIURL string
-	SubscriptionID                            string // "" = simulated cloud
-	ARMEndpoint, AuthorityHost, ARMAudience   string
-	ConfigFile                                string // "" when none was read
-	DBPath                                    string
-	HTTPAddr                                  string // health, readiness and metrics; "off" disables
+	SubscriptionID                            string // the default subscription's ID; "" = simulated cloud
+	// Subscriptions are the subscriptions commands may name (azure.subscriptions, or
+	// AZURE_SUBSCRIPTION_ID alone, named by its ID). Empty on the simulated cloud, whose own
+	// subscriptions the bot sets when it starts it.
+	Subscriptions                           aks.Subscriptions
+	ARMEndpoint, AuthorityHost, ARMAudience string
+	ConfigFile                              string // "" when none was read
+	DBPath                                  string
+	HTTPAddr                                string // health, readiness and metrics; "off" disables
 	// EtcdEndpoints are etcd's client URLs; empty = the data file (DBPath) keeps the state.
 	EtcdEndpoints []string
 	// EtcdPassword goes with File.Store.Etcd.Username; it is never printed or logged.
@@ -114,10 +120,6 @@ func Load(getenv func(string) string) (Config, error) {
 		// Bearer tokens are only sent over TLS, so a plain-http endpoint could never work.
 		if err := checkURL(c.ARMEndpoint, "https"); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", EnvARMEndpoint, err))
-		}
-		if c.SubscriptionID == "" {
-			errs = append(errs, fmt.Errorf("%s is set but %s is not: the endpoint is only used with a subscription",
-				EnvARMEndpoint, EnvSubscriptionID))
 		}
 	} else if c.ARMAudience != "" {
 		errs = append(errs, fmt.Errorf("%s is set but %s is not: the audience is only used with a custom endpoint",
@@ -175,6 +177,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.File, c.ConfigFile = file, name
 	if err == nil {
 		errs = append(errs, c.checkEtcd()...)
+		errs = append(errs, c.subscriptions()...)
+	}
+	if c.ARMEndpoint != "" && c.SubscriptionID == "" && len(c.File.Azure.Subscriptions) == 0 {
+		errs = append(errs, fmt.Errorf("%s is set but %s is not: the endpoint is only used with a subscription",
+			EnvARMEndpoint, EnvSubscriptionID))
 	}
 
 	// Without approvers anywhere in Slack every operation that needs approval would be refused.
@@ -193,6 +200,59 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// subscriptions works out the subscriptions and the default one from azure.subscriptions,
+// azure.defaultSubscription and AZURE_SUBSCRIPTION_ID, and checks that the policy's rules name
+// only subscriptions that exist.
+func (c *Config) subscriptions() []error {
+	var errs []error
+	az := c.File.Azure
+	byName := az.Subscriptions
+	def := az.DefaultSubscription
+	switch {
+	case len(byName) == 0 && c.SubscriptionID != "":
+		// AZURE_SUBSCRIPTION_ID alone, as before: one subscription, named by its ID.
+		byName = map[string]string{c.SubscriptionID: c.SubscriptionID}
+		def = c.SubscriptionID
+	case len(byName) > 0 && def == "":
+		for name, id := range byName {
+			if strings.EqualFold(id, c.SubscriptionID) || len(byName) == 1 {
+				def = name
+			}
+		}
+		if def == "" {
+			errs = append(errs, fmt.Errorf("azure.defaultSubscription: must name the subscription commands without --subscription act in (one of %s)",
+				strings.Join(sortedNames(byName), ", ")))
+		}
+	}
+	if len(az.Subscriptions) > 0 && c.SubscriptionID != "" {
+		listed := false
+		for _, id := range byName {
+			listed = listed || strings.EqualFold(id, c.SubscriptionID)
+		}
+		if !listed {
+			errs = append(errs, fmt.Errorf("%s: %s is not listed under azure.subscriptions; list it there, or unset %s",
+				EnvSubscriptionID, c.SubscriptionID, EnvSubscriptionID))
+		}
+	}
+	if len(byName) == 0 || len(errs) > 0 {
+		return errs
+	}
+	c.Subscriptions = aks.NewSubscriptions(byName, def)
+	c.SubscriptionID = c.Subscriptions.Default
+	for i, r := range c.File.Policy.Rules {
+		for j, pat := range r.Match.Subscriptions {
+			if strings.ContainsAny(pat, "*?[") || guidRE.MatchString(pat) {
+				continue
+			}
+			if _, err := c.Subscriptions.Resolve(pat); err != nil {
+				errs = append(errs, fmt.Errorf("policy.rules[%d].match.subscriptions[%d]: %q is not a configured subscription (known: %s)",
+					i, j, pat, strings.Join(c.Subscriptions.Names(), ", ")))
+			}
+		}
+	}
+	return errs
 }
 
 var replicaIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)

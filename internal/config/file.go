@@ -27,6 +27,13 @@ type File struct {
 	Azure struct {
 		ResourceGroup string `yaml:"resourceGroup"`
 		Location      string `yaml:"location"`
+		// Subscriptions names the subscriptions the bot works in: name -> subscription ID.
+		// Commands pick one with --subscription NAME|ID. Not written: AZURE_SUBSCRIPTION_ID
+		// alone, named by its ID.
+		Subscriptions map[string]string `yaml:"subscriptions"`
+		// DefaultSubscription is the name of the subscription commands without --subscription
+		// act in; it may be left out when only one is listed (or AZURE_SUBSCRIPTION_ID names one).
+		DefaultSubscription string `yaml:"defaultSubscription"`
 	} `yaml:"azure"`
 	Policy    PolicyFile `yaml:"policy"`
 	Jobs      JobsFile   `yaml:"jobs"`
@@ -115,6 +122,8 @@ type RuleFile struct {
 // MatchFile selects clusters by glob patterns (path.Match syntax, case-insensitive). An empty
 // list matches anything.
 type MatchFile struct {
+	// Subscriptions are names (azure.subscriptions) or IDs, or globs of them.
+	Subscriptions  []string `yaml:"subscriptions"`
 	ResourceGroups []string `yaml:"resourceGroups"`
 	Clusters       []string `yaml:"clusters"`
 }
@@ -357,6 +366,21 @@ func (f *File) validate(set map[string]bool) []error {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
 
+	for _, name := range sortedNames(f.Azure.Subscriptions) {
+		path := "azure.subscriptions." + name
+		if !subNameRE.MatchString(name) {
+			bad(path, "%q is not a subscription name: use a simple word (letters, digits, '-', '_', up to 40, starting with a letter)", name)
+		}
+		if id := f.Azure.Subscriptions[name]; !guidRE.MatchString(id) {
+			bad(path, "%q is not a subscription ID (a GUID like 00000000-0000-0000-0000-000000000000)", id)
+		}
+	}
+	if d := f.Azure.DefaultSubscription; d != "" {
+		if _, ok := f.Azure.Subscriptions[d]; !ok {
+			bad("azure.defaultSubscription", "%q is not listed under azure.subscriptions (known: %s)", d, strings.Join(sortedNames(f.Azure.Subscriptions), ", "))
+		}
+	}
+
 	rg := f.Azure.ResourceGroup
 	switch {
 	case rg == "":
@@ -483,6 +507,17 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
 				continue
 			}
 			w.walk(v, f.Type, kp, depth+1)
+		}
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.fail(path, "expected a mapping of names to values")
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			w.lines[k.Line] = append(w.lines[k.Line], lineEntry{kp, k.Value})
+			w.walk(v, t.Elem(), kp, depth+1)
 		}
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -751,9 +786,10 @@ func (p PolicyFile) problems() []error {
 		}
 		if catchAll >= 0 {
 			bad(path, "never applies: policy.rules[%d] matches every cluster and comes first (the first matching rule wins); move it up or give policy.rules[%d] a match", catchAll, catchAll)
-		} else if len(r.Match.ResourceGroups) == 0 && len(r.Match.Clusters) == 0 {
+		} else if len(r.Match.ResourceGroups) == 0 && len(r.Match.Clusters) == 0 && len(r.Match.Subscriptions) == 0 {
 			catchAll = i
 		}
+		patterns(path+".match.subscriptions", r.Match.Subscriptions)
 		patterns(path+".match.resourceGroups", r.Match.ResourceGroups)
 		patterns(path+".match.clusters", r.Match.Clusters)
 		channels(path+".channels", r.Channels)
@@ -878,4 +914,15 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
 	return d.String()
+}
+
+var subNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,39}$`)
+
+func sortedNames(m map[string]string) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -27,8 +27,12 @@ const csvTime = "2006-01-02T15:04:05.000000000Z07:00"
 var auditColumns = []string{
 	"seq", "at", "action", "user_id", "user_name", "channel", "job_id", "op",
 	"resource_group", "cluster", "pool", "subscription", "plan", "rule", "detail",
-	"operation_id", "state",
+	"operation_id", "state", "target_subscription", "subscription_name",
 }
+
+// optionalColumns came after the first exports: files without them still read (the target's
+// subscription then stays empty, as in records stored before subscriptions were named).
+var optionalColumns = map[string]bool{"target_subscription": true, "subscription_name": true}
 
 // WriteAuditJSONL writes one JSON object per record and line, in the store's JSON form.
 func WriteAuditJSONL(w io.Writer, recs []aks.AuditRecord) error {
@@ -83,6 +87,7 @@ func WriteAuditCSV(w io.Writer, recs []aks.AuditRecord) error {
 			rec.User.ID, rec.User.Name, rec.Channel, rec.JobID, string(rec.Op),
 			rec.Target.ResourceGroup, rec.Target.Cluster, rec.Target.Pool, rec.Subscription,
 			rec.Plan, rec.Rule, rec.Detail, rec.OperationID, string(rec.State),
+			rec.Target.Subscription, rec.Target.SubscriptionName,
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("export: write audit record %d: %w", rec.Seq, err)
@@ -115,12 +120,15 @@ func ReadAuditCSV(r io.Reader) ([]aks.AuditRecord, error) {
 		}
 		col[name] = i
 	}
+	known := 0
 	for _, name := range auditColumns {
-		if _, ok := col[name]; !ok {
+		if _, ok := col[name]; ok {
+			known++
+		} else if !optionalColumns[name] {
 			return nil, fmt.Errorf("export: read audit CSV header: no column %q", name)
 		}
 	}
-	if len(col) != len(auditColumns) {
+	if len(col) != known {
 		return nil, fmt.Errorf("export: read audit CSV header: unknown columns in %q", header)
 	}
 
@@ -134,7 +142,13 @@ func ReadAuditCSV(r io.Reader) ([]aks.AuditRecord, error) {
 			return nil, fmt.Errorf("export: read audit CSV: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		get := func(name string) string { return row[col[name]] }
+		get := func(name string) string {
+			i, ok := col[name]
+			if !ok {
+				return "" // an optional column the file does not have
+			}
+			return row[i]
+		}
 		seq, err := strconv.ParseUint(get("seq"), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("export: read audit CSV line %d: seq: %w", line, err)
@@ -144,14 +158,15 @@ func ReadAuditCSV(r io.Reader) ([]aks.AuditRecord, error) {
 			return nil, fmt.Errorf("export: read audit CSV line %d: at: %w", line, err)
 		}
 		out = append(out, aks.AuditRecord{
-			Seq:          seq,
-			At:           at.UTC(),
-			Action:       aks.AuditAction(get("action")),
-			User:         aks.User{ID: get("user_id"), Name: get("user_name")},
-			Channel:      get("channel"),
-			JobID:        get("job_id"),
-			Op:           aks.OpKind(get("op")),
-			Target:       aks.Target{ResourceGroup: get("resource_group"), Cluster: get("cluster"), Pool: get("pool")},
+			Seq:     seq,
+			At:      at.UTC(),
+			Action:  aks.AuditAction(get("action")),
+			User:    aks.User{ID: get("user_id"), Name: get("user_name")},
+			Channel: get("channel"),
+			JobID:   get("job_id"),
+			Op:      aks.OpKind(get("op")),
+			Target: aks.Target{ResourceGroup: get("resource_group"), Cluster: get("cluster"), Pool: get("pool"),
+				Subscription: get("target_subscription"), SubscriptionName: get("subscription_name")},
 			Subscription: get("subscription"),
 			Plan:         get("plan"),
 			Rule:         get("rule"),

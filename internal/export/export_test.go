@@ -119,13 +119,13 @@ func TestAuditCSVLineEndings(t *testing.T) {
 func TestAuditCSVLayout(t *testing.T) {
 	at := time.Date(2025, 3, 1, 13, 0, 0, 5, time.FixedZone("CET", 3600))
 	rec := aks.AuditRecord{Seq: 42, At: at, Action: aks.AuditRefused, User: aks.User{ID: "U9", Name: "Eve"},
-		Target: aks.Target{ResourceGroup: "rg", Cluster: "c"}, Detail: "x"}
+		Target: aks.Target{ResourceGroup: "rg", Cluster: "c", Subscription: "sub-1", SubscriptionName: "prod"}, Subscription: "sub-1", Detail: "x"}
 	var buf bytes.Buffer
 	if err := WriteAuditCSV(&buf, []aks.AuditRecord{rec}); err != nil {
 		t.Fatalf("WriteAuditCSV: %v", err)
 	}
-	want := "seq,at,action,user_id,user_name,channel,job_id,op,resource_group,cluster,pool,subscription,plan,rule,detail,operation_id,state\n" +
-		"42,2025-03-01T12:00:00.000000005Z,refused,U9,Eve,,,,rg,c,,,,,x,,\n"
+	want := "seq,at,action,user_id,user_name,channel,job_id,op,resource_group,cluster,pool,subscription,plan,rule,detail,operation_id,state,target_subscription,subscription_name\n" +
+		"42,2025-03-01T12:00:00.000000005Z,refused,U9,Eve,,,,rg,c,,sub-1,,,x,,,sub-1,prod\n"
 	if buf.String() != want {
 		t.Fatalf("CSV =\n%s\nwant\n%s", buf.String(), want)
 	}
@@ -135,6 +135,9 @@ func TestAuditCSVLayout(t *testing.T) {
 	}
 	if len(got) != 1 || !got[0].At.Equal(at) || got[0].At.Location() != time.UTC {
 		t.Fatalf("time read back = %v; want %v in UTC", got[0].At, at)
+	}
+	if got[0].Target != rec.Target {
+		t.Fatalf("target read back = %+v; want %+v", got[0].Target, rec.Target)
 	}
 }
 
@@ -157,7 +160,7 @@ func TestReadAuditCSVReorderedColumns(t *testing.T) {
 
 func TestReadAuditCSVErrors(t *testing.T) {
 	header := strings.Join(auditColumns, ",") + "\n"
-	row := func(seq, at string) string { return seq + "," + at + ",refused,,,,,,,,,,,,,,\n" }
+	row := func(seq, at string) string { return seq + "," + at + ",refused,,,,,,,,,,,,,,,,\n" }
 	cases := map[string]struct{ in, want string }{
 		"empty":          {"", "empty file"},
 		"missing column": {strings.Replace(header, ",state", "", 1), `no column "state"`},

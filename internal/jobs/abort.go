@@ -13,6 +13,7 @@ import (
 // ends "cancelled" once Azure confirms the abort (or "succeeded" if the operation finished
 // first: Azure's word is final).
 func (e *Engine) Abort(ctx context.Context, t aks.Target, user aks.User) (aks.Job, error) {
+	t = e.inDefault(t)
 	key := t.ClusterKey()
 	running, err := e.cfg.Store.Jobs(ctx, Filter{States: []aks.JobState{aks.StateRunning}, ClusterKey: key})
 	if err != nil {

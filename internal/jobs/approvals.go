@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,7 +113,7 @@ func expired(job aks.Job, now time.Time) bool {
 // refuseDecision records a refused decision in the audit log and returns err for the user.
 func (e *Engine) refuseDecision(ctx context.Context, job aks.Job, user aks.User, err error) error {
 	e.audit(ctx, aks.AuditRecord{At: e.now(), Action: aks.AuditDecisionRefused, User: user, Channel: job.Channel,
-		JobID: job.ID, Op: job.Op.Kind, Target: job.Op.Target, Subscription: job.Plan.Subscription,
+		JobID: job.ID, Op: job.Op.Kind, Target: job.Op.Target, Subscription: cmp.Or(job.Plan.Subscription, job.Op.Target.Subscription),
 		Plan: job.Plan.Summary, Rule: job.Rule, Detail: userMessage(err), State: job.State})
 	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/assess"
+	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/config"
 	"github.com/aksbot/aksbot/internal/jobs"
@@ -30,10 +31,7 @@ import (
 // set, replaces the simulated price list (for an unreachable one).
 func withAssessor(pricesURL string) func(*jobs.Config) {
 	return func(cfg *jobs.Config) {
-		cloud := cfg.Cloud.(interface {
-			assess.Compute
-			jobs.Cloud
-		})
+		clouds := cfg.Cloud.(*azure.Clouds)
 		st := cfg.Store.(*store.Store)
 		opts := prices.Options{Base: pricesURL, Cache: st}
 		if pricesURL == "" {
@@ -48,7 +46,8 @@ func withAssessor(pricesURL string) func(*jobs.Config) {
 		if err != nil {
 			panic(err)
 		}
-		cfg.Assessor = &assess.Assessor{Prices: pl, Compute: cloud}
+		cfg.Assessor = &assess.Assessor{Prices: pl, Compute: clouds.Default(),
+			ComputeIn: func(sub string) (assess.Compute, error) { return clouds.In(sub) }}
 	}
 }
 

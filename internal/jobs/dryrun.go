@@ -12,5 +12,6 @@ import (
 // request would show. Refusals are the same errors Submit returns, not recorded in the audit
 // log: a dry run leaves no trace.
 func (e *Engine) DryRun(ctx context.Context, req SubmitRequest) (aks.Job, aks.Event, error) {
+	req.Op.Target = e.inDefault(req.Op.Target)
 	return e.prepare(ctx, req, true)
 }

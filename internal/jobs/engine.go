@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ type Config struct {
 	Observer Observer // nil = none
 	Logger   *slog.Logger
 	Now      func() time.Time // nil = time.Now
+	// DefaultSubscription is the ID given to targets that name no subscription, so that their
+	// lane key matches that of jobs naming it (and of jobs migrated from before subscriptions
+	// were named); "" leaves them as they are.
+	DefaultSubscription string
 
 	// PollInterval is the least time between two status polls of one operation. Azure's AKS
 	// resource provider throttles status reads, so 15 s is the floor for real Azure; the
@@ -197,6 +202,7 @@ type SubmitRequest struct {
 // Submit checks the request against policy, plans it against Azure's current state, stores the
 // job, reports it, and queues it unless it waits for approval. Nothing is sent to Azure here.
 func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error) {
+	req.Op.Target = e.inDefault(req.Op.Target)
 	job, ev, err := e.prepare(ctx, req, false)
 	if err != nil {
 		return aks.Job{}, err
@@ -223,7 +229,7 @@ func (e *Engine) Submit(ctx context.Context, req SubmitRequest) (aks.Job, error)
 func (e *Engine) refuseRequest(ctx context.Context, req SubmitRequest, plan aks.Plan, rule string, err error) error {
 	e.log.Info("request refused by policy", "user", req.Requester.ID, "channel", req.Channel, "op", req.Op.Kind, "cluster", req.Op.Target.String(), "err", err)
 	e.audit(ctx, aks.AuditRecord{At: e.now(), Action: aks.AuditRefused, User: req.Requester, Channel: req.Channel,
-		Op: req.Op.Kind, Target: req.Op.Target, Subscription: plan.Subscription, Plan: plan.Summary, Rule: rule,
+		Op: req.Op.Kind, Target: req.Op.Target, Subscription: cmp.Or(plan.Subscription, req.Op.Target.Subscription), Plan: plan.Summary, Rule: rule,
 		Detail: userMessage(err)})
 	return err
 }
@@ -628,4 +634,12 @@ func orList(items []string) string {
 		return items[0]
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// inDefault puts a target that names no subscription in the default one.
+func (e *Engine) inDefault(t aks.Target) aks.Target {
+	if t.Subscription == "" {
+		t.Subscription = e.cfg.DefaultSubscription
+	}
+	return t
 }

@@ -81,7 +81,8 @@ type harness struct {
 	path   string
 	store  *store.Store
 	sim    *sim.Cloud
-	cloud  *azure.Client
+	cloud  *azure.Client // the default subscription's
+	clouds *azure.Clouds
 	rec    *recorder
 	engine *jobs.Engine
 	cancel context.CancelFunc
@@ -108,7 +109,17 @@ func start(t *testing.T, path string, rec *recorder, durations sim.Durations, op
 	if err != nil {
 		t.Fatalf("azure client: %v", err)
 	}
-	cfg := jobs.Config{Store: st, Cloud: client, Reporter: rec, Policy: policy.Demo(bob.ID),
+	// The simulated cloud hosts a second subscription; the engine serves both, dev by default.
+	prod, err := azure.New(azure.Config{SubscriptionID: sim.ProdSubscriptionID, Credential: cloud.Credential(),
+		Endpoint: "https://management.sim.test", Transport: cloud.Transport()})
+	if err != nil {
+		t.Fatalf("azure client: %v", err)
+	}
+	clouds, err := azure.NewClouds(sim.SubscriptionID, client, prod)
+	if err != nil {
+		t.Fatalf("azure clouds: %v", err)
+	}
+	cfg := jobs.Config{Store: st, Cloud: clouds, DefaultSubscription: sim.SubscriptionID, Reporter: rec, Policy: policy.Demo(bob.ID),
 		PollInterval: 50 * time.Millisecond, ProgressInterval: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond,
 		BusyTimeout: 5 * time.Second}
 	for _, o := range opts {
@@ -119,7 +130,7 @@ func start(t *testing.T, path string, rec *recorder, durations sim.Durations, op
 		t.Fatalf("engine: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, path: path, store: st, sim: cloud, cloud: client, rec: rec, engine: e, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, path: path, store: st, sim: cloud, cloud: client, clouds: clouds, rec: rec, engine: e, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- e.Run(ctx) }()
 	t.Cleanup(h.stop)
 	return h

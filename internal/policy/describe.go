@@ -90,7 +90,9 @@ func (p *Policy) WhoAmI(ctx context.Context, user aks.User) (string, error) {
 
 // isCatchAllShadowed reports whether an earlier rule matches every cluster.
 func (r *rule) isCatchAllShadowed(before []rule) bool {
-	return slices.ContainsFunc(before, func(o rule) bool { return len(o.resourceGroups) == 0 && len(o.clusters) == 0 })
+	return slices.ContainsFunc(before, func(o rule) bool {
+		return len(o.subscriptions) == 0 && len(o.resourceGroups) == 0 && len(o.clusters) == 0
+	})
 }
 
 // Query is one hypothetical request for Explain, as the command line gives it. From and To are
@@ -187,6 +189,9 @@ func (q Query) build() (aks.Operation, aks.Plan) {
 // scope says which clusters a rule matches: " (resource groups rg-prod-*, clusters prod-*)".
 func (r *rule) scope() string {
 	var parts []string
+	if len(r.subscriptions) > 0 {
+		parts = append(parts, "subscriptions "+strings.Join(r.subscriptions, ", "))
+	}
 	if len(r.resourceGroups) > 0 {
 		parts = append(parts, "resource groups "+strings.Join(r.resourceGroups, ", "))
 	}

@@ -27,6 +27,8 @@ import (
 type Policy struct {
 	rules  []rule // the configured rules in order, then the default rule, which matches anything
 	groups Groups // nil: every group lookup fails (closed)
+	// subs names the subscriptions, so that rules may match them by name or ID.
+	subs aks.Subscriptions
 }
 
 // rule is one RuleFile with the defaults filled in from the top-level keys.
@@ -35,7 +37,7 @@ type rule struct {
 	currency string // of the cost limits: prices.currency
 	path     string // key path for hints: "policy.rules[0]", or "policy" for the default rule
 
-	resourceGroups, clusters []string // lowercase glob patterns; empty = any
+	subscriptions, resourceGroups, clusters []string // lowercase glob patterns; empty = any
 
 	channels, requesters, approvers []string // empty channels/requesters = any/anyone
 	channelsPath, requestersPath    string   // where the list is configured, for hints
@@ -81,6 +83,7 @@ func New(f config.PolicyFile, groups Groups) (*Policy, error) {
 		r := rule{
 			name:           rf.Name,
 			path:           fmt.Sprintf("policy.rules[%d]", i),
+			subscriptions:  lower(rf.Match.Subscriptions),
 			resourceGroups: lower(rf.Match.ResourceGroups),
 			clusters:       lower(rf.Match.Clusters),
 			approvals:      1,
@@ -163,12 +166,33 @@ func inherit(own []string, ownPath string, def []string, defPath string) ([]stri
 func (p *Policy) ruleFor(t aks.Target) *rule {
 	for i := range p.rules {
 		r := &p.rules[i]
-		if globAny(r.resourceGroups, t.ResourceGroup) && globAny(r.clusters, t.Cluster) {
+		if p.subscriptionMatches(r.subscriptions, t) && globAny(r.resourceGroups, t.ResourceGroup) && globAny(r.clusters, t.Cluster) {
 			return r
 		}
 	}
 	return &p.rules[len(p.rules)-1]
 }
+
+// subscriptionMatches reports whether the target's subscription (the default one when it names
+// none) matches one of the patterns by its ID or its configured name. No patterns match any.
+func (p *Policy) subscriptionMatches(patterns []string, t aks.Target) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	id := t.Subscription
+	if id == "" {
+		id = p.subs.Default
+	}
+	name := p.subs.Name(id)
+	if name == "" {
+		name = t.SubscriptionName
+	}
+	return (id != "" && globAny(patterns, id)) || (name != "" && globAny(patterns, name))
+}
+
+// SetSubscriptions tells the policy the configured subscriptions, so that rules match them by
+// name; call it before the policy is used.
+func (p *Policy) SetSubscriptions(s aks.Subscriptions) { p.subs = s }
 
 // CanRequest returns nil, or an *aks.Error (EUnauthorized) saying why the user may not ask for op
 // in that channel under the rule that matches the target's cluster. Resolving a requester group
@@ -632,7 +656,7 @@ func channelMentions(ids []string) []string {
 	return out
 }
 
-func clusterName(t aks.Target) string { return t.ResourceGroup + "/" + t.Cluster }
+func clusterName(t aks.Target) string { return t.ClusterName() }
 
 func approvalCount(n int) string {
 	if n == 1 {

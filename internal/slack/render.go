@@ -217,6 +217,9 @@ func target(job aks.Job) string {
 	if sub == "" {
 		sub = "(the bot's default)"
 	}
+	if t.SubscriptionName != "" {
+		sub = t.SubscriptionName + " (" + sub + ")"
+	}
 	pool := t.Pool
 	if pool == "" {
 		pool = job.Plan.Pool

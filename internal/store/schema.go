@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,13 +15,23 @@ import (
 
 // migration moves the data file from one schema version to the next, inside the open
 // transaction: if it fails, the file is left as it was.
-type migration func(tx *bbolt.Tx, log *slog.Logger) error
+type migration func(tx *bbolt.Tx, env migrateEnv) error
+
+// migrateEnv is what a migration may need besides the file.
+type migrateEnv struct {
+	log *slog.Logger
+	// defaultSubscription is the ID of the subscription jobs stored before subscriptions were
+	// named belong to (Options.DefaultSubscription).
+	defaultSubscription string
+}
 
 // migrations[i] migrates schema version i+1 to i+2; the current version is 1+len(migrations).
 //
 //	1: jobs, active, events, refs (files made before the version was recorded are version 1)
 //	2: + audit, filled from the events already stored
-var migrations = []migration{addAuditLog}
+//	3: targets name their subscription (the default one for older jobs); active index keys
+//	   (and audit records) follow
+var migrations = []migration{addAuditLog, nameSubscriptions}
 
 // ErrNewerSchema: the data file was written by a newer aksbot, whose records this one may not
 // understand; it is refused rather than read wrongly or downgraded.
@@ -55,7 +66,7 @@ func (s *Store) init(ctx context.Context, steps []migration) error {
 			return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(target)))
 		}
 		for ; v < target; v++ {
-			if err := steps[v-1](tx, s.log); err != nil {
+			if err := steps[v-1](tx, migrateEnv{log: s.log, defaultSubscription: s.defaultSub}); err != nil {
 				return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 			}
 			s.log.Info("store: migrated data file", "path", s.path, "from", v, "to", v+1)
@@ -122,7 +133,8 @@ func createBuckets(tx *bbolt.Tx) error {
 // The job's fields (plan, rule, operation ID) are as stored now, not as they were at each
 // event. Records that cannot be decoded are skipped and counted: they are already errors when
 // read, and must not stop the upgrade.
-func addAuditLog(tx *bbolt.Tx, log *slog.Logger) error {
+func addAuditLog(tx *bbolt.Tx, env migrateEnv) error {
+	log := env.log
 	audit, err := tx.CreateBucketIfNotExists(bucketAudit)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketAudit, err)
@@ -179,6 +191,104 @@ func addAuditLog(tx *bbolt.Tx, log *slog.Logger) error {
 	}
 	if skipped > 0 {
 		log.Warn("store: audit log migration skipped damaged records", "skipped", skipped)
+	}
+	return nil
+}
+
+// nameSubscriptions (schema 2 to 3) puts the jobs stored before aksbot knew several
+// subscriptions in the default one: their targets get its ID, so their lane keys become
+// "sub/rg/cluster" like those of new jobs, and the active index is rewritten with those keys
+// (entries of schema 1 files had none). Audit records get the ID in their targets too, so that
+// `/aks audit CLUSTER` still finds them. Without a default (a store opened by a tool that does
+// not know the configuration) the targets are left as they are: they then stay in the lane of
+// the "" subscription, which is what a bot without subscriptions uses. Records that cannot be
+// decoded are skipped and counted, as in addAuditLog.
+func nameSubscriptions(tx *bbolt.Tx, env migrateEnv) error {
+	jobsB, active := tx.Bucket(bucketJobs), tx.Bucket(bucketActive)
+	if jobsB == nil || active == nil {
+		return nil
+	}
+	sub := env.defaultSubscription
+	skipped, moved := 0, 0
+	type rewrite struct {
+		key  []byte
+		job  aks.Job
+		data []byte
+	}
+	var rewrites []rewrite
+	err := jobsB.ForEach(func(k, v []byte) error {
+		job, err := decodeStoredJob(k, v)
+		if err != nil {
+			skipped++
+			return nil
+		}
+		if job.Op.Target.Subscription == "" && sub != "" {
+			job.Op.Target.Subscription = sub
+			if job.Plan.Subscription == "" {
+				job.Plan.Subscription = sub
+			}
+			data, err := encodeJob(job)
+			if err != nil {
+				return err
+			}
+			rewrites = append(rewrites, rewrite{key: slices.Clone(k), job: job, data: data})
+			moved++
+		} else if active.Get(k) != nil {
+			rewrites = append(rewrites, rewrite{key: slices.Clone(k), job: job})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Written after the walk: bbolt does not allow changing a bucket while iterating over it.
+	for _, r := range rewrites {
+		if r.data != nil {
+			if err := jobsB.Put(r.key, r.data); err != nil {
+				return fmt.Errorf("rewrite job %s: %w", r.job.ID, err)
+			}
+		}
+		if active.Get(r.key) != nil {
+			if err := active.Put(r.key, activeEntry(r.job)); err != nil {
+				return fmt.Errorf("rewrite active index of job %s: %w", r.job.ID, err)
+			}
+		}
+	}
+	if audit := tx.Bucket(bucketAudit); audit != nil && sub != "" {
+		var recs [][2][]byte
+		err := audit.ForEach(func(k, v []byte) error {
+			rec, err := decodeAudit(k, v)
+			if err != nil {
+				skipped++
+				return nil
+			}
+			if rec.Target.Subscription != "" || rec.Target.Cluster == "" {
+				return nil
+			}
+			rec.Target.Subscription = sub
+			data, err := json.Marshal(rec)
+			if err != nil {
+				return fmt.Errorf("encode audit record: %w", err)
+			}
+			recs = append(recs, [2][]byte{slices.Clone(k), data})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := audit.Put(r[0], r[1]); err != nil {
+				return fmt.Errorf("rewrite audit record: %w", err)
+			}
+		}
+	}
+	if sub == "" && moved == 0 {
+		env.log.Info("store: no default subscription given; jobs stored before subscriptions were named keep their targets")
+	} else {
+		env.log.Info("store: jobs put in the default subscription", "subscription", sub, "jobs", moved)
+	}
+	if skipped > 0 {
+		env.log.Warn("store: subscription migration skipped damaged records", "skipped", skipped)
 	}
 	return nil
 }

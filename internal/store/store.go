@@ -69,6 +69,9 @@ const lockTimeout = time.Second
 // Options configures a Store. The zero value is usable.
 type Options struct {
 	Logger *slog.Logger // nil: no logs
+	// DefaultSubscription is the ID of the default subscription: opening a file written before
+	// subscriptions were named puts its jobs in it (schema 3). "" leaves them as they are.
+	DefaultSubscription string
 
 	// openFile replaces os.OpenFile for the data file, so that tests can make writes fail.
 	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
@@ -76,9 +79,10 @@ type Options struct {
 
 // Store is the bbolt-backed jobs.Store and jobs.AuditLog. It is safe for concurrent use.
 type Store struct {
-	db   *bbolt.DB
-	path string
-	log  *slog.Logger
+	db         *bbolt.DB
+	path       string
+	log        *slog.Logger
+	defaultSub string // Options.DefaultSubscription, for the migration
 
 	writes     chan *writeReq // unbuffered: see writer
 	closing    chan struct{}
@@ -125,6 +129,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := newStore(db, path, log)
+	s.defaultSub = opts.DefaultSubscription
 	if err := s.init(context.Background(), migrations); err != nil {
 		if cerr := s.Close(); cerr != nil {
 			log.Warn("store: close after failed open", "path", path, "err", cerr)

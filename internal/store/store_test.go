@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -695,7 +694,7 @@ func TestMigrationHook(t *testing.T) {
 	// The file is at the current version; the hook's steps go one past it.
 	cur := currentSchema(migrations)
 	from, to := fmt.Sprint(cur), fmt.Sprint(cur+1)
-	failing := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ *slog.Logger) error {
+	failing := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ migrateEnv) error {
 		if _, err := tx.CreateBucket([]byte("half-done")); err != nil {
 			return err
 		}
@@ -709,7 +708,7 @@ func TestMigrationHook(t *testing.T) {
 	}
 
 	var ran int
-	steps := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ *slog.Logger) error {
+	steps := append(slices.Clone(migrations), func(tx *bbolt.Tx, _ migrateEnv) error {
 		ran++
 		if tx.Bucket([]byte("half-done")) != nil {
 			return errors.New("failed migration left changes behind")

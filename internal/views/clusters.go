@@ -20,7 +20,14 @@ func ClusterList(rg string, clusters []aks.Cluster) string {
 		return "No AKS clusters found.\nCreate one with `/aks create CLUSTER -g RG -l LOCATION`."
 	}
 	sorted := slices.Clone(clusters)
+	subs := false
+	for _, c := range sorted {
+		subs = subs || c.Subscription != ""
+	}
 	slices.SortStableFunc(sorted, func(a, b aks.Cluster) int {
+		if c := strings.Compare(a.Subscription, b.Subscription); c != 0 {
+			return c
+		}
 		if c := strings.Compare(strings.ToLower(a.ResourceGroup), strings.ToLower(b.ResourceGroup)); c != 0 {
 			return c
 		}
@@ -34,11 +41,19 @@ func ClusterList(rg string, clusters []aks.Cluster) string {
 	footer := "Details: `/aks show CLUSTER -g RG`"
 
 	t := table{header: []string{"NAME", "RESOURCE GROUP", "LOCATION", "VERSION", "NODES", "POWER", "STATE"}}
+	if subs {
+		// Clusters of several subscriptions: each line names its subscription.
+		t.header = append([]string{"SUBSCRIPTION"}, t.header...)
+	}
 	for _, c := range sorted {
-		t.rows = append(t.rows, []string{
+		row := []string{
 			c.Name, c.ResourceGroup, orDash(c.Location), orDash(c.KubernetesVersion),
 			strconv.Itoa(c.NodeCount()), orDash(c.PowerState), orDash(c.ProvisioningState),
-		})
+		}
+		if subs {
+			row = append([]string{orDash(c.Subscription)}, row...)
+		}
+		t.rows = append(t.rows, row)
 	}
 	more := func(n int) string {
 		if rg == "" {
@@ -55,7 +70,11 @@ func ClusterList(rg string, clusters []aks.Cluster) string {
 // return are left out of the header and shown as "-" in the table.
 func ClusterDetail(c aks.Cluster) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Cluster %s* in resource group %s\n", c.Name, c.ResourceGroup)
+	fmt.Fprintf(&b, "*Cluster %s* in resource group %s", c.Name, c.ResourceGroup)
+	if c.Subscription != "" {
+		fmt.Fprintf(&b, ", subscription %s", c.Subscription)
+	}
+	b.WriteString("\n")
 	field := func(name, value string) {
 		if value != "" {
 			fmt.Fprintf(&b, "%s: %s\n", name, plain(value, maxFieldLen))

@@ -70,6 +70,9 @@ func DryRun(j aks.Job, message string) string {
 	if sub == "" {
 		sub = "(the bot's default)"
 	}
+	if t.SubscriptionName != "" {
+		sub = t.SubscriptionName + " (" + sub + ")"
+	}
 	fmt.Fprintf(&b, "Subscription %s · resource group %s · cluster %s", escape(sub), escape(t.ResourceGroup), escape(t.Cluster))
 	if pool := cmpOr(t.Pool, j.Plan.Pool); pool != "" {
 		b.WriteString(" · pool " + escape(pool))

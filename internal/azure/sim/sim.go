@@ -33,8 +33,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// SubscriptionID is the default subscription of the simulated cloud. Any subscription works.
+// SubscriptionID is the default subscription of the simulated cloud. Any subscription works:
+// each has its own clusters, quotas and VM sizes.
 const SubscriptionID = "00000000-0000-0000-0000-0000000a4b5c"
+
+// ProdSubscriptionID is a second subscription, so that the console can show several.
+const ProdSubscriptionID = "00000000-0000-0000-0000-0000000b4b5c"
+
+// Subscriptions are the names the console gives the simulated subscriptions: dev (the
+// default, SubscriptionID) and prod.
+var Subscriptions = map[string]string{"dev": SubscriptionID, "prod": ProdSubscriptionID}
+
+// DefaultSubscription is the name of the console's default subscription.
+const DefaultSubscription = "dev"
 
 // Options configures a simulated cloud.
 type Options struct {
@@ -225,6 +236,11 @@ type SeedPool struct {
 // pools it gets one System pool "nodepool1" of 3 nodes. Seeding a cluster that exists already
 // leaves it as it is, so a process can seed on every start.
 func (c *Cloud) Seed(ctx context.Context, rg, name, location string, pools ...SeedPool) error {
+	return c.SeedIn(ctx, SubscriptionID, rg, name, location, pools...)
+}
+
+// SeedIn is Seed in subscription sub.
+func (c *Cloud) SeedIn(ctx context.Context, sub, rg, name, location string, pools ...SeedPool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("seed cluster %s/%s: %w", rg, name, err)
 	}
@@ -238,7 +254,7 @@ func (c *Cloud) Seed(ctx context.Context, rg, name, location string, pools ...Se
 		return fmt.Errorf("seed cluster %s/%s: %s", rg, name, e.Message)
 	}
 	cl := &clusterRec{
-		Sub: SubscriptionID, RG: rg, Name: name, Location: strings.ToLower(location),
+		Sub: sub, RG: rg, Name: name, Location: strings.ToLower(location),
 		Cluster: &armcontainerservice.ManagedCluster{
 			Tags:       map[string]*string{},
 			Properties: &armcontainerservice.ManagedClusterProperties{},
