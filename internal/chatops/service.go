@@ -71,15 +71,17 @@ type Defaults struct {
 
 // Service implements Handler on the job engine, the job store and Azure's read side.
 type Service struct {
-	Engine   Engine
-	Jobs     JobReader
-	Azure    Reader
-	Policy   PolicyView
-	Audit    AuditTrail
-	Costs    Costs // nil: `/aks cost` says prices are not configured
-	Defaults Defaults
-	Logger   *slog.Logger
-	Now      func() time.Time // nil = time.Now
+	Engine Engine
+	Jobs   JobReader
+	Azure  Reader
+	Policy PolicyView
+	Audit  AuditTrail
+	Costs  Costs // nil: `/aks cost` says prices are not configured
+	// Schedules runs `/aks schedule`; nil says schedules are not enabled.
+	Schedules ScheduleEngine
+	Defaults  Defaults
+	Logger    *slog.Logger
+	Now       func() time.Time // nil = time.Now
 }
 
 var _ Handler = (*Service)(nil)
@@ -196,6 +198,8 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command) (t
 		return s.cost(ctx, cmd)
 	case "audit":
 		return s.audit(ctx, req.User, cmd, now)
+	case commands.KindSchedule:
+		return s.schedule(ctx, req, cmd)
 	}
 	if cmd.Op == nil {
 		return "", "", aks.Errorf(aks.EInternal, "command %q is not wired to anything", cmd.Kind)
