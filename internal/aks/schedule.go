@@ -3,6 +3,8 @@ package aks
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -66,4 +68,29 @@ type ScheduleStore interface {
 	// DeleteSchedule removes the schedule if its stored version equals version, else
 	// ErrConflict (ErrScheduleNotFound when there is none).
 	DeleteSchedule(ctx context.Context, name string, version int64) error
+}
+
+// Title says what a job does: its operation, or the schedule change it makes.
+func (j Job) Title() string {
+	if c := j.ScheduleChange; c != nil {
+		return fmt.Sprintf("%s schedule %s: %s", c.Action, c.Schedule.Name, j.Op.Describe())
+	}
+	return j.Op.Describe()
+}
+
+// RequestedBy says who asked for a job, with mention writing a user ID as the transport shows
+// it: "<@alice>", or for a schedule's run "schedule grow (approved by <@bob> on 2026-12-04)".
+func (j Job) RequestedBy(mention func(id string) string) string {
+	r := j.ScheduleRun
+	if r == nil {
+		return mention(j.Requester.ID)
+	}
+	if len(r.Approvals) == 0 {
+		return fmt.Sprintf("schedule %s (made by %s, no approval needed)", r.Name, mention(j.Requester.ID))
+	}
+	var who []string
+	for _, d := range r.Approvals {
+		who = append(who, mention(d.By.ID))
+	}
+	return fmt.Sprintf("schedule %s (approved by %s on %s)", r.Name, strings.Join(who, " and "), r.Approvals[len(r.Approvals)-1].At.UTC().Format("2006-01-02"))
 }
