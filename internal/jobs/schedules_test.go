@@ -57,8 +57,7 @@ type schedHarness struct {
 
 func startSched(t *testing.T, path string, c *clock) *schedHarness {
 	pol := &switchPolicy{Policy: policy.Demo(bob.ID)}
-	var h *harness
-	h = start(t, path, &recorder{}, fast(), func(cfg *jobs.Config) {
+	h := start(t, path, &recorder{}, fast(), func(cfg *jobs.Config) {
 		cfg.Now, cfg.Policy = c.Now, pol
 		cfg.Schedules, cfg.Claims = cfgStore(cfg), cfgStore(cfg)
 		cfg.ScheduleInterval = time.Hour // the tests look for due runs themselves
