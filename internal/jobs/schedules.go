@@ -176,12 +176,19 @@ func (e *Engine) storeScheduleChange(ctx context.Context, job aks.Job) (string, 
 				return fmt.Sprintf("schedule %s is active: %s. %s", name, describeSchedule(s), nextRunText(s, now)), nil
 			}
 			if errors.Is(err, aks.ErrConflict) {
+				// Stored by this very job before a crash cut it short: done already.
+				if got, gerr := e.cfg.Schedules.Schedule(ctx, name); gerr == nil && got.JobID == job.ID {
+					return fmt.Sprintf("schedule %s is active: %s. %s", name, describeSchedule(got), nextRunText(got, now)), nil
+				}
 				return "", aks.Errorf(aks.EConflict, "a schedule named %s was added meanwhile", name)
 			}
 		case aks.SchedulePause, aks.ScheduleResume, aks.ScheduleDelete:
 			var s aks.Schedule
 			s, err = e.cfg.Schedules.Schedule(ctx, name)
 			if errors.Is(err, aks.ErrScheduleNotFound) {
+				if change.Action == aks.ScheduleDelete {
+					return fmt.Sprintf("schedule %s is deleted; it runs no more.", name), nil
+				}
 				return "", aks.Errorf(aks.ENotFound, "schedule %s was deleted meanwhile", name)
 			}
 			if err != nil {

@@ -285,6 +285,22 @@ func TestPausedScheduleDoesNotFire(t *testing.T) {
 	if n := len(h.runs("hourly")); n != 1 {
 		t.Fatalf("the resumed schedule made %d jobs at 12:00, want 1", n)
 	}
+	job, err = h.engine.ChangeSchedule(ctx, jobs.ScheduleRequest{Action: aks.ScheduleDelete, Requester: alice, Channel: "C1", Schedule: aks.Schedule{Name: "hourly"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(job.ID, aks.StateSucceeded)
+	if _, err := h.store.Schedule(ctx, "hourly"); err == nil {
+		t.Fatal("the schedule is still stored after its delete succeeded")
+	}
+	c.set(time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC))
+	h.engine.CheckSchedules(ctx)
+	if n := len(h.runs("hourly")); n != 1 {
+		t.Fatalf("a deleted schedule made %d jobs, want still 1", n)
+	}
+	if _, err := h.engine.ChangeSchedule(ctx, jobs.ScheduleRequest{Action: aks.SchedulePause, Requester: alice, Channel: "C1", Schedule: aks.Schedule{Name: "hourly"}}); aks.ErrorCode(err) != aks.ENotFound {
+		t.Fatalf("pausing a deleted schedule: %v, want not found", err)
+	}
 }
 
 // TestScheduleRunCancelledWhenPolicyChanged: the run is checked again when it starts.
