@@ -15,9 +15,11 @@ import (
 // DefaultCatchUp is how old a missed occurrence may be and still run.
 const DefaultCatchUp = 15 * time.Minute
 
-// occurrenceTTL is how long an occurrence's claim is kept: far longer than any catch-up window,
-// so that an occurrence can never be claimed twice while it could still be run.
-const occurrenceTTL = 30 * 24 * time.Hour
+// claimTTL is how long an occurrence's claim is kept: well past the catch-up window (at most a
+// day in the configuration), after which the occurrence can no longer run anyway, so it can
+// never be claimed twice while it could still be run, and an @every 1m schedule keeps a few
+// thousand claims rather than a month's.
+func (e *Engine) claimTTL() time.Duration { return max(48*time.Hour, 2*e.cfg.CatchUp) }
 
 // maxOccurrences bounds the occurrences one look handles per schedule (an @every 1m schedule
 // after a week's outage); the rest are skipped in one go.
@@ -340,7 +342,7 @@ func occurrenceKey(s aks.Schedule, at time.Time, what string) string {
 // between the two loses the run rather than running it twice (at most once), and a second
 // replica or a restarted one finds the claim and does nothing.
 func (e *Engine) runOccurrence(ctx context.Context, s aks.Schedule, at time.Time) error {
-	first, err := e.cfg.Claims.Claim(ctx, occurrenceKey(s, at, "run"), occurrenceTTL)
+	first, err := e.cfg.Claims.Claim(ctx, occurrenceKey(s, at, "run"), e.claimTTL())
 	if err != nil {
 		return fmt.Errorf("claim the run at %s: %w", at.UTC().Format(time.RFC3339), err)
 	}
@@ -376,7 +378,7 @@ func (e *Engine) runOccurrence(ctx context.Context, s aks.Schedule, at time.Time
 // than CatchUp, as a cancelled job of the schedule (so it shows in /aks jobs and the audit).
 func (e *Engine) reportSkipped(ctx context.Context, s aks.Schedule, skipped []time.Time, more bool) error {
 	last := skipped[len(skipped)-1]
-	first, err := e.cfg.Claims.Claim(ctx, occurrenceKey(s, last, "skip"), occurrenceTTL)
+	first, err := e.cfg.Claims.Claim(ctx, occurrenceKey(s, last, "skip"), e.claimTTL())
 	if err != nil || !first {
 		return err
 	}
