@@ -366,3 +366,36 @@ func TestScaleUpScheduleNeedsApproval(t *testing.T) {
 		t.Fatalf("np2 has %d nodes (%v), want 3", p.Count, err)
 	}
 }
+
+// TestScheduleRunOnceAcrossReplicas: two engines on one store (as two replicas that both
+// believe they lead, for a moment) look at the same due occurrence at once; one run is stored.
+func TestScheduleRunOnceAcrossReplicas(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 4, 10, 5, 0, 0, time.UTC)}
+	h := startSched(t, filepath.Join(t.TempDir(), "aksbot.db"), c)
+	h.seed()
+	h.addSchedule("hourly", stopDemo(), "0 * * * *", "")
+	other, err := jobs.New(jobs.Config{Store: h.store, Cloud: h.cloud, Reporter: &recorder{}, Policy: h.pol,
+		Now: c.Now, Schedules: h.store, Claims: h.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.set(time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC))
+	var wg sync.WaitGroup
+	for _, e := range []*jobs.Engine{h.engine, other, h.engine, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.CheckSchedules(context.Background())
+		}()
+	}
+	wg.Wait()
+	runs := h.runs("hourly")
+	if len(runs) != 1 {
+		t.Fatalf("%d runs of one occurrence, want 1", len(runs))
+	}
+	// The run may have been stored by the engine that is not running (its lane then starts
+	// when a watch tells a running replica); that it was stored once is the point here.
+	if runs[0].State != aks.StateQueued && runs[0].State != aks.StateRunning && runs[0].State != aks.StateSucceeded {
+		t.Fatalf("run is %s", runs[0].State)
+	}
+}
