@@ -25,6 +25,7 @@ type stateStore interface {
 	aks.JobWatcher
 	aks.OutboxStore
 	aks.Cache
+	aks.ScheduleStore
 	Probe(ctx context.Context) error
 }
 

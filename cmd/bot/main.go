@@ -15,6 +15,9 @@ import (
 	"slices"
 	"syscall"
 	"time"
+	// The zone database is embedded so that schedules' IANA time zones work in an image
+	// without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -182,11 +185,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		Now:              ov.clock,
 		RetryDelay:       ov.retryDelay,
 		SlowAfter:        cfg.File.Jobs.SlowAfter.Kinds(),
+		Schedules:        st,
+		Claims:           st,
+		CatchUp:          cfg.File.Schedules.CatchUp.Duration,
 	})
 	if err != nil {
 		return fmt.Errorf("set up job engine: %w", err)
 	}
 	svc.Engine = engine
+	svc.Schedules = engine
 
 	log.Info("aksbot starting", "config", cfg)
 	// The engine (with the Slack outbox it leads) outlives the transport by a moment at SIGTERM:

@@ -97,6 +97,12 @@ type Job struct {
 	// FinalReported is set once the reporter has delivered the final state: the end of a job is
 	// reported exactly once, also across restarts.
 	FinalReported bool `json:"finalReported,omitempty"`
+
+	// ScheduleChange is set on a job that adds or changes a schedule: it sends nothing to
+	// Azure; the schedule changes when the job succeeds.
+	ScheduleChange *ScheduleChange `json:"scheduleChange,omitempty"`
+	// ScheduleRun is set on a job a schedule requested; the schedule's approval covers it.
+	ScheduleRun *ScheduleRun `json:"scheduleRun,omitempty"`
 }
 
 // JobError is why a job failed: Azure's code and message, and what the user can do next.

@@ -71,13 +71,15 @@ type Defaults struct {
 
 // Service implements Handler on the job engine, the job store and Azure's read side.
 type Service struct {
-	Engine   Engine
-	Jobs     JobReader
-	Azure    Reader
-	Policy   PolicyView
-	Audit    AuditTrail
-	Costs    Costs // nil: `/aks cost` says prices are not configured
-	Defaults Defaults
+	Engine Engine
+	Jobs   JobReader
+	Azure  Reader
+	Policy PolicyView
+	Audit  AuditTrail
+	Costs  Costs // nil: `/aks cost` says prices are not configured
+	// Schedules runs `/aks schedule`; nil says schedules are not enabled.
+	Schedules ScheduleEngine
+	Defaults  Defaults
 	// Subscriptions are those commands may name with --subscription; the zero value knows none
 	// (every command then acts in Azure's one subscription, and naming one is refused).
 	Subscriptions aks.Subscriptions
@@ -220,6 +222,8 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, su
 		return s.cost(ctx, cmd, az, target)
 	case "audit":
 		return s.audit(ctx, req.User, cmd, target, now)
+	case commands.KindSchedule:
+		return s.schedule(ctx, req, cmd)
 	}
 	if cmd.Op == nil {
 		return "", "", aks.Errorf(aks.EInternal, "command %q is not wired to anything", cmd.Kind)

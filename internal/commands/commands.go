@@ -44,6 +44,7 @@ const (
 	KindAudit           Kind = "audit"
 	KindAbort           Kind = "abort"
 	KindCost            Kind = "cost"
+	KindSchedule        Kind = "schedule"
 )
 
 // Command is one parsed and validated `/aks` command. Defaults that come from configuration
@@ -68,6 +69,8 @@ type Command struct {
 	// Op is set for mutating kinds; Op.Target.ResourceGroup == ResourceGroup and
 	// Op.Location == Location.
 	Op *aks.Operation
+	// Schedule is set for KindSchedule: what to do with which schedule.
+	Schedule *ScheduleCommand
 	// DryRun (--dry-run, mutating kinds only): answer what the approval request would show, and
 	// store and send nothing.
 	DryRun bool
@@ -126,6 +129,9 @@ func Parse(text string) (Command, error) {
 	}
 	if sp.reason != "" {
 		return parseWithReason(sp, norm, rest, lexErr != nil)
+	}
+	if sp.kind == KindSchedule {
+		return parseSchedule(sp, rest)
 	}
 	if sp.kind == KindHelp {
 		words := make([]string, len(rest))

@@ -16,6 +16,9 @@ func (c Command) String() string {
 	if !ok {
 		return string(c.Kind)
 	}
+	if c.Kind == KindSchedule && c.Schedule != nil {
+		return c.scheduleString()
+	}
 	w := []string{string(c.Kind)}
 	if c.Kind == KindHelp {
 		if c.Topic != "" {

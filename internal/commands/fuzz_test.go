@@ -34,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(ex)
 		}
 	}
-	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d", "scale demo -c 2 --dry-run", "cost -g rg", "--dry-run", "list --all-subscriptions", "list --subscription prod", "scale demo -c 2 --subscription=dev --dry-run", "show demo --subscription 22222222-2222-2222-2222-222222222222", "list --subscription"} {
+	for _, s := range []string{`"`, `'`, `\`, "=", "--", "-", "--=", "-g=", "nodepool", "help nodepool", "\u2014", `k="`, "&amp;&lt;", `deny 1 "`, `deny 1 '"x"'`, "audit --since 1d", "scale demo -c 2 --dry-run", "cost -g rg", "--dry-run", "list --all-subscriptions", "list --subscription prod", "scale demo -c 2 --subscription=dev --dry-run", "show demo --subscription 22222222-2222-2222-2222-222222222222", "list --subscription", `schedule add a b stop --cron "0 19 * * 1-5" --tz Europe/Amsterdam`, "schedule add a b nodepool update c --min-count 1 --max-count 2 --cron @every", `schedule add a b start --cron "@every 1m" --tz "America/New_York"`, "schedule list b -g rg", "schedule delete a", `schedule add a b stop --cron "TZ=UTC 0 1 * * *"`, "schedule add a b stop --cron=\"61 * * * *\"", "schedule add a b stop --cron @daily --tz ../../etc/passwd"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

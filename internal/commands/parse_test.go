@@ -41,6 +41,27 @@ var acceptCases = []struct {
 	{"nodepool add --help", "nodepool add --help", Command{Kind: KindHelp, Topic: "nodepool add"}},
 	{"leading /aks", "/aks list", Command{Kind: KindList}},
 
+	// schedule
+	{"schedule add stop", `schedule add evening-stop demo stop --cron "0 19 * * 1-5" --tz Europe/Amsterdam`, Command{Kind: KindSchedule, Cluster: "demo",
+		Schedule: &ScheduleCommand{Action: "add", Name: "evening-stop", Cron: "0 19 * * 1-5", TimeZone: "Europe/Amsterdam",
+			Op: &aks.Operation{Kind: aks.OpClusterStop, Target: aks.Target{Cluster: "demo"}}}}},
+	{"schedule add start with -g and a descriptor", "schedule add morning demo start --cron @daily -g rg-aks", Command{Kind: KindSchedule, Cluster: "demo", ResourceGroup: "rg-aks",
+		Schedule: &ScheduleCommand{Action: "add", Name: "morning", Cron: "@daily",
+			Op: &aks.Operation{Kind: aks.OpClusterStart, Target: aks.Target{ResourceGroup: "rg-aks", Cluster: "demo"}}}}},
+	{"schedule add nodepool scale, spaces squeezed", `schedule add night demo nodepool scale np2 --node-count 0 --cron "0  22 * * *"`, Command{Kind: KindSchedule, Cluster: "demo",
+		Schedule: &ScheduleCommand{Action: "add", Name: "night", Cron: "0 22 * * *",
+			Op: &aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{Cluster: "demo", Pool: "np2"}, NodeCount: intp(0)}}}},
+	{"schedule add nodepool update", `schedule add day demo nodepool update np2 --min-count 2 --max-count 5 --cron "@every 30m"`, Command{Kind: KindSchedule, Cluster: "demo",
+		Schedule: &ScheduleCommand{Action: "add", Name: "day", Cron: "@every 30m",
+			Op: &aks.Operation{Kind: aks.OpPoolAutoscale, Target: aks.Target{Cluster: "demo", Pool: "np2"}, Autoscaler: &aks.Autoscaler{Min: 2, Max: 5}}}}},
+	{"schedule list", "schedule list", Command{Kind: KindSchedule, Schedule: &ScheduleCommand{Action: "list"}}},
+	{"schedule list cluster", "schedule LIST demo -g rg", Command{Kind: KindSchedule, Cluster: "demo", ResourceGroup: "rg", Schedule: &ScheduleCommand{Action: "list"}}},
+	{"schedule show", "schedule show evening-stop", Command{Kind: KindSchedule, Schedule: &ScheduleCommand{Action: "show", Name: "evening-stop"}}},
+	{"schedule pause", "schedule pause evening-stop", Command{Kind: KindSchedule, Schedule: &ScheduleCommand{Action: "pause", Name: "evening-stop"}}},
+	{"schedule resume", "schedule resume evening-stop", Command{Kind: KindSchedule, Schedule: &ScheduleCommand{Action: "resume", Name: "evening-stop"}}},
+	{"schedule delete", "schedule delete evening-stop", Command{Kind: KindSchedule, Schedule: &ScheduleCommand{Action: "delete", Name: "evening-stop"}}},
+	{"schedule --help", "schedule add --help", Command{Kind: KindHelp, Topic: "schedule"}},
+
 	// list
 	{"list", "list", Command{Kind: KindList}},
 	{"list capitalised by a phone", "List", Command{Kind: KindList}},
@@ -330,6 +351,26 @@ var refuseCases = []struct {
 	usage string   // expected in Usage
 	want  []string // expected in Message
 }{
+	// schedule
+	{"schedule alone", "schedule", "/aks schedule add", []string{"missing what to do"}},
+	{"schedule unknown action", "schedule ad x demo stop --cron @daily", "/aks schedule add", []string{"unknown schedule action ad", "did you mean add?"}},
+	{"schedule bad cron", `schedule add x demo stop --cron "0 25 * * *"`, "/aks schedule add", []string{"invalid cron expression", "five fields"}},
+	{"schedule unquoted cron", "schedule add x demo stop --cron 0 19 * * 1-5", "/aks schedule add", []string{"unexpected argument 19"}},
+	{"schedule one-field cron", "schedule add x demo stop --cron 0", "/aks schedule add", []string{"invalid cron expression", "in quotes"}},
+	{"schedule bad tz", "schedule add x demo stop --cron @daily --tz Europe/Amsterdan", "/aks schedule add", []string{"unknown time zone", "IANA"}},
+	{"schedule Local tz", "schedule add x demo stop --cron @daily --tz Local", "/aks schedule add", []string{"not allowed"}},
+	{"schedule too often", `schedule add x demo stop --cron "@every 10s"`, "/aks schedule add", []string{"at least 1m"}},
+	{"schedule missing cron", "schedule add x demo stop", "/aks schedule add", []string{"missing --cron"}},
+	{"schedule missing op", "schedule add x demo --cron @daily", "/aks schedule add", []string{"missing the operation"}},
+	{"schedule unknown op", "schedule add x demo upgrade --cron @daily", "/aks schedule add", []string{"unknown operation upgrade"}},
+	{"schedule scale without count", "schedule add x demo nodepool scale np2 --cron @daily", "/aks schedule add", []string{"missing --node-count"}},
+	{"schedule update inverted", "schedule add x demo nodepool update np2 --min-count 5 --max-count 2 --cron @daily", "/aks schedule add", []string{"--min-count 5 is more than --max-count 2"}},
+	{"schedule count on stop", "schedule add x demo stop --node-count 2 --cron @daily", "/aks schedule add", []string{"--node-count does not apply to stop"}},
+	{"schedule bad name", "schedule show Evening_Stop", "/aks schedule add", []string{"invalid schedule name"}},
+	{"schedule show without name", "schedule show", "/aks schedule add", []string{"missing the schedule's NAME"}},
+	{"schedule show takes no cron", "schedule show x --cron @daily", "/aks schedule add", []string{"schedule show takes no --cron"}},
+	{"schedule unknown flag", "schedule add x demo stop --cron @daily --zt UTC", "/aks schedule add", []string{"--zt"}},
+
 	// commands
 	{"unknown command with suggestion", "sacle demo", "/aks COMMAND", []string{"unknown command sacle", "did you mean scale?"}},
 	{"nodepool subcommand at top level", "add demo np2", "/aks COMMAND", []string{"unknown command add", "did you mean nodepool add?"}},

@@ -60,6 +60,8 @@ const (
 	fDryRun        = "--dry-run"
 	fSubscription  = "--subscription"
 	fAllSubs       = "--all-subscriptions"
+	fCron          = "--cron"
+	fTZ            = "--tz"
 )
 
 var flagDefs = []*flagDef{
@@ -88,6 +90,8 @@ var flagDefs = []*flagDef{
 	{long: fDryRun, kind: boolFlag, help: "show what the approval request would say (plan, cost, quota, ETA, rule, approvers), to you only; nothing is stored or sent to Azure"},
 	{long: fSubscription, kind: valueFlag, meta: "NAME|ID", help: "the subscription, by its configured name or ID (default: the configured one)"},
 	{long: fAllSubs, kind: boolFlag, help: "list the clusters of every configured subscription"},
+	{long: fCron, kind: valueFlag, meta: "EXPR", help: "when it runs: five cron fields (minute hour day-of-month month day-of-week), quoted, or @hourly, @daily, @weekly, @monthly, @every 30m"},
+	{long: fTZ, kind: valueFlag, meta: "ZONE", help: "IANA time zone of the cron fields, e.g. Europe/Amsterdam (default UTC)"},
 	{long: fSince, kind: valueFlag, meta: "DURATION", help: "how far back to look, e.g. 2h, 90m or 7d (default 24h, at most 90d)"},
 }
 
@@ -445,6 +449,27 @@ var specList = []*spec{
 			"Without CLUSTER it shows every cluster of the resource group.",
 		examples: []string{"cost demo", "cost -g rg-prod"},
 		build:    buildOptionalCluster,
+	},
+	{
+		kind:  KindSchedule,
+		flags: []string{fResourceGroup, fCron, fTZ, fNodeCount, fMinCount, fMaxCount},
+		usage: []string{
+			"schedule add NAME CLUSTER stop|start --cron EXPR [--tz ZONE] [-g RG]",
+			"schedule add NAME CLUSTER nodepool scale POOL --node-count N --cron EXPR [--tz ZONE] [-g RG]",
+			"schedule add NAME CLUSTER nodepool update POOL --min-count N --max-count N --cron EXPR [--tz ZONE] [-g RG]",
+			"schedule list [CLUSTER] [-g RG]",
+			"schedule show|pause|resume|delete NAME",
+		},
+		summary: "run stop, start, scale or autoscaler changes on a schedule",
+		about: "Runs an operation at the times of a cron expression in a time zone (daylight saving included). " +
+			"Adding, pausing, resuming or deleting a schedule needs the approvals its operation needs; " +
+			"that approval covers every run. Each run is a job in the channel, checked against the policy again when it runs. " +
+			"show lists the next five runs.",
+		examples: []string{
+			`schedule add evening-stop demo stop --cron "0 19 * * 1-5" --tz Europe/Amsterdam`,
+			"schedule show evening-stop",
+			"schedule list demo",
+		},
 	},
 	{
 		kind:     KindAbort,

@@ -35,12 +35,23 @@ type File struct {
 		// act in; it may be left out when only one is listed (or AZURE_SUBSCRIPTION_ID names one).
 		DefaultSubscription string `yaml:"defaultSubscription"`
 	} `yaml:"azure"`
-	Policy    PolicyFile `yaml:"policy"`
-	Jobs      JobsFile   `yaml:"jobs"`
-	Prices    PricesFile `yaml:"prices"`
-	Simulator SimFile    `yaml:"simulator"`
-	Store     StoreFile  `yaml:"store"`
+	Policy    PolicyFile    `yaml:"policy"`
+	Jobs      JobsFile      `yaml:"jobs"`
+	Prices    PricesFile    `yaml:"prices"`
+	Simulator SimFile       `yaml:"simulator"`
+	Store     StoreFile     `yaml:"store"`
+	Schedules SchedulesFile `yaml:"schedules"`
 }
+
+// SchedulesFile tunes `/aks schedule`.
+type SchedulesFile struct {
+	// CatchUp: a run missed while the bot was down still runs when it comes back if it is at
+	// most this old; older ones are skipped, and the schedule's channel is told.
+	CatchUp Duration `yaml:"catchUp"`
+}
+
+// DefaultCatchUp is schedules.catchUp when the file does not say.
+const DefaultCatchUp = 15 * time.Minute
 
 // StoreFile configures where aksbot keeps its state. Without AKSBOT_ETCD_ENDPOINTS it is the
 // data file (AKSBOT_DB) and store.etcd is not used.
@@ -336,6 +347,9 @@ func (f *File) setDefaults(set map[string]bool) {
 	if f.Jobs.ProgressInterval.Duration == 0 && !set["jobs.progressInterval"] {
 		f.Jobs.ProgressInterval.Duration = DefaultProgressInterval
 	}
+	if f.Schedules.CatchUp.Duration == 0 && !set["schedules.catchUp"] {
+		f.Schedules.CatchUp.Duration = DefaultCatchUp
+	}
 	if f.Prices.Currency == "" && !set["prices.currency"] {
 		f.Prices.Currency = DefaultCurrency
 	}
@@ -420,6 +434,7 @@ func (f *File) validate(set map[string]bool) []error {
 	for kind, d := range f.Jobs.SlowAfter.Kinds() {
 		checkDuration("jobs.slowAfter."+string(kind), d, time.Minute, 24*time.Hour)
 	}
+	checkDuration("schedules.catchUp", f.Schedules.CatchUp.Duration, time.Minute, 24*time.Hour)
 
 	if s := f.Simulator.Speed; !(s > 0) || s > MaxSimSpeed {
 		bad("simulator.speed", "%s is out of range: use a number above 0 and at most %g (1 = real time)",

@@ -85,7 +85,7 @@ func TestParseErrors(t *testing.T) {
 		name, doc string
 		want      []string // substrings of the error
 	}{
-		{"unknown top-level key", "azrue:\n  location: westeurope\n", []string{"azrue: unknown key", "azure, jobs, policy, prices, simulator"}},
+		{"unknown top-level key", "azrue:\n  location: westeurope\n", []string{"azrue: unknown key", "azure, jobs, policy, prices, schedules, simulator"}},
 		{"unknown nested key", "policy:\n  approver: [U1AB]\n", []string{"policy.approver: unknown key", "in policy", "approvers"}},
 		{"unknown key in flow mapping", "jobs: {poll: 1s}\n", []string{"jobs.poll: unknown key"}},
 		{"approver not an ID", "policy:\n  approvers:\n    - U012AB3CD\n    - bob\n", []string{`policy.approvers[1]: "bob" is not a Slack user ID (U… or W…)`}},
@@ -108,6 +108,8 @@ func TestParseErrors(t *testing.T) {
 		{"duration without unit", "jobs:\n  pollInterval: 15\n", []string{`jobs.pollInterval: "15" is not a duration`, `"15s"`}},
 		{"duration garbage", "jobs:\n  progressInterval: soon\n", []string{`jobs.progressInterval: "soon" is not a duration`}},
 		{"duration as mapping", "jobs:\n  pollInterval: {s: 1}\n", []string{"jobs.pollInterval: expected a duration"}},
+		{"catch-up too short", "schedules:\n  catchUp: 10s\n", []string{"schedules.catchUp: 10s is out of range: use 1m0s to 24h0m0s"}},
+		{"catch-up unknown key", "schedules:\n  catchup: 10m\n", []string{"schedules.catchup: unknown key", "catchUp"}},
 		{"poll too fast", "jobs:\n  pollInterval: 500ms\n", []string{"jobs.pollInterval: 500ms is out of range: use 1s to"}},
 		{"poll explicit zero", "jobs:\n  pollInterval: 0s\n", []string{"jobs.pollInterval: 0s is out of range"}},
 		{"poll negative", "jobs:\n  pollInterval: -5s\n", []string{"jobs.pollInterval: -5s is out of range"}},
@@ -243,5 +245,19 @@ func TestJobsSlowAfter(t *testing.T) {
 		if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "jobs.slowAfter") {
 			t.Errorf("%q: error %v, want one naming jobs.slowAfter", bad, err)
 		}
+	}
+}
+
+func TestSchedulesCatchUp(t *testing.T) {
+	f, err := Parse([]byte("azure:\n  location: westeurope\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Schedules.CatchUp.Duration != DefaultCatchUp {
+		t.Errorf("default catchUp %v, want %v", f.Schedules.CatchUp.Duration, DefaultCatchUp)
+	}
+	f, err = Parse([]byte("schedules:\n  catchUp: 1h\n"))
+	if err != nil || f.Schedules.CatchUp.Duration != time.Hour {
+		t.Fatalf("catchUp: 1h gives %v, %v", f.Schedules.CatchUp.Duration, err)
 	}
 }

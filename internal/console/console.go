@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/chatops"
@@ -100,7 +101,7 @@ func (c *Console) handle(ctx context.Context, line string) bool {
 	case "/quit", "/exit", "quit", "exit":
 		return true
 	case "/help", "help":
-		c.printf("Type /aks help for the bot's commands. Console only: /as NAME (act as another user), approve ID, deny ID [reason], /wait (until no job is queued or running), /quit.\n")
+		c.printf("Type /aks help for the bot's commands. Console only: /as NAME (act as another user), approve ID, deny ID [reason], /wait (until no job is queued or running), /sleep DURATION, /quit.\n")
 	case "/wait":
 		if c.opts.Wait == nil {
 			c.printf("/wait is not available here\n")
@@ -108,6 +109,17 @@ func (c *Console) handle(ctx context.Context, line string) bool {
 		}
 		if err := c.opts.Wait(ctx); err != nil {
 			c.printf("/wait: %v\n", err)
+		}
+	case "/sleep":
+		// Lets a script reach a schedule's next run (cron @every 1m) the honest way: by waiting.
+		d, err := time.ParseDuration(strings.Join(fields[1:], ""))
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			c.printf("usage: /sleep DURATION (up to 10m), e.g. /sleep 70s\n")
+			return false
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
 		}
 	case "/as", "/user":
 		if len(fields) != 2 {
@@ -161,7 +173,7 @@ func (c *Console) Report(_ context.Context, job aks.Job, ev aks.Event) error {
 	}
 	var b strings.Builder
 	if ev.Kind == aks.EventCreated {
-		fmt.Fprintf(&b, "── job %s · %s · requested by %s ──\n", job.ID, job.Op.Describe(), mention(job.Requester.ID))
+		fmt.Fprintf(&b, "── job %s · %s · requested by %s ──\n", job.ID, job.Title(), job.RequestedBy(mention))
 	} else {
 		fmt.Fprintf(&b, "── job %s · %s ──\n", job.ID, status(job))
 	}

@@ -43,7 +43,7 @@ func openStore(t testing.TB, cli *clientv3.Client, prefix string) *etcdstore.Sto
 }
 
 func backendOf(s *etcdstore.Store) storetest.Backend {
-	return storetest.Backend{Jobs: s, Audit: s, Claims: s, Cache: s, Watch: s, Outbox: s}
+	return storetest.Backend{Jobs: s, Audit: s, Claims: s, Cache: s, Watch: s, Outbox: s, Schedules: s}
 }
 
 // fences makes fence keys the way the coordinator's lanes are: plain keys under the prefix,

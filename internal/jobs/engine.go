@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,18 @@ type Config struct {
 	// deliverer, the jobs gauge). Each gets a context that ends when the leadership does, and
 	// carries its fence.
 	LeaderTasks []func(ctx context.Context)
+
+	// Schedules keeps the schedules; nil = `/aks schedule` is not offered and nothing runs on
+	// a schedule. Claims is then required: an occurrence is claimed before its job is stored,
+	// so that it runs at most once across restarts and replicas.
+	Schedules aks.ScheduleStore
+	Claims    aks.Claims
+	// CatchUp is how old a missed occurrence may be and still run (the bot was down at its
+	// time); older ones are skipped and the schedule's channel is told. Zero means 15 minutes.
+	CatchUp time.Duration
+	// ScheduleInterval is how often the elected replica looks for due occurrences. Zero means
+	// 15 seconds.
+	ScheduleInterval time.Duration
 }
 
 // Engine runs jobs. Create it with New, then call Run.
@@ -112,6 +125,15 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 5 * time.Second
+	}
+	if cfg.Schedules != nil && cfg.Claims == nil {
+		return nil, errors.New("jobs: Claims is required with Schedules")
+	}
+	if cfg.CatchUp <= 0 {
+		cfg.CatchUp = DefaultCatchUp
+	}
+	if cfg.ScheduleInterval <= 0 {
+		cfg.ScheduleInterval = 15 * time.Second
 	}
 	if cfg.ApprovalTimeout <= 0 {
 		cfg.ApprovalTimeout = DefaultApprovalTimeout
@@ -197,6 +219,9 @@ type SubmitRequest struct {
 	Op        aks.Operation
 	Requester aks.User
 	Channel   string
+	// Schedule, when set, makes the job a change of a schedule that runs Op: it is decided on
+	// as Op would be, and changes the schedule, not Azure, when it succeeds.
+	Schedule *aks.ScheduleChange
 }
 
 // Submit checks the request against policy, plans it against Azure's current state, stores the
@@ -368,17 +393,21 @@ func (e *Engine) leadLoop(ctx context.Context) {
 		}
 		lctx, cancel := leaseContext(ctx, lease)
 		e.log.Info("elected for bot-wide work (approval expiry, final reports, Slack delivery)")
-		var tasks sync.WaitGroup
-		for _, task := range e.cfg.LeaderTasks {
-			tasks.Add(1)
+		tasks := e.cfg.LeaderTasks
+		if e.cfg.Schedules != nil {
+			tasks = append(slices.Clone(tasks), e.scheduleLoop)
+		}
+		var running sync.WaitGroup
+		for _, task := range tasks {
+			running.Add(1)
 			go func() {
-				defer tasks.Done()
+				defer running.Done()
 				task(lctx)
 			}()
 		}
 		e.redeliverLoop(lctx)
 		cancel()
-		tasks.Wait()
+		running.Wait()
 		if ctx.Err() == nil {
 			e.log.Warn("no longer elected for bot-wide work; campaigning again")
 		}

@@ -23,8 +23,16 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 		return refuse(aks.Plan{}, "", err)
 	}
 	plan, err := e.cfg.Cloud.Plan(ctx, req.Op)
+	if err != nil && req.Schedule != nil && aks.ErrorCode(err) == aks.EInvalid {
+		// A schedule is decided on for what its runs will do, and a run may start from another
+		// state than now ("stop" while it is stopped): nothing to change now is no refusal.
+		plan, err = schedulePlan(req.Op, err), nil
+	}
 	if err != nil {
 		return aks.Job{}, aks.Event{}, fmt.Errorf("plan %s: %w", req.Op.Describe(), err)
+	}
+	if req.Schedule != nil && req.Op.Kind == aks.OpClusterStart {
+		plan.ScaleUp = true // every run of a start schedule adds the cluster's nodes back
 	}
 	op := req.Op
 	if op.Kind.OnPool() && op.Target.Pool == "" {
@@ -50,8 +58,16 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 		Rule:          reqmt.Rule,
 		State:         aks.StateQueued,
 	}
+	if req.Schedule != nil {
+		change := *req.Schedule
+		change.Schedule.Op = op
+		job.ScheduleChange = &change
+	}
 	ev := aks.Event{At: now, Kind: aks.EventCreated, Actor: req.Requester, To: aks.StateQueued, Replica: e.coord.ReplicaID()}
 	asked := fmt.Sprintf("<@%s> asked to %s. Plan: %s.", req.Requester.ID, op.Describe(), plan.Summary)
+	if c := job.ScheduleChange; c != nil {
+		asked = fmt.Sprintf("<@%s> asked to %s schedule %s: %s. Plan now: %s.", req.Requester.ID, c.Action, c.Schedule.Name, describeSchedule(c.Schedule), plan.Summary)
+	}
 	if lines := plan.Assessment(); len(lines) > 0 {
 		asked += "\n" + strings.Join(lines, "\n") + "\n"
 	} else {
@@ -78,6 +94,9 @@ func (e *Engine) prepare(ctx context.Context, req SubmitRequest, dry bool) (aks.
 			note = capitalise(reqmt.Note)
 		}
 		ev.Message = fmt.Sprintf("%s%s: queued; it starts when no other operation runs on %s.", asked, note, op.Target.Cluster)
+		if job.ScheduleChange != nil {
+			ev.Message = fmt.Sprintf("%s%s: it takes effect in a moment.", asked, note)
+		}
 	}
 	return job, ev, nil
 }

@@ -20,6 +20,10 @@ func (e *Engine) drive(ctx context.Context, job aks.Job) {
 	firstPoll := e.cfg.PollInterval
 	switch job.State {
 	case aks.StateQueued:
+		if job.ScheduleChange != nil {
+			e.applySchedule(ctx, job)
+			return
+		}
 		job, op, ok = e.start(ctx, job)
 	case aks.StateRunning:
 		job, op, ok = e.resume(ctx, job)
@@ -91,6 +95,13 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s). Nothing was sent to Azure.", job.ID, userMessage(err)))
 		return job, false
 	}
+	// A schedule's run is cancelled, not failed, when the policy no longer allows it: the
+	// schedule stays, and the next run is checked again.
+	refusedRun := func(why string) (aks.Job, bool) {
+		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
+			fmt.Sprintf("Run %s of schedule %s cancelled: %s. Nothing was sent to Azure.", job.ID, job.ScheduleRun.Name, why))
+		return job, false
+	}
 	plan, err := e.cfg.Cloud.Plan(ctx, job.Op)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -99,7 +110,11 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		if code := aks.ErrorCode(err); code == aks.EUnavailable || code == aks.EInternal {
 			return later("plan", err)
 		}
-		if applied, aerr := e.cfg.Cloud.Applied(ctx, job.Op, job.Plan); aerr == nil && applied {
+		if applied, aerr := e.cfg.Cloud.Applied(ctx, job.Op, job.Plan); aerr == nil && applied && job.ScheduleRun != nil {
+			e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
+				fmt.Sprintf("Job %s succeeded, nothing to change: Azure already shows %s (%s). Nothing was sent to Azure.", job.ID, job.Op.Describe(), userMessage(err)))
+			return job, false
+		} else if aerr == nil && applied {
 			// Another job (or someone outside the bot) already made this very change.
 			e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
 				fmt.Sprintf("Job %s succeeded without a request: Azure already shows %s (%s).", job.ID, job.Op.Describe(), userMessage(err)))
@@ -121,6 +136,9 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		if aks.ErrorCode(err) == aks.EUnavailable {
 			return later("policy", err)
 		}
+		if job.ScheduleRun != nil {
+			return refusedRun("the policy refuses it now: " + userMessage(err))
+		}
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PolicyRefused",
 			Message: "the policy refuses it now: " + userMessage(err), Hint: "see /aks policy " + job.Op.Target.Cluster}, "")
 		return job, false
@@ -132,14 +150,19 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		return job, false
 	}
 	if !job.NeedsApproval {
+		if reqmt.Approvals > 0 && job.ScheduleRun != nil {
+			return refusedRun(fmt.Sprintf("the policy now asks %d approval(s) for it (rule %s), and the schedule was made without", reqmt.Approvals, reqmt.Rule))
+		}
 		if reqmt.Approvals > 0 {
 			return stale(fmt.Sprintf("%s changed since the request (now: %s) and now needs approval", job.Op.Target, plan.Summary))
 		}
 		job.Plan = plan // nobody approved the old plan: run what is true now
 		return job, true
 	}
-	if why := planChange(job.Plan, plan); why != "" {
-		return stale(why)
+	if job.ScheduleRun == nil {
+		if why := planChange(job.Plan, plan); why != "" {
+			return stale(why)
+		}
 	}
 	valid := 0
 	for _, d := range job.Approvals() {
@@ -152,10 +175,20 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		}
 	}
 	if want := max(reqmt.Approvals, needed(job)); valid < want {
+		if job.ScheduleRun != nil {
+			return refusedRun(fmt.Sprintf("only %d of the %d approvals it needs still count under the policy", valid, want))
+		}
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "ApprovalsNoLongerValid",
 			Message: fmt.Sprintf("only %d of the %d approvals it needs still count under the policy (approvers changed since they approved). Nothing was sent to Azure", valid, want),
 			Hint:    "ask again with the same command"}, "")
 		return job, false
+	}
+	if job.ScheduleRun != nil {
+		// The schedule's approval covers its runs whatever the state they start from; the
+		// request is made from the plan of now.
+		eta := job.Plan.ETA
+		job.Plan = plan
+		job.Plan.ETA = eta
 	}
 	return job, true
 }

@@ -100,7 +100,7 @@ func elapsed(job aks.Job, now time.Time) (time.Duration, bool) {
 }
 
 func title(job aks.Job) string {
-	return fmt.Sprintf("*Job %s* · %s", esc(job.ID), esc(job.Op.Describe()))
+	return fmt.Sprintf("*Job %s* · %s", esc(job.ID), esc(job.Title()))
 }
 
 func planText(p aks.Plan) string {
@@ -140,7 +140,7 @@ func cardText(job aks.Job) string {
 
 // card is the status card: the parent message of a job, updated as the job moves.
 func card(job aks.Job, now time.Time) []slack.Block {
-	head := title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	head := title(job) + "\nRequested by " + requestedBy(job)
 	blocks := []slack.Block{section(head)}
 	if p := planText(job.Plan); p != "" {
 		blocks = append(blocks, section(p))
@@ -301,7 +301,7 @@ func approvalProgress(job aks.Job) string {
 // approval is the approval request with its buttons, posted in the job's thread. It is
 // updated after each approval while more are needed; the buttons stay until a decision.
 func approval(job aks.Job, ev aks.Event) []slack.Block {
-	head := ":raising_hand: *Approval needed* for " + title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	head := ":raising_hand: *Approval needed* for " + title(job) + "\nRequested by " + requestedBy(job)
 	blocks := []slack.Block{section(head), section(target(job))}
 	if p := planText(job.Plan); p != "" {
 		blocks = append(blocks, section(p))
@@ -327,7 +327,7 @@ func approval(job aks.Job, ev aks.Event) []slack.Block {
 // decided is the approval message once no decision is wanted any more: the buttons give way
 // to who decided and when, or why nobody needs to.
 func decided(job aks.Job, ev aks.Event) ([]slack.Block, string) {
-	head := title(job) + "\nRequested by <@" + esc(job.Requester.ID) + ">"
+	head := title(job) + "\nRequested by " + requestedBy(job)
 	blocks := []slack.Block{section(head), section(target(job))}
 	if p := planText(job.Plan); p != "" {
 		blocks = append(blocks, section(p))
@@ -424,4 +424,9 @@ func eventEmoji(k aks.EventKind) string {
 		return ":octagonal_sign:"
 	}
 	return ":information_source:"
+}
+
+// requestedBy names who asked for a job: the requester, or the schedule and its approvers.
+func requestedBy(job aks.Job) string {
+	return job.RequestedBy(func(id string) string { return "<@" + esc(id) + ">" })
 }

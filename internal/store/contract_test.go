@@ -21,7 +21,7 @@ func TestContract(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return storetest.Backend{
 			Jobs: s, Audit: s, Claims: s, Cache: s, Watch: s,
-			Outbox: s,
+			Outbox: s, Schedules: s,
 			NewerSchema: func(t *testing.T) error {
 				if err := s.DB().Update(func(tx *bbolt.Tx) error {
 					return tx.Bucket(bucketMeta).Put(keySchema, []byte("99"))

@@ -25,6 +25,8 @@ type Backend struct {
 	Watch  aks.JobWatcher
 	// Outbox, when set, runs the outbox cases; nil skips them (a backend without an outbox yet).
 	Outbox aks.OutboxStore
+	// Schedules keeps the schedules. Required.
+	Schedules aks.ScheduleStore
 
 	// Fences, when set, says the backend checks fences and runs the fence cases with these
 	// keys; nil says the backend ignores fences (one process), which the suite checks too.
@@ -66,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Outbox", testOutbox},
 		{"OutboxAtomicEnqueue", testOutboxAtomic},
 		{"Claims", testClaims},
+		{"Schedules", testSchedules},
 		{"Cache", testCache},
 		{"WatchJobs", testWatch},
 		{"NewerSchema", testNewerSchema},
@@ -840,5 +843,55 @@ func testNewerSchema(t *testing.T, b Backend) {
 	err := b.NewerSchema(t)
 	if !errors.Is(err, aks.ErrNewerSchema) {
 		t.Fatalf("opening a store of a newer schema: err %v, want ErrNewerSchema", err)
+	}
+}
+
+func testSchedules(t *testing.T, b Backend) {
+	ctx := ctxFor(t)
+	if b.Schedules == nil {
+		t.Fatal("the backend has no schedule store")
+	}
+	if _, err := b.Schedules.Schedule(ctx, "nightly"); !errors.Is(err, aks.ErrScheduleNotFound) {
+		t.Fatalf("missing schedule: err = %v, want ErrScheduleNotFound", err)
+	}
+	sc := aks.Schedule{Name: "Nightly", Cron: "0 19 * * 1-5", TimeZone: "Europe/Amsterdam", Channel: "C1",
+		Op: aks.Operation{Kind: aks.OpClusterStop, Target: aks.Target{ResourceGroup: "rg", Cluster: "demo"}}}
+	stored, err := b.Schedules.PutSchedule(ctx, sc)
+	if err != nil || stored.Version != 1 {
+		t.Fatalf("put new: version %d, err %v", stored.Version, err)
+	}
+	if _, err := b.Schedules.PutSchedule(ctx, sc); !errors.Is(err, aks.ErrConflict) {
+		t.Fatalf("second create of the same name: err = %v, want ErrConflict", err)
+	}
+	got, err := b.Schedules.Schedule(ctx, "nightly") // names are case-insensitive
+	if err != nil || got.Cron != sc.Cron || got.Op.Target.Cluster != "demo" || got.Version != 1 {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+	got.Paused = true
+	updated, err := b.Schedules.PutSchedule(ctx, got)
+	if err != nil || updated.Version != 2 {
+		t.Fatalf("update: version %d, err %v", updated.Version, err)
+	}
+	if _, err := b.Schedules.PutSchedule(ctx, got); !errors.Is(err, aks.ErrConflict) {
+		t.Fatalf("stale update: err = %v, want ErrConflict", err)
+	}
+	if _, err := b.Schedules.PutSchedule(ctx, aks.Schedule{Name: "another", Cron: "@daily"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := b.Schedules.Schedules(ctx)
+	if err != nil || len(all) != 2 || all[0].Name != "another" || !all[1].Paused {
+		t.Fatalf("list: %+v, %v", all, err)
+	}
+	if err := b.Schedules.DeleteSchedule(ctx, "nightly", 1); !errors.Is(err, aks.ErrConflict) {
+		t.Fatalf("stale delete: err = %v, want ErrConflict", err)
+	}
+	if err := b.Schedules.DeleteSchedule(ctx, "NIGHTLY", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Schedules.DeleteSchedule(ctx, "nightly", 2); !errors.Is(err, aks.ErrScheduleNotFound) {
+		t.Fatalf("delete twice: err = %v, want ErrScheduleNotFound", err)
+	}
+	if all, _ := b.Schedules.Schedules(ctx); len(all) != 1 {
+		t.Fatalf("after delete: %d schedules, want 1", len(all))
 	}
 }
