@@ -42,19 +42,19 @@ func storeMigrateSetup(fs *flag.FlagSet) runFunc {
 			fmt.Fprintf(inv.stderr, "aksbot store migrate: %v\n", err)
 			return exitFailure
 		}
-		fmt.Fprintf(inv.stdout, "copied %d jobs, %d events, %d refs, %d audit records, %d outbox entries\n",
-			counts.jobs, counts.events, counts.refs, counts.audit, counts.outbox)
-		if counts.skippedJobs+counts.skippedAudit+counts.skippedOutbox > 0 {
-			fmt.Fprintf(inv.stdout, "already there, skipped: %d jobs, %d audit records, %d outboxes\n",
-				counts.skippedJobs, counts.skippedAudit, counts.skippedOutbox)
+		fmt.Fprintf(inv.stdout, "copied %d jobs, %d events, %d refs, %d audit records, %d outbox entries, %d schedules\n",
+			counts.jobs, counts.events, counts.refs, counts.audit, counts.outbox, counts.schedules)
+		if counts.skippedJobs+counts.skippedAudit+counts.skippedOutbox+counts.skippedSchedules > 0 {
+			fmt.Fprintf(inv.stdout, "already there, skipped: %d jobs, %d audit records, %d outboxes, %d schedules\n",
+				counts.skippedJobs, counts.skippedAudit, counts.skippedOutbox, counts.skippedSchedules)
 		}
 		return exitOK
 	}
 }
 
 type migrateCounts struct {
-	jobs, events, refs, audit, outbox        int
-	skippedJobs, skippedAudit, skippedOutbox int
+	jobs, events, refs, audit, outbox, schedules               int
+	skippedJobs, skippedAudit, skippedOutbox, skippedSchedules int
 }
 
 // migrateStore copies the bbolt file at path into the etcd store connect gives.
@@ -148,6 +148,25 @@ func migrateStore(ctx context.Context, path, defaultSub string, connect connectE
 				continue
 			}
 			n.outbox += len(entries)
+		}
+	}
+
+	// Schedules, with the approvals that cover their runs and how far they have run. One that
+	// is there already (a second run of migrate) is left as it is.
+	scheds, err := src.Schedules(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, sc := range scheds {
+		sc.Version = 0 // versions are the store's own: create it in etcd
+		_, err := dst.PutSchedule(ctx, sc)
+		switch {
+		case errors.Is(err, aks.ErrConflict):
+			n.skippedSchedules++
+		case err != nil:
+			return n, fmt.Errorf("copy schedule %s: %w", sc.Name, err)
+		default:
+			n.schedules++
 		}
 	}
 	return n, nil

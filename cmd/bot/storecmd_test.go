@@ -61,6 +61,14 @@ func TestStoreMigrate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A schedule, approved: migrate carries it, its approvals and how far it has run.
+	evening := aks.Schedule{Name: "evening", Op: aks.Operation{Kind: aks.OpClusterStop, Target: aks.Target{ResourceGroup: "rg-aks", Cluster: "demo"}},
+		Cron: "0 19 * * 1-5", TimeZone: "Europe/Amsterdam", Channel: "C1", Requester: aks.User{ID: "U1"},
+		Approvals: []aks.Decision{{By: aks.User{ID: "U2"}, Approve: true}}, JobID: want[0].ID,
+		Checked: time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)}
+	if _, err := src.PutSchedule(ctx, evening); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +77,7 @@ func TestStoreMigrate(t *testing.T) {
 	env := map[string]string{config.EnvEtcdEndpoints: strings.Join(etcd.Endpoints(), ",")}
 	out, errOut, code := runCLI(t, env, "store", "migrate", "--from", path)
 	wantLine := "copied " + strconv.Itoa(len(want)) + " jobs, " + strconv.Itoa(wantEvents) + " events, 1 refs, " +
-		strconv.Itoa(len(wantAudit)) + " audit records, 1 outbox entries\n"
+		strconv.Itoa(len(wantAudit)) + " audit records, 1 outbox entries, 1 schedules\n"
 	if code != exitOK || out != wantLine {
 		t.Fatalf("migrate: code %d, stdout %q, stderr %q; want %q", code, out, errOut, wantLine)
 	}
@@ -80,8 +88,8 @@ func TestStoreMigrate(t *testing.T) {
 		t.Fatalf("migrate into a non-empty store: code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code = runCLI(t, env, "store", "migrate", "--from", path, "--force")
-	if code != exitOK || !strings.HasPrefix(out, "copied 0 jobs, 0 events, 0 refs, 0 audit records, 0 outbox entries\n") ||
-		!strings.Contains(out, "skipped: "+strconv.Itoa(len(want))+" jobs, "+strconv.Itoa(len(wantAudit))+" audit records") {
+	if code != exitOK || !strings.HasPrefix(out, "copied 0 jobs, 0 events, 0 refs, 0 audit records, 0 outbox entries, 0 schedules\n") ||
+		!strings.Contains(out, "skipped: "+strconv.Itoa(len(want))+" jobs, "+strconv.Itoa(len(wantAudit))+" audit records, 1 outboxes, 1 schedules") {
 		t.Fatalf("migrate --force again: code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
@@ -134,6 +142,11 @@ func TestStoreMigrate(t *testing.T) {
 	state, entries, err := dst.OutboxState(ctx, want[0].ID)
 	if err != nil || len(entries) != 1 || string(entries[0].Body) != pending || !strings.Contains(string(state), "1700000000.0001") {
 		t.Fatalf("outbox of job %s in etcd: state %s, entries %+v, %v; want the undelivered message", want[0].ID, state, entries, err)
+	}
+
+	sc, err := dst.Schedule(ctx, "evening")
+	if err != nil || sc.Cron != evening.Cron || sc.TimeZone != evening.TimeZone || len(sc.Approvals) != 1 || !sc.Checked.Equal(evening.Checked) || sc.JobID != evening.JobID {
+		t.Fatalf("schedule in etcd: %+v, %v; want %+v", sc, err, evening)
 	}
 
 	// A copied job can be updated (its version carried over), and new jobs continue the IDs.
