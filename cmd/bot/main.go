@@ -125,8 +125,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	var pol *policy.Policy
 	switch cfg.Mode {
 	case config.ModeSlack:
-		// Claims stays nil until the store has them: envelopes are then de-duplicated in this
-		// process only, which is enough for the one replica a bbolt file allows.
+		// Envelopes and trigger IDs are de-duplicated through the store's claims, so an envelope
+		// Slack sends again to another replica's socket is still handled once.
 		bot, err := slack.New(slack.Config{AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Logger: log, Metrics: metrics, Outbox: st, Claims: st}, svc, st)
 		if err != nil {
