@@ -114,7 +114,8 @@ func NewCoordinator(ctx context.Context, cli *clientv3.Client, prefix, replicaID
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.log = c.log.With("replica", replicaID)
+	// The bot's root logger names the replica on every line already (a second "replica" key
+	// would repeat it in the JSON).
 	if c.metrics == nil {
 		c.metrics = nopMetrics{}
 	}
@@ -166,6 +167,9 @@ func (c *Coordinator) session() (*concurrency.Session, error) {
 	switch {
 	case c.closed:
 		return nil, ErrClosed
+	case c.ctx.Err() != nil:
+		// Stopped: the session may not have noticed yet, but nothing here owns work any more.
+		return nil, fmt.Errorf("coordinator stopped: %w", c.ctx.Err())
 	case c.sess == nil:
 		return nil, fmt.Errorf("etcd session lost: %w", c.lostErr)
 	}
