@@ -42,6 +42,21 @@ func Start(t testing.TB) *Cluster { return StartCluster(t, 1) }
 // StartCluster runs an etcd cluster of n members for the test; it is stopped when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	// The ports are picked free a moment before etcd binds them, and another test process may
+	// take one meanwhile: then the whole cluster starts again on other ports.
+	for attempt := 1; ; attempt++ {
+		c, err := startCluster(t, n)
+		if err == nil {
+			t.Cleanup(c.Close)
+			return c
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("etcdtest: %v", err)
+		}
+	}
+}
+
+func startCluster(t testing.TB, n int) (*Cluster, error) {
 	c := &Cluster{t: t}
 	var initial []string
 	for i := range n {
@@ -60,14 +75,17 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		m.initial = c.initial
 		go func() { errs <- m.Start() }()
 	}
+	var first error
 	for range n {
-		if err := <-errs; err != nil {
-			c.Close()
-			t.Fatalf("etcdtest: %v", err)
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	t.Cleanup(c.Close)
-	return c
+	if first != nil {
+		c.Close()
+		return nil, first
+	}
+	return c, nil
 }
 
 // Endpoints returns the members' client URLs.
