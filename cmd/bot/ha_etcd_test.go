@@ -10,10 +10,7 @@ import (
 	"github.com/aksbot/aksbot/internal/etcdstore"
 )
 
-// The multi-replica suite's access to the etcd store, compiled once internal/etcdstore is merged
-// (see ha_pending_test.go).
-
-const haReady = true
+// The multi-replica suite's access to the etcd store the replicas share.
 
 // openReplicaStore opens the store the replicas share, to check it after a run; the function
 // it returns closes it.

@@ -41,11 +41,7 @@ import (
 //
 // The default run is short enough for CI. AKSBOT_HA_LONG=1 runs the long suite (random seed,
 // printed); AKSBOT_HA_SEED=N replays a seed. Each run logs a line starting with "ha summary:".
-//
-// Until the multi-replica pieces are merged the binary cannot run on etcd and the suite skips
-// (haReady, ha_pending_test.go).
 func TestReplicasFaultInjection(t *testing.T) {
-	requireHA(t)
 	t.Run("one etcd member", func(t *testing.T) {
 		if err := runHASuite(t, haSettings(t, 1)); err != nil {
 			t.Fatal(err)
@@ -56,14 +52,6 @@ func TestReplicasFaultInjection(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-}
-
-func requireHA(t *testing.T) {
-	t.Helper()
-	if !haReady {
-		t.Skip("haReady is false: the bot cannot run as several replicas on etcd yet; after the merge delete ha_pending_test.go " +
-			"and the //go:build line of ha_etcd_test.go (or run with -tags aksbot_ha)")
-	}
 }
 
 // replicaStore is what the suite reads after a run: the jobs, their events, the audit log and
@@ -561,7 +549,6 @@ func newHAWorld(t *testing.T, durations sim.Durations, prefix string) (*haRun, *
 // Slack delivers an envelope to one of the app's connections; the fake delivers to the newest,
 // so the replicas are started in the order that routes the request and the click.
 func TestReplicasHandOverARunningJob(t *testing.T) {
-	requireHA(t)
 	durations := fastAzure()
 	durations.Scale = 8 * time.Second
 	h, w, cloud := newHAWorld(t, durations, "/aksbot-handover/")
@@ -654,7 +641,6 @@ func TestReplicasHandOverARunningJob(t *testing.T) {
 // envelope the closing socket did not acknowledge again elsewhere), and no command goes
 // unacknowledged. Each replica exits within 10 s of SIGTERM.
 func TestReplicasRollingRestartLeavesNoCommandUnacked(t *testing.T) {
-	requireHA(t)
 	h, w, _ := newHAWorld(t, fastAzure(), "/aksbot-rolling/")
 	for _, rep := range h.replicas {
 		h.startReplica(rep)
