@@ -514,9 +514,7 @@ const etcdSlowRead = 100 * time.Millisecond
 func (d *doctor) checkEtcd(ctx context.Context, cfg config.Config) {
 	e := cfg.File.Store.Etcd
 	where := strings.Join(cfg.EtcdEndpoints, ",")
-	o := etcdstore.ClientOptions{Endpoints: cfg.EtcdEndpoints, DialTimeout: e.DialTimeout.Duration,
-		Username: e.Username, Password: cfg.EtcdPassword, Logger: d.log}
-	o.TLS.CA, o.TLS.Cert, o.TLS.Key = e.TLS.CA, e.TLS.Cert, e.TLS.Key
+	o := etcdClientOptions(cfg, d.log) // as the bot connects
 	useTLS := e.TLS.Set() || strings.HasPrefix(where, "https://") || strings.Contains(where, ",https://")
 
 	cli, err := etcdstore.Connect(ctx, o)
