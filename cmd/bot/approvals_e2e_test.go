@@ -350,7 +350,7 @@ func (w *world) scaleOutside(cluster, pool string, count int) {
 	if err != nil {
 		w.t.Fatalf("plan the outside scale: %v", err)
 	}
-	azop, err := c.Begin(ctx, op, plan)
+	azop, err := c.Begin(ctx, op, plan, "")
 	if err != nil {
 		w.t.Fatalf("begin the outside scale: %v", err)
 	}

@@ -24,12 +24,19 @@ const (
 	OpPoolAutoscale  OpKind = "nodepool.update"
 	OpPoolDelete     OpKind = "nodepool.delete"
 	OpPoolUpgrade    OpKind = "nodepool.upgrade"
+
+	// EKS managed node groups: the same jobs, approvals and audit, on the AWS side.
+	OpNodegroupCreate  OpKind = "eks.nodegroup.create"  // create-nodegroup
+	OpNodegroupScale   OpKind = "eks.nodegroup.scale"   // update-nodegroup-config --scaling-config
+	OpNodegroupUpgrade OpKind = "eks.nodegroup.upgrade" // update-nodegroup-version
+	OpNodegroupDelete  OpKind = "eks.nodegroup.delete"  // delete-nodegroup
 )
 
 // OpKinds lists every operation kind, in the order help and policy listings show them.
 var OpKinds = []OpKind{
 	OpClusterCreate, OpClusterDelete, OpClusterUpgrade, OpClusterStart, OpClusterStop,
 	OpPoolAdd, OpPoolScale, OpPoolAutoscale, OpPoolDelete, OpPoolUpgrade,
+	OpNodegroupCreate, OpNodegroupScale, OpNodegroupUpgrade, OpNodegroupDelete,
 }
 
 // Valid reports whether k is a known operation kind.
@@ -42,11 +49,39 @@ func (k OpKind) Valid() bool {
 	return false
 }
 
-// OnPool reports whether the operation acts on one node pool rather than the whole cluster.
-func (k OpKind) OnPool() bool { return strings.HasPrefix(string(k), "nodepool.") }
+// OnPool reports whether the operation acts on one node pool (or EKS node group) rather than
+// the whole cluster.
+func (k OpKind) OnPool() bool {
+	return strings.HasPrefix(string(k), "nodepool.") || strings.HasPrefix(string(k), "eks.nodegroup.")
+}
+
+// Provider is the cloud the operation kind belongs to: ProviderEKS for the eks.* kinds,
+// ProviderAKS for the others.
+func (k OpKind) Provider() string {
+	if strings.HasPrefix(string(k), ProviderEKS+".") {
+		return ProviderEKS
+	}
+	return ProviderAKS
+}
+
+// Providers: the clouds aksbot runs operations in. A target without one is AKS (jobs stored
+// before there were two clouds have none).
+const (
+	ProviderAKS = "aks"
+	ProviderEKS = "eks"
+)
 
 // Target names the resource an operation acts on. Pool is empty for cluster operations.
+// On AKS a cluster is a resource group and a name in a subscription; on EKS (Provider "eks")
+// it is a name in a region of an AWS account, and Pool is the managed node group.
 type Target struct {
+	// Provider is "" or ProviderAKS for AKS, ProviderEKS for EKS.
+	Provider string `json:"provider,omitempty"`
+	// Region and Account say where an EKS cluster lives; Account is the AWS account ID when
+	// the bot knows it (from the configuration or STS), for policy and audit.
+	Region  string `json:"region,omitempty"`
+	Account string `json:"account,omitempty"`
+
 	ResourceGroup string `json:"resourceGroup"`
 	Cluster       string `json:"cluster"`
 	Pool          string `json:"pool,omitempty"`
@@ -61,7 +96,13 @@ type Target struct {
 // ClusterKey identifies the cluster for serialisation: AKS allows one mutating operation at a
 // time per cluster and its pools, and Azure resource names (and subscription IDs) are
 // case-insensitive. The same resource group and cluster in two subscriptions are two clusters.
+//
+// An EKS cluster's key is "eks/REGION/NAME": EKS names are case-sensitive, and one bot works in
+// one AWS account.
 func (t Target) ClusterKey() string {
+	if t.IsEKS() {
+		return ProviderEKS + "/" + t.Region + "/" + t.Cluster
+	}
 	k := strings.ToLower(t.ResourceGroup) + "/" + strings.ToLower(t.Cluster)
 	if t.Subscription != "" {
 		k = strings.ToLower(t.Subscription) + "/" + k
@@ -71,12 +112,51 @@ func (t Target) ClusterKey() string {
 
 // ClusterName says which cluster, for people: "rg-aks/demo", or "prod · rg-aks/demo" when
 // several subscriptions are configured.
+//
+// EKS clusters name their cloud and region: "eks · eu-west-1 · web-prod".
 func (t Target) ClusterName() string {
+	if t.IsEKS() {
+		return ProviderEKS + " · " + t.Region + " · " + t.Cluster
+	}
 	s := t.ResourceGroup + "/" + t.Cluster
 	if t.SubscriptionName != "" {
 		s = t.SubscriptionName + " · " + s
 	}
 	return s
+}
+
+// IsEKS reports whether the target is an EKS cluster or node group.
+func (t Target) IsEKS() bool { return t.Provider == ProviderEKS }
+
+// CloudName names the service that runs the target's operations, for people: "Azure" or "EKS".
+func (t Target) CloudName() string {
+	if t.IsEKS() {
+		return "EKS"
+	}
+	return "Azure"
+}
+
+// ShowCommand is the command that shows the target's cluster now, for hints:
+// "/aks show demo" or "/eks describe web-prod --region eu-west-1".
+func (t Target) ShowCommand() string {
+	if t.IsEKS() {
+		return "/eks describe " + t.Cluster + " --region " + t.Region
+	}
+	return "/aks show " + t.Cluster
+}
+
+// ActivityLog says where the cloud records what happened to the target, for hints.
+func (t Target) ActivityLog() string {
+	if t.IsEKS() {
+		return "the node group's update history (aws eks list-updates) and health"
+	}
+	return "the Azure activity log"
+}
+
+// ClusterOnly is the target without its pool: the cluster the operation's lane is for.
+func (t Target) ClusterOnly() Target {
+	t.Pool = ""
+	return t
 }
 
 func (t Target) String() string {
@@ -111,8 +191,47 @@ type Operation struct {
 	OSType            string            `json:"osType,omitempty"`            // nodepool add: Linux|Windows
 	Zones             []string          `json:"zones,omitempty"`             // create, nodepool add
 	Tags              map[string]string `json:"tags,omitempty"`              // create
-	Labels            map[string]string `json:"labels,omitempty"`            // nodepool add
-	Taints            []string          `json:"taints,omitempty"`            // nodepool add: key=value:Effect
+	Labels            map[string]string `json:"labels,omitempty"`            // nodepool add, eks nodegroup create
+	Taints            []string          `json:"taints,omitempty"`            // nodepool add, eks nodegroup create: key=value:Effect
+
+	// Nodegroup holds what only EKS node-group operations take (eks.nodegroup.*).
+	Nodegroup *NodegroupSpec `json:"nodegroup,omitempty"`
+}
+
+// NodegroupSpec is what an EKS node-group operation asks for beyond the Operation's common
+// fields (KubernetesVersion, Labels, Taints). Sizes are pointers: a scale may change only one.
+type NodegroupSpec struct {
+	DesiredSize *int `json:"desiredSize,omitempty"` // create, scale
+	MinSize     *int `json:"minSize,omitempty"`     // create, scale
+	MaxSize     *int `json:"maxSize,omitempty"`     // create, scale
+	// ReleaseVersion is the AMI release an upgrade goes to ("" = the latest for the version).
+	ReleaseVersion string `json:"releaseVersion,omitempty"`
+	// Force: upgrade even when pods cannot be drained because of a pod disruption budget.
+	Force bool `json:"force,omitempty"`
+
+	NodeRole      string   `json:"nodeRole,omitempty"`      // create: the node IAM role ARN
+	Subnets       []string `json:"subnets,omitempty"`       // create
+	InstanceTypes []string `json:"instanceTypes,omitempty"` // create
+	CapacityType  string   `json:"capacityType,omitempty"`  // create: ON_DEMAND|SPOT|CAPACITY_BLOCK
+	AMIType       string   `json:"amiType,omitempty"`       // create
+}
+
+// sizes says the sizes given, in the words of a plan: "5 nodes, min 1, max 10".
+func (n *NodegroupSpec) sizes() string {
+	if n == nil {
+		return ""
+	}
+	var parts []string
+	if n.DesiredSize != nil {
+		parts = append(parts, fmt.Sprintf("%d nodes", *n.DesiredSize))
+	}
+	if n.MinSize != nil {
+		parts = append(parts, fmt.Sprintf("min %d", *n.MinSize))
+	}
+	if n.MaxSize != nil {
+		parts = append(parts, fmt.Sprintf("max %d", *n.MaxSize))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Describe says in plain words what the operation asks for, without the current state
@@ -168,6 +287,24 @@ func (op Operation) Describe() string {
 			return fmt.Sprintf("upgrade the node image of pool %s of %s", t.Pool, cluster)
 		}
 		return fmt.Sprintf("upgrade pool %s of %s to Kubernetes %s", t.Pool, cluster, op.KubernetesVersion)
+	case OpNodegroupScale:
+		return fmt.Sprintf("scale node group %s of %s to %s", t.Pool, cluster, op.Nodegroup.sizes())
+	case OpNodegroupCreate:
+		s := fmt.Sprintf("create node group %s in %s", t.Pool, cluster)
+		if sz := op.Nodegroup.sizes(); sz != "" {
+			s += " with " + sz
+		}
+		return s
+	case OpNodegroupUpgrade:
+		switch {
+		case op.Nodegroup != nil && op.Nodegroup.ReleaseVersion != "":
+			return fmt.Sprintf("upgrade node group %s of %s to AMI release %s", t.Pool, cluster, op.Nodegroup.ReleaseVersion)
+		case op.KubernetesVersion != "":
+			return fmt.Sprintf("upgrade node group %s of %s to Kubernetes %s", t.Pool, cluster, op.KubernetesVersion)
+		}
+		return fmt.Sprintf("upgrade node group %s of %s to the cluster's version and latest AMI", t.Pool, cluster)
+	case OpNodegroupDelete:
+		return fmt.Sprintf("delete node group %s of %s", t.Pool, cluster)
 	}
 	return string(op.Kind) + " " + t.String()
 }

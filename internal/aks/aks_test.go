@@ -1,6 +1,9 @@
 package aks
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestInProgress(t *testing.T) {
 	for state, want := range map[string]bool{
@@ -76,5 +79,65 @@ func TestClusterNameWithSubscriptionName(t *testing.T) {
 	}
 	if got, want := two.Target.String(), "prod · rg-aks/demo/np2"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestEKSTargetNamesItsCloud(t *testing.T) {
+	ng := Target{Provider: ProviderEKS, Region: "eu-west-1", Cluster: "web-prod", Pool: "ng-web"}
+	if got, want := ng.String(), "eks · eu-west-1 · web-prod/ng-web"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if ng.ClusterKey() != ng.ClusterOnly().ClusterKey() {
+		t.Errorf("a node-group job and a cluster job on one EKS cluster must share a lane")
+	}
+	// EKS names are case-sensitive, and the same name in two regions is two clusters.
+	for _, other := range []Target{
+		{Provider: ProviderEKS, Region: "eu-west-1", Cluster: "Web-Prod"},
+		{Provider: ProviderEKS, Region: "us-east-1", Cluster: "web-prod"},
+		{ResourceGroup: "eu-west-1", Cluster: "web-prod"},
+	} {
+		if other.ClusterKey() == ng.ClusterKey() {
+			t.Errorf("%v and %v share the key %q", other, ng, ng.ClusterKey())
+		}
+	}
+	if ng.CloudName() != "EKS" || (Target{Cluster: "demo"}).CloudName() != "Azure" {
+		t.Errorf("CloudName: %q, %q", ng.CloudName(), Target{}.CloudName())
+	}
+	if !OpNodegroupScale.OnPool() || OpNodegroupScale.Provider() != ProviderEKS || OpPoolScale.Provider() != ProviderAKS {
+		t.Errorf("eks.nodegroup.scale: OnPool %v, Provider %q", OpNodegroupScale.OnPool(), OpNodegroupScale.Provider())
+	}
+}
+
+func TestDescribeEKS(t *testing.T) {
+	five, one, ten := 5, 1, 10
+	ng := Target{Provider: ProviderEKS, Region: "eu-west-1", Cluster: "web-prod", Pool: "ng-web"}
+	cases := map[string]Operation{
+		"scale node group ng-web of eks · eu-west-1 · web-prod to 5 nodes, min 1, max 10": {Kind: OpNodegroupScale, Target: ng,
+			Nodegroup: &NodegroupSpec{DesiredSize: &five, MinSize: &one, MaxSize: &ten}},
+		"create node group ng-web in eks · eu-west-1 · web-prod with 5 nodes": {Kind: OpNodegroupCreate, Target: ng,
+			Nodegroup: &NodegroupSpec{DesiredSize: &five}},
+		"upgrade node group ng-web of eks · eu-west-1 · web-prod to Kubernetes 1.31":                      {Kind: OpNodegroupUpgrade, Target: ng, KubernetesVersion: "1.31"},
+		"upgrade node group ng-web of eks · eu-west-1 · web-prod to the cluster's version and latest AMI": {Kind: OpNodegroupUpgrade, Target: ng},
+		"upgrade node group ng-web of eks · eu-west-1 · web-prod to AMI release 1.31.7-20250620":          {Kind: OpNodegroupUpgrade, Target: ng, Nodegroup: &NodegroupSpec{ReleaseVersion: "1.31.7-20250620"}},
+		"delete node group ng-web of eks · eu-west-1 · web-prod":                                          {Kind: OpNodegroupDelete, Target: ng},
+	}
+	for want, op := range cases {
+		if got := op.Describe(); got != want {
+			t.Errorf("Describe() = %q, want %q", got, want)
+		}
+	}
+}
+
+func TestRequestTokenIsStablePerJob(t *testing.T) {
+	at := time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC)
+	a := RequestToken(Job{ID: "42", CreatedAt: at})
+	if a != RequestToken(Job{ID: "42", CreatedAt: at, State: StateRunning, Sent: true}) {
+		t.Errorf("the token changed with the job's state: a request sent again must be the same request")
+	}
+	if a == RequestToken(Job{ID: "42", CreatedAt: at.Add(time.Millisecond)}) || a == RequestToken(Job{ID: "43", CreatedAt: at}) {
+		t.Errorf("two jobs share the token %q", a)
+	}
+	if len(a) > 64 {
+		t.Errorf("token %q is longer than EKS takes", a)
 	}
 }

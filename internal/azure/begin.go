@@ -10,7 +10,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
 	"github.com/aksbot/aksbot/internal/aks"
-	"github.com/aksbot/aksbot/internal/jobs"
 )
 
 // Begin sends the operation's mutation and returns the long-running operation to follow.
@@ -22,7 +21,7 @@ import (
 // When a try of the mutation got a server error or no answer and the request then failed, Azure
 // may have applied it all the same (the response got lost): Begin then returns an error wrapping
 // ErrOutcomeUnknown instead of the last answer, and the caller must look at the resource.
-func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan, _ string) (aks.CloudOperation, error) {
 	ctx, tries := withTries(ctx)
 	o, err := c.begin(ctx, op, plan)
 	if errors.Is(err, errAlreadyApplied) {
@@ -34,13 +33,13 @@ func (c *Client) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 	if err != nil {
 		return nil, outcome(err, tries, op.Describe())
 	}
-	return startedOperation{Operation: o, firstPoll: tries.firstPollAfter()}, nil
+	return startedOperation{CloudOperation: o, firstPoll: tries.firstPollAfter()}, nil
 }
 
 // begin dispatches op to the function that sends its kind of request. Every pool operation but
 // an add first GETs the pool (beginPoolChange); a kind that is neither known nor a pool
 // operation sends nothing.
-func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	switch op.Kind {
 	case aks.OpClusterCreate:
 		return c.beginClusterCreate(ctx, op, plan)
@@ -65,7 +64,7 @@ func (c *Client) begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jo
 // or else it reads the location's versions) and PUTs the new cluster with If-None-Match "*":
 // a cluster that already exists is refused (createConflict) rather than overwritten, and a
 // create is never applied twice.
-func (c *Client) beginClusterCreate(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginClusterCreate(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	t := op.Target
 	s, err := c.createSpec(ctx, op, planChange(plan, changeVersion))
 	if err != nil {
@@ -81,7 +80,7 @@ func (c *Client) beginClusterCreate(ctx context.Context, op aks.Operation, plan 
 
 // beginClusterDelete GETs the cluster, checks its ETag against the plan (freshCluster) and
 // sends the DELETE with If-Match on the ETag it just read.
-func (c *Client) beginClusterDelete(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginClusterDelete(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	t := op.Target
 	mc, err := c.freshCluster(ctx, op, plan)
 	if err != nil {
@@ -93,7 +92,7 @@ func (c *Client) beginClusterDelete(ctx context.Context, op aks.Operation, plan 
 
 // beginClusterStart GETs the cluster, checks its ETag against the plan (freshCluster) and
 // POSTs start, with no condition on the request: the ETag check is the GET's.
-func (c *Client) beginClusterStart(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginClusterStart(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	t := op.Target
 	if _, err := c.freshCluster(ctx, op, plan); err != nil {
 		return nil, err
@@ -104,7 +103,7 @@ func (c *Client) beginClusterStart(ctx context.Context, op aks.Operation, plan a
 
 // beginClusterStop GETs the cluster, checks its ETag against the plan (freshCluster) and POSTs
 // stop, with no condition on the request: the ETag check is the GET's.
-func (c *Client) beginClusterStop(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginClusterStop(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	t := op.Target
 	if _, err := c.freshCluster(ctx, op, plan); err != nil {
 		return nil, err
@@ -116,7 +115,7 @@ func (c *Client) beginClusterStop(ctx context.Context, op aks.Operation, plan ak
 // beginClusterUpgrade GETs the cluster, checks its ETag against the plan (freshCluster), sets
 // the Kubernetes version of the control plane (and of every pool profile unless
 // ControlPlaneOnly) in what it read, and PUTs the whole cluster back with If-Match on that ETag.
-func (c *Client) beginClusterUpgrade(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginClusterUpgrade(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	t := op.Target
 	mc, err := c.freshCluster(ctx, op, plan)
 	if err != nil {
@@ -141,7 +140,7 @@ func (c *Client) beginClusterUpgrade(ctx context.Context, op aks.Operation, plan
 // beginPoolAdd GETs the cluster (for the defaults of the new pool, poolAdd) and PUTs the new
 // pool with If-None-Match "*": a pool that already exists is refused (createConflict) rather
 // than overwritten, and an add is never applied twice. The plan's ETag is not checked.
-func (c *Client) beginPoolAdd(ctx context.Context, op aks.Operation) (jobs.Operation, error) {
+func (c *Client) beginPoolAdd(ctx context.Context, op aks.Operation) (aks.CloudOperation, error) {
 	t := op.Target
 	cl, err := c.GetCluster(ctx, t.ResourceGroup, t.Cluster)
 	if err != nil {
@@ -158,7 +157,7 @@ func (c *Client) beginPoolAdd(ctx context.Context, op aks.Operation) (jobs.Opera
 // beginPoolChange GETs the pool op acts on (poolOf: the plan resolves it for `/aks scale`),
 // checks its ETag against the plan (freshPool), and hands what it read to the function of
 // op's kind. An unknown pool operation is refused after that GET, sending nothing else.
-func (c *Client) beginPoolChange(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (c *Client) beginPoolChange(ctx context.Context, op aks.Operation, plan aks.Plan) (aks.CloudOperation, error) {
 	pool := poolOf(op, plan)
 	ap, err := c.freshPool(ctx, op, pool, plan)
 	if err != nil {
@@ -179,7 +178,7 @@ func (c *Client) beginPoolChange(ctx context.Context, op aks.Operation, plan aks
 
 // putPool PUTs ap, the pool as GET read it with a change applied, back whole with If-Match on
 // the ETag that GET returned.
-func (c *Client) putPool(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+func (c *Client) putPool(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (aks.CloudOperation, error) {
 	t := op.Target
 	update := &armcontainerservice.AgentPoolsClientBeginCreateOrUpdateOptions{IfMatch: ap.Properties.ETag}
 	p, err := c.pools.BeginCreateOrUpdate(ctx, t.ResourceGroup, t.Cluster, pool, ap, update)
@@ -188,7 +187,7 @@ func (c *Client) putPool(ctx context.Context, op aks.Operation, pool string, ap 
 
 // beginPoolScale sets the node count in the pool ap (read by beginPoolChange) and PUTs it back
 // with If-Match (putPool). It sends nothing if no count is given or the pool is autoscaled.
-func (c *Client) beginPoolScale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+func (c *Client) beginPoolScale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (aks.CloudOperation, error) {
 	if op.NodeCount == nil {
 		return nil, invalid("how many nodes?", "add --node-count")
 	}
@@ -203,7 +202,7 @@ func (c *Client) beginPoolScale(ctx context.Context, op aks.Operation, pool stri
 // beginPoolAutoscale enables (with min and max counts) or disables the autoscaler in the pool
 // ap (read by beginPoolChange) and PUTs it back with If-Match (putPool). It sends nothing if
 // neither bounds nor --disable-cluster-autoscaler are given.
-func (c *Client) beginPoolAutoscale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+func (c *Client) beginPoolAutoscale(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (aks.CloudOperation, error) {
 	if op.DisableAutoscaler {
 		ap.Properties.EnableAutoScaling = ptr(false)
 		ap.Properties.MinCount = nil
@@ -222,7 +221,7 @@ func (c *Client) beginPoolAutoscale(ctx context.Context, op aks.Operation, pool 
 // beginPoolUpgrade upgrades the pool ap (read by beginPoolChange). A node image upgrade POSTs
 // upgradeNodeImageVersion with no condition (the ETag check is the GET's); a Kubernetes
 // upgrade sets the version in ap and PUTs it back with If-Match (putPool).
-func (c *Client) beginPoolUpgrade(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+func (c *Client) beginPoolUpgrade(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (aks.CloudOperation, error) {
 	if op.NodeImageOnly {
 		t := op.Target
 		p, err := c.pools.BeginUpgradeNodeImageVersion(ctx, t.ResourceGroup, t.Cluster, pool, nil)
@@ -234,7 +233,7 @@ func (c *Client) beginPoolUpgrade(ctx context.Context, op aks.Operation, pool st
 
 // beginPoolDelete sends the DELETE of the pool with If-Match on the ETag that beginPoolChange's
 // GET returned.
-func (c *Client) beginPoolDelete(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (jobs.Operation, error) {
+func (c *Client) beginPoolDelete(ctx context.Context, op aks.Operation, pool string, ap armcontainerservice.AgentPool) (aks.CloudOperation, error) {
 	t := op.Target
 	p, err := c.pools.BeginDelete(ctx, t.ResourceGroup, t.Cluster, pool, &armcontainerservice.AgentPoolsClientBeginDeleteOptions{IfMatch: ap.Properties.ETag})
 	return started(c, p, err, op.Describe())
@@ -242,7 +241,7 @@ func (c *Client) beginPoolDelete(ctx context.Context, op aks.Operation, pool str
 
 // Resume rebuilds the operation from a resume token without sending anything. The token must
 // come from the same kind of operation: the SDK checks it per method.
-func (c *Client) Resume(ctx context.Context, op aks.Operation, token string) (jobs.Operation, error) {
+func (c *Client) Resume(ctx context.Context, op aks.Operation, token string) (aks.CloudOperation, error) {
 	if token == "" {
 		return nil, invalid("no resume token", "")
 	}

@@ -23,7 +23,7 @@ func begin(t *testing.T, f *fakeARM, op aks.Operation) (jobs.Operation, call) {
 	if err != nil {
 		t.Fatalf("Plan: %v", err)
 	}
-	o, err := c.Begin(ctx, op, plan)
+	o, err := c.Begin(ctx, op, plan, "")
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestBeginCreateUsesPlannedVersion(t *testing.T) {
 	f.versions[1].IsDefault = nil
 	f.versions[2].IsDefault = ptr(true)
 	f.mu.Unlock()
-	if _, err := c.Begin(context.Background(), op, plan); err != nil {
+	if _, err := c.Begin(context.Background(), op, plan, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := str(f.sent()[0].cluster.Properties.KubernetesVersion); got != "1.31.2" {
@@ -280,7 +280,7 @@ func TestBeginStalePlan(t *testing.T) {
 		mc.ETag = ptr("cluster-etag-2")
 		mc.Properties.AgentPoolProfiles[1].ETag = ptr("pool-etag-np2-v2")
 		f.mu.Unlock()
-		_, err = c.Begin(context.Background(), op, plan)
+		_, err = c.Begin(context.Background(), op, plan, "")
 		refused(t, err, aks.EConflict, "changed since the plan was made", "ask again")
 		if len(f.sent()) != 0 {
 			t.Errorf("%s: sent %+v", op.Kind, f.sent())
@@ -297,7 +297,7 @@ func TestBeginRefusedByAzure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Begin(context.Background(), op, plan)
+	_, err = c.Begin(context.Background(), op, plan, "")
 	var az *aks.AzureError
 	if !errors.As(err, &az) || az.StatusCode != 409 || az.Code != "OperationNotAllowed" {
 		t.Fatalf("err = %v, want AzureError 409 OperationNotAllowed", err)

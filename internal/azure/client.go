@@ -1,6 +1,6 @@
 // Package azure runs aksbot's AKS operations on Azure Resource Manager through the Azure SDK for
 // Go: it reads clusters and node pools, plans operations against their current state, and starts
-// and follows the long-running operations that carry them out (jobs.Cloud and jobs.Operation).
+// and follows the long-running operations that carry them out (aks.Cloud and aks.CloudOperation).
 package azure
 
 import (
@@ -23,7 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
-	"github.com/aksbot/aksbot/internal/jobs"
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
 // DefaultAudience is the token audience of Azure Resource Manager in the public cloud.
@@ -57,7 +57,7 @@ type Client struct {
 	skuCache map[string]skuEntry // location -> VM sizes, for SKUTTL
 }
 
-var _ jobs.Cloud = (*Client)(nil)
+var _ aks.Cloud = (*Client)(nil)
 
 // New makes a Client. It sends nothing: a wrong credential shows up on the first call.
 func New(cfg Config) (*Client, error) {

@@ -15,7 +15,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/aksbot/aksbot/internal/aks"
-	"github.com/aksbot/aksbot/internal/jobs"
 )
 
 // operation follows one long-running ARM operation, one poll at a time, so that the job engine
@@ -30,10 +29,10 @@ type operation[T any] struct {
 	failed error
 }
 
-var _ jobs.Operation = (*operation[struct{}])(nil)
+var _ aks.CloudOperation = (*operation[struct{}])(nil)
 
 // started wraps the poller a Begin call returned, or maps its error.
-func started[T any](c *Client, p *runtime.Poller[T], err error, what string) (jobs.Operation, error) {
+func started[T any](c *Client, p *runtime.Poller[T], err error, what string) (aks.CloudOperation, error) {
 	if err != nil {
 		return nil, c.mapErr(err, what, "")
 	}
@@ -50,7 +49,7 @@ func started[T any](c *Client, p *runtime.Poller[T], err error, what string) (jo
 }
 
 // resumed wraps a poller rebuilt from a resume token.
-func resumed[T any](c *Client, p *runtime.Poller[T], err error, what, token string) (jobs.Operation, error) {
+func resumed[T any](c *Client, p *runtime.Poller[T], err error, what, token string) (aks.CloudOperation, error) {
 	if err != nil {
 		// A token that does not parse or belongs to another method is a bug or corrupt data.
 		return nil, fmt.Errorf("resume %s: %w", what, err)

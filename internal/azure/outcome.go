@@ -13,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
 	"github.com/aksbot/aksbot/internal/aks"
-	"github.com/aksbot/aksbot/internal/jobs"
 )
 
 // ErrOutcomeUnknown means Begin cannot tell whether Azure applied the mutation: a try of it got
@@ -128,7 +127,7 @@ var errAlreadyApplied = errors.New("the change is already in place")
 // appliedOperation is an operation that has already succeeded: Begin found the change in place.
 type appliedOperation struct{}
 
-var _ jobs.Operation = appliedOperation{}
+var _ aks.CloudOperation = appliedOperation{}
 
 func (appliedOperation) ResumeToken() (string, error) { return "", nil }
 func (appliedOperation) Poll(context.Context) (bool, time.Duration, error) {
@@ -147,7 +146,7 @@ func (t *tries) firstPollAfter() time.Duration {
 // startedOperation is an operation Begin started, with the wait Azure asked for before its
 // first poll (the Retry-After of the answer that accepted it).
 type startedOperation struct {
-	jobs.Operation
+	aks.CloudOperation
 	firstPoll time.Duration
 }
 

@@ -76,7 +76,7 @@ func (e *simEnv) begin(t *testing.T, op aks.Operation) jobs.Operation {
 	if err != nil {
 		t.Fatalf("Plan(%s): %v", op.Describe(), err)
 	}
-	o, err := e.c.Begin(context.Background(), op, plan)
+	o, err := e.c.Begin(context.Background(), op, plan, "")
 	if err != nil {
 		t.Fatalf("Begin(%s): %v", op.Describe(), err)
 	}
@@ -195,7 +195,7 @@ func TestRetriesOnFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.cloud.SetFaults(sim.Faults{Seed: 1, Throttle: 1})
-	_, err = e.c.Begin(ctx, create, plan)
+	_, err = e.c.Begin(ctx, create, plan, "")
 	if !errors.As(err, &az) || az.StatusCode != 429 || errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("throttled Begin = %v, want AzureError 429", err)
 	}
@@ -237,7 +237,7 @@ func TestBeginAfterLostResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.cloud.SetFaults(sim.Faults{Seed: 3, LostResponse: 1})
-		_, err = e.c.Begin(ctx, op, plan)
+		_, err = e.c.Begin(ctx, op, plan, "")
 		e.cloud.SetFaults(sim.Faults{})
 		unknown(t, err)
 		return plan
@@ -248,7 +248,7 @@ func TestBeginAfterLostResponse(t *testing.T) {
 		t.Helper()
 		e.clock.advance(time.Hour)
 		before := e.cloud.CountMutations("managedClusters/demo")
-		o, err := e.c.Begin(ctx, op, plan)
+		o, err := e.c.Begin(ctx, op, plan, "")
 		if err != nil {
 			t.Fatalf("Begin again: %v", err)
 		}
@@ -285,7 +285,7 @@ func TestBeginAfterLostResponse(t *testing.T) {
 		// A different count is a real conflict.
 		other := scale
 		other.NodeCount = intp(5)
-		_, err := e.c.Begin(ctx, other, plan)
+		_, err := e.c.Begin(ctx, other, plan, "")
 		refused(t, err, aks.EConflict, "changed since the plan was made", "ask again")
 	})
 	t.Run("stop", func(t *testing.T) {
@@ -305,14 +305,14 @@ func TestBeginAfterLostResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.cloud.SetFaults(sim.Faults{Seed: 3, ServerError: 1})
-		_, err = e.c.Begin(ctx, create, plan)
+		_, err = e.c.Begin(ctx, create, plan, "")
 		e.cloud.SetFaults(sim.Faults{})
 		unknown(t, err)
 		// Nothing was applied, so sending it again is right.
 		if got := e.state(t, create.Target); got != "NotFound" {
 			t.Fatalf("cluster after server errors = %s, want NotFound", got)
 		}
-		if _, err := e.c.Begin(ctx, create, plan); err != nil {
+		if _, err := e.c.Begin(ctx, create, plan, ""); err != nil {
 			t.Fatalf("Begin again: %v", err)
 		}
 	})
@@ -326,7 +326,7 @@ func TestBeginAfterLostResponse(t *testing.T) {
 		if err := e.cloud.Seed(ctx, testRG, "new3", "westeurope"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.c.Begin(ctx, create, plan)
+		_, err = e.c.Begin(ctx, create, plan, "")
 		refused(t, err, aks.EConflict, "cluster rg-aks/new3 exists now", "another name")
 	})
 }

@@ -7,13 +7,12 @@ import (
 	"strings"
 
 	"github.com/aksbot/aksbot/internal/aks"
-	"github.com/aksbot/aksbot/internal/jobs"
 )
 
 // Subscription returns the ID of the subscription the client works in.
 func (c *Client) Subscription() string { return c.sub }
 
-// Clouds serves several subscriptions with one Client each. It implements jobs.Cloud by
+// Clouds serves several subscriptions with one Client each. It implements aks.Cloud by
 // handing each call to the client of the target's subscription (the default one for targets
 // without, such as jobs stored before subscriptions were named), so the engine's contract is
 // unchanged and a job can never reach another subscription than its target's.
@@ -22,7 +21,7 @@ type Clouds struct {
 	def  *Client
 }
 
-var _ jobs.Cloud = (*Clouds)(nil)
+var _ aks.Cloud = (*Clouds)(nil)
 
 // NewClouds makes the set; def is the default subscription's ID and must be among the clients.
 func NewClouds(def string, clients ...*Client) (*Clouds, error) {
@@ -62,7 +61,7 @@ func (m *Clouds) All() []*Client {
 	return all
 }
 
-// Plan implements jobs.Cloud in the target's subscription.
+// Plan implements aks.Cloud in the target's subscription.
 func (m *Clouds) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 	c, err := m.In(op.Target.Subscription)
 	if err != nil {
@@ -71,17 +70,17 @@ func (m *Clouds) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 	return c.Plan(ctx, op)
 }
 
-// Begin implements jobs.Cloud in the target's subscription.
-func (m *Clouds) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+// Begin implements aks.Cloud in the target's subscription.
+func (m *Clouds) Begin(ctx context.Context, op aks.Operation, plan aks.Plan, requestToken string) (aks.CloudOperation, error) {
 	c, err := m.In(op.Target.Subscription)
 	if err != nil {
 		return nil, err
 	}
-	return c.Begin(ctx, op, plan)
+	return c.Begin(ctx, op, plan, requestToken)
 }
 
-// Resume implements jobs.Cloud in the target's subscription.
-func (m *Clouds) Resume(ctx context.Context, op aks.Operation, token string) (jobs.Operation, error) {
+// Resume implements aks.Cloud in the target's subscription.
+func (m *Clouds) Resume(ctx context.Context, op aks.Operation, token string) (aks.CloudOperation, error) {
 	c, err := m.In(op.Target.Subscription)
 	if err != nil {
 		return nil, err
@@ -89,7 +88,7 @@ func (m *Clouds) Resume(ctx context.Context, op aks.Operation, token string) (jo
 	return c.Resume(ctx, op, token)
 }
 
-// ProvisioningState implements jobs.Cloud in the target's subscription.
+// ProvisioningState implements aks.Cloud in the target's subscription.
 func (m *Clouds) ProvisioningState(ctx context.Context, t aks.Target) (string, error) {
 	c, err := m.In(t.Subscription)
 	if err != nil {
@@ -98,7 +97,7 @@ func (m *Clouds) ProvisioningState(ctx context.Context, t aks.Target) (string, e
 	return c.ProvisioningState(ctx, t)
 }
 
-// Applied implements jobs.Cloud in the target's subscription.
+// Applied implements aks.Cloud in the target's subscription.
 func (m *Clouds) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (bool, error) {
 	c, err := m.In(op.Target.Subscription)
 	if err != nil {
@@ -107,7 +106,7 @@ func (m *Clouds) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (
 	return c.Applied(ctx, op, plan)
 }
 
-// Abort implements jobs.Cloud in the target's subscription.
+// Abort implements aks.Cloud in the target's subscription.
 func (m *Clouds) Abort(ctx context.Context, t aks.Target) error {
 	c, err := m.In(t.Subscription)
 	if err != nil {

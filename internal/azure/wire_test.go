@@ -213,7 +213,7 @@ func TestWireFailedOperation(t *testing.T) {
 	defer cancel()
 
 	op := aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg", Cluster: "demo", Pool: "np2"}, NodeCount: intp(30)}
-	o, err := c.Begin(ctx, op, aks.Plan{Pool: "np2", ETag: "etag-np2"})
+	o, err := c.Begin(ctx, op, aks.Plan{Pool: "np2", ETag: "etag-np2"}, "")
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
@@ -298,7 +298,7 @@ func TestWireImmediateResult(t *testing.T) {
 	c, _ := w.client(t, &logs)
 	ctx := context.Background()
 	op := aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{ResourceGroup: "rg", Cluster: "quick", Pool: "np2"}, NodeCount: intp(2)}
-	o, err := c.Begin(ctx, op, aks.Plan{Pool: "np2"})
+	o, err := c.Begin(ctx, op, aks.Plan{Pool: "np2"}, "")
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}

@@ -11,12 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/aksbot/aksbot/internal/aks"
-	"github.com/aksbot/aksbot/internal/jobs"
 )
 
 // Operation has the engine's operation contract already; only Cloud's signatures differ (the
 // target and operation types, and Begin's request token).
-var _ jobs.Operation = (*Operation)(nil)
+var _ aks.CloudOperation = (*Operation)(nil)
 
 // RequestToken is the ClientRequestToken of a job's request: the same job and attempt give the
 // same token, so a request sent again after a crash is the same request to EKS. The engine

@@ -16,13 +16,13 @@ import (
 // group is not at rest): ResourceInUseException, HTTP 409. It is EKS's counterpart of AKS's
 // 409 "operation in progress": nothing was started, and the same request may be sent again once
 // the group is ACTIVE. The engine waits and retries on it (errors.Is(err, ErrBusy)).
-var ErrBusy = errors.New("another operation is in progress on the node group")
+var ErrBusy = aks.ErrBusy
 
 // ErrExists means CreateNodegroup was refused because a node group of that name exists
 // (ResourceInUseException on create). After a crash or a lost answer this is usually the bot's
 // own earlier create: the engine reconciles (Applied reports true once it exists) instead of
 // failing the job. A create whose token EKS has seen answers with the node group instead.
-var ErrExists = errors.New("the node group exists already")
+var ErrExists = aks.ErrExists
 
 // Error codes of EKS errors the adapter looks at (types.*Exception's ErrorCode()).
 const (

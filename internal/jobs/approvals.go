@@ -140,8 +140,8 @@ func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.J
 		case aks.StateAwaitingApproval, aks.StateQueued:
 		case aks.StateRunning:
 			return job, e.refuseDecision(ctx, job, user, &aks.Error{Code: aks.EConflict,
-				Message: fmt.Sprintf("job %s is already running in Azure and cannot be cancelled", job.ID),
-				Hint:    "to stop the Azure operation, use /aks abort " + job.Op.Target.Cluster})
+				Message: fmt.Sprintf("job %s is already running in %s and cannot be cancelled", job.ID, job.Op.Target.CloudName()),
+				Hint:    stopHint(job)})
 		default:
 			return job, e.refuseDecision(ctx, job, user, aks.Errorf(aks.EConflict, "job %s is already %s; nothing changed", job.ID, job.State.Words()))
 		}
@@ -153,7 +153,7 @@ func (e *Engine) Cancel(ctx context.Context, jobID string, user aks.User) (aks.J
 		now := e.now()
 		from := job.State
 		ev := aks.Event{At: now, Kind: aks.EventCancelled, Actor: user, From: job.State, To: aks.StateCancelled,
-			Message: fmt.Sprintf("Job %s cancelled by <@%s> before it started; nothing was sent to Azure.", job.ID, user.ID)}
+			Message: fmt.Sprintf("Job %s cancelled by <@%s> before it started; nothing was sent to %s.", job.ID, user.ID, job.Op.Target.CloudName())}
 		job.State, job.UpdatedAt, job.FinishedAt = aks.StateCancelled, now, now
 		stored, err := e.update(ctx, job, &ev)
 		if errors.Is(err, ErrConflict) {
@@ -176,8 +176,8 @@ func (e *Engine) expire(ctx context.Context, job aks.Job) {
 		if !expired(job, now) {
 			return
 		}
-		msg := fmt.Sprintf("Job %s expired: it waited for approval until %s and got %d of %d. Nothing was sent to Azure; ask again if it is still needed.",
-			job.ID, job.ExpiresAt.UTC().Format("15:04 MST"), len(job.Approvals()), needed(job))
+		msg := fmt.Sprintf("Job %s expired: it waited for approval until %s and got %d of %d. Nothing was sent to %s; ask again if it is still needed.",
+			job.ID, job.ExpiresAt.UTC().Format("15:04 MST"), len(job.Approvals()), needed(job), job.Op.Target.CloudName())
 		ev := aks.Event{At: now, Kind: aks.EventExpired, From: job.State, To: aks.StateExpired, Message: msg}
 		final := job
 		final.State, final.UpdatedAt, final.FinishedAt = aks.StateExpired, now, now
@@ -215,4 +215,13 @@ func (e *Engine) expireDue(ctx context.Context) {
 			e.expire(ctx, job)
 		}
 	}
+}
+
+// stopHint says how to stop a job that is running already: AKS operations can be aborted;
+// EKS node-group updates cannot, so the way back is another change.
+func stopHint(job aks.Job) string {
+	if job.Op.Target.IsEKS() {
+		return "EKS cannot abort a node-group update; wait for it to end, then ask for the change that undoes it"
+	}
+	return "to stop the Azure operation, use /aks abort " + job.Op.Target.Cluster
 }

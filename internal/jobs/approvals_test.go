@@ -207,7 +207,7 @@ func TestStalePlanDoesNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.cloud.Begin(ctx, outside, plan); err != nil {
+	if _, err := h.cloud.Begin(ctx, outside, plan, ""); err != nil {
 		t.Fatalf("scale elsewhere: %v", err)
 	}
 	if _, err := h.engine.Decide(ctx, job.ID, bob, true, ""); err != nil {
@@ -237,7 +237,7 @@ func TestApprovalsAreCheckedAgainBeforeRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.cloud.Begin(ctx, outside, plan); err != nil {
+	if _, err := h.cloud.Begin(ctx, outside, plan, ""); err != nil {
 		t.Fatal(err)
 	}
 	job := h.submit(scale("np2", 3), alice)
@@ -385,7 +385,7 @@ func TestFirstPollHonoursRetryAfterOfTheStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, err := client.Begin(ctx, op, plan)
+	started, err := client.Begin(ctx, op, plan, "")
 	if err != nil {
 		t.Fatal(err)
 	}

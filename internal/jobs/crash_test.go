@@ -86,11 +86,11 @@ func (d dyingCloud) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error
 	return d.Cloud.Plan(ctx, op)
 }
 
-func (d dyingCloud) Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (jobs.Operation, error) {
+func (d dyingCloud) Begin(ctx context.Context, op aks.Operation, plan aks.Plan, token string) (jobs.Operation, error) {
 	if err := d.c.check(); err != nil {
 		return nil, err
 	}
-	o, err := d.Cloud.Begin(ctx, op, plan)
+	o, err := d.Cloud.Begin(ctx, op, plan, token)
 	if err == nil && d.c.afterBegin {
 		d.c.dead.Store(true)
 		return nil, errDead

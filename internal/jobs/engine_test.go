@@ -501,7 +501,7 @@ func TestWaitsForOperationStartedOutsideTheBot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.cloud.Begin(ctx, outside, plan); err != nil {
+	if _, err := h.cloud.Begin(ctx, outside, plan, ""); err != nil {
 		t.Fatalf("start the outside operation: %v", err)
 	}
 	job := h.submit(scale("sys", 1), alice)

@@ -20,47 +20,11 @@ var (
 	ErrConflict = aks.ErrConflict
 )
 
-// Cloud is what the engine needs from Azure: read the current state to make a plan, send a
-// mutation, and follow a long-running operation, also after a restart.
-type Cloud interface {
-	// Plan reads the target's current state, checks that the operation is possible now (the pool
-	// exists, the version is an allowed upgrade, the last system pool is not deleted, ...), fills
-	// defaults (the pool of `/aks scale`), and returns the plan. Errors are *aks.Error for users.
-	Plan(ctx context.Context, op aks.Operation) (aks.Plan, error)
-	// Begin sends the mutation (GET, change, PUT with If-Match for updates) and returns the
-	// operation to follow. An error from Azure is an *aks.AzureError (wrapped).
-	Begin(ctx context.Context, op aks.Operation, plan aks.Plan) (Operation, error)
-	// Resume rebuilds an operation from its resume token; it sends nothing.
-	Resume(ctx context.Context, op aks.Operation, token string) (Operation, error)
-	// ProvisioningState returns the provisioning state of the target resource (the pool when
-	// t.Pool is set, else the cluster, or a busy pool of an otherwise idle cluster); "NotFound"
-	// when it does not exist.
-	ProvisioningState(ctx context.Context, t aks.Target) (string, error)
-	// Applied reports whether Azure already shows what op asks for (the count, the version, the
-	// pool exists or is gone). After a crash between sending a request and storing its token,
-	// it tells a request that arrived and finished from one that never arrived.
-	Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (bool, error)
-	// Abort asks Azure to abort the latest operation on the target (the pool when t.Pool is
-	// set, else the cluster) and returns once Azure accepted; the operation then ends Canceled.
-	Abort(ctx context.Context, t aks.Target) error
-}
+// Cloud is what the engine needs from a cloud (aks.Cloud): Azure, or AWS for EKS.
+type Cloud = aks.Cloud
 
-// Operation is one long-running Azure operation.
-type Operation interface {
-	// ResumeToken returns the token to store. Call it before polling.
-	ResumeToken() (string, error)
-	// OperationID returns Azure's ID of the operation (for support and the audit log), or "".
-	OperationID() string
-	// FirstPollAfter is how long Azure asked to wait before the first status poll (its answer's
-	// Retry-After), or 0 when it did not say.
-	FirstPollAfter() time.Duration
-	// Poll sends one status request. It returns whether the operation has ended and how long the
-	// service asked the caller to wait before the next poll (0 if it did not say).
-	Poll(ctx context.Context) (done bool, retryAfter time.Duration, err error)
-	// Result returns nil when the ended operation succeeded, or an error wrapping
-	// *aks.AzureError saying why it failed.
-	Result(ctx context.Context) error
-}
+// Operation is one long-running cloud operation (aks.CloudOperation).
+type Operation = aks.CloudOperation
 
 // Assessor works out what a plan costs and whether the subscription can run it, so that
 // approvers see it and impossible plans are refused before anyone is asked. The engine asks it

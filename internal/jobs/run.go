@@ -50,7 +50,7 @@ func (e *Engine) start(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 		return job, nil, false
 	}
 	now := e.now()
-	ev := aks.Event{At: now, Kind: aks.EventSending, From: job.State, To: aks.StateRunning, Message: "Sending the request to Azure."}
+	ev := aks.Event{At: now, Kind: aks.EventSending, From: job.State, To: aks.StateRunning, Message: "Sending the request to " + job.Op.Target.CloudName() + "."}
 	job.State, job.Sent, job.StartedAt, job.UpdatedAt = aks.StateRunning, true, now, now
 	job.Replica = e.coord.ReplicaID()
 	// This write is the fence that matters most: it carries the lane's fence, so a replica
@@ -92,14 +92,14 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 			return later("policy", err)
 		}
 		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
-			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s). Nothing was sent to Azure.", job.ID, userMessage(err)))
+			fmt.Sprintf("Job %s cancelled before it started: the requester may no longer run it (%s). Nothing was sent to %s.", job.ID, userMessage(err), job.Op.Target.CloudName()))
 		return job, false
 	}
 	// A schedule's run is cancelled, not failed, when the policy no longer allows it: the
 	// schedule stays, and the next run is checked again.
 	refusedRun := func(why string) (aks.Job, bool) {
 		e.end(ctx, job, aks.StateCancelled, aks.EventCancelled, nil,
-			fmt.Sprintf("Run %s of schedule %s cancelled: %s. Nothing was sent to Azure.", job.ID, job.ScheduleRun.Name, why))
+			fmt.Sprintf("Run %s of schedule %s cancelled: %s. Nothing was sent to %s.", job.ID, job.ScheduleRun.Name, why, job.Op.Target.CloudName()))
 		return job, false
 	}
 	plan, err := e.cfg.Cloud.Plan(ctx, job.Op)
@@ -112,12 +112,12 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		}
 		if applied, aerr := e.cfg.Cloud.Applied(ctx, job.Op, job.Plan); aerr == nil && applied && job.ScheduleRun != nil {
 			e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
-				fmt.Sprintf("Job %s succeeded, nothing to change: Azure already shows %s (%s). Nothing was sent to Azure.", job.ID, job.Op.Describe(), userMessage(err)))
+				fmt.Sprintf("Job %s succeeded, nothing to change: %s already shows %s (%s). Nothing was sent to it.", job.ID, job.Op.Target.CloudName(), job.Op.Describe(), userMessage(err)))
 			return job, false
 		} else if aerr == nil && applied {
 			// Another job (or someone outside the bot) already made this very change.
 			e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil,
-				fmt.Sprintf("Job %s succeeded without a request: Azure already shows %s (%s).", job.ID, job.Op.Describe(), userMessage(err)))
+				fmt.Sprintf("Job %s succeeded without a request: %s already shows %s (%s).", job.ID, job.Op.Target.CloudName(), job.Op.Describe(), userMessage(err)))
 			return job, false
 		}
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PlanStale",
@@ -127,7 +127,7 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 	}
 	if err := e.assess(ctx, job.Op, &plan); err != nil {
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PreflightRefused",
-			Message: "Azure cannot run it now: " + userMessage(err) + ". Nothing was sent to Azure", Hint: hintOf(err)}, "")
+			Message: job.Op.Target.CloudName() + " cannot run it now: " + userMessage(err) + ". Nothing was sent to it", Hint: hintOf(err)}, "")
 		return job, false
 	}
 	job.Plan.ETA = plan.ETA
@@ -145,7 +145,7 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 	}
 	stale := func(why string) (aks.Job, bool) {
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "PlanStale",
-			Message: fmt.Sprintf("the plan is stale: %s. Nothing was sent to Azure", why),
+			Message: fmt.Sprintf("the plan is stale: %s. Nothing was sent to %s", why, job.Op.Target.CloudName()),
 			Hint:    "ask again with the same command for a new plan and approval"}, "")
 		return job, false
 	}
@@ -160,7 +160,7 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 		return job, true
 	}
 	if job.ScheduleRun == nil {
-		if why := planChange(job.Plan, plan); why != "" {
+		if why := planChange(job.Op.Target.CloudName(), job.Plan, plan); why != "" {
 			return stale(why)
 		}
 	}
@@ -179,7 +179,7 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 			return refusedRun(fmt.Sprintf("only %d of the %d approvals it needs still count under the policy", valid, want))
 		}
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "ApprovalsNoLongerValid",
-			Message: fmt.Sprintf("only %d of the %d approvals it needs still count under the policy (approvers changed since they approved). Nothing was sent to Azure", valid, want),
+			Message: fmt.Sprintf("only %d of the %d approvals it needs still count under the policy (approvers changed since they approved). Nothing was sent to %s", valid, want, job.Op.Target.CloudName()),
 			Hint:    "ask again with the same command"}, "")
 		return job, false
 	}
@@ -194,17 +194,17 @@ func (e *Engine) recheck(ctx context.Context, job aks.Job) (aks.Job, bool) {
 }
 
 // planChange says how Azure's state moved away from an approved plan, or "" when it did not.
-func planChange(approved, now aks.Plan) string {
+func planChange(cloud string, approved, now aks.Plan) string {
 	if approved.FromNodes != now.FromNodes && approved.FromNodes >= 0 && now.FromNodes >= 0 {
 		return fmt.Sprintf("it was approved to go from %d to %d nodes, but there are %d nodes now", approved.FromNodes, approved.ToNodes, now.FromNodes)
 	}
 	for i, c := range approved.Changes {
 		if i < len(now.Changes) && now.Changes[i].What == c.What && now.Changes[i].From != c.From {
-			return fmt.Sprintf("it was approved for %s, but Azure shows %s now", c, now.Changes[i].From)
+			return fmt.Sprintf("it was approved for %s, but %s shows %s now", c, cloud, now.Changes[i].From)
 		}
 	}
 	if approved.ETag != "" && now.ETag != "" && approved.ETag != now.ETag {
-		return "the resource was changed in Azure after it was approved (its ETag differs)"
+		return "the resource was changed in " + cloud + " after it was approved (its ETag differs)"
 	}
 	return ""
 }
@@ -217,7 +217,7 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 	told := false
 	wait := e.busyBackoff()
 	for {
-		state, err := e.cfg.Cloud.ProvisioningState(ctx, clusterTarget(job.Op.Target))
+		state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target.ClusterOnly())
 		if err != nil {
 			if ctx.Err() != nil {
 				return false
@@ -229,14 +229,14 @@ func (e *Engine) waitUntilIdle(ctx context.Context, job *aks.Job) bool {
 			e.end(ctx, *job, aks.StateFailed, aks.EventFailed, &aks.JobError{
 				Code:    "ClusterBusy",
 				Message: fmt.Sprintf("the cluster stayed busy (%s) for %s", state, views.Elapsed(e.cfg.BusyTimeout)),
-				Hint:    "see what is running with /aks show " + job.Op.Target.Cluster + ", then ask again",
+				Hint:    "see what is running with " + job.Op.Target.ShowCommand() + ", then ask again",
 			}, "")
 			return false
 		} else if !told {
 			told = true
 			e.report(ctx, *job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventBusy,
-				Message: fmt.Sprintf("Waiting: %s is busy in Azure (%s), probably with an operation started outside the bot. Trying again until %s.",
-					job.Op.Target.Cluster, state, deadline.UTC().Format("15:04 MST"))})
+				Message: fmt.Sprintf("Waiting: %s is busy in %s (%s), probably with an operation started outside the bot. Trying again until %s.",
+					job.Op.Target.Cluster, job.Op.Target.CloudName(), state, deadline.UTC().Format("15:04 MST"))})
 		}
 		if !sleep(ctx, wait.next()) {
 			return false
@@ -271,7 +271,7 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 		if job, ok = e.holdLane(ctx, job); !ok {
 			return job, nil, false
 		}
-		op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan)
+		op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan, aks.RequestToken(job))
 		if err == nil {
 			return e.started(ctx, job, op)
 		}
@@ -280,17 +280,17 @@ func (e *Engine) begin(ctx context.Context, job aks.Job) (aks.Job, Operation, bo
 		}
 		var az *aks.AzureError
 		switch {
-		case errors.As(err, &az) && busy(az) && e.now().Before(deadline):
+		case errors.As(err, &az) && busy(err, az) && e.now().Before(deadline):
 			if !told {
 				told = true
 				e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventBusy,
-					Message: fmt.Sprintf("Azure says another operation is in progress on %s (%s). Trying again until %s.",
-						job.Op.Target.Cluster, az.Message, deadline.UTC().Format("15:04 MST"))})
+					Message: fmt.Sprintf("%s says another operation is in progress on %s (%s). Trying again until %s.",
+						job.Op.Target.CloudName(), job.Op.Target.Cluster, az.Message, deadline.UTC().Format("15:04 MST"))})
 			}
 			if !sleep(ctx, wait.next()) {
 				return job, nil, false
 			}
-		case errors.As(err, &az) && !retryable(az) && !lostCreate(job, az),
+		case errors.As(err, &az) && !retryable(az) && !lostCreate(job, err, az),
 			!errors.As(err, &az) && aks.ErrorCode(err) != aks.EInternal:
 			e.fail(ctx, job, err)
 			return job, nil, false
@@ -345,8 +345,8 @@ func (e *Engine) started(ctx context.Context, job aks.Job, op Operation) (aks.Jo
 	job.ResumeToken, job.ProvisioningState, job.UpdatedAt = token, state, now
 	job.OperationID = op.OperationID()
 	ev := aks.Event{At: now, Kind: aks.EventStarted, From: aks.StateRunning, To: aks.StateRunning,
-		Message: fmt.Sprintf("Started in Azure (provisioning state: %s). %s; the status above refreshes about every %s.",
-			orUnknown(state), startETA(job), views.Elapsed(e.cfg.ProgressInterval))}
+		Message: fmt.Sprintf("Started in %s (provisioning state: %s). %s; the status above refreshes about every %s.",
+			job.Op.Target.CloudName(), orUnknown(state), startETA(job), views.Elapsed(e.cfg.ProgressInterval))}
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if errors.Is(err, aks.ErrFenced) {
 		e.logFor(job).Warn("lost the lane after sending; the new owner follows the operation")
@@ -376,9 +376,9 @@ func (e *Engine) resume(ctx context.Context, job aks.Job) (aks.Job, Operation, b
 	case !job.Sent:
 		ev.Message = "Picked up again after the bot restarted; the request had not been sent yet, so it is sent now."
 	case job.ResumeToken == "":
-		ev.Message = "Picked up again after the bot restarted; looking at Azure to see whether the request arrived before following it."
+		ev.Message = "Picked up again after the bot restarted; looking at " + job.Op.Target.CloudName() + " to see whether the request arrived before following it."
 	default:
-		ev.Message = "Picked up again after the bot restarted; still following the Azure operation."
+		ev.Message = "Picked up again after the bot restarted; still following the " + job.Op.Target.CloudName() + " operation."
 	}
 	job.UpdatedAt, job.Replica = now, e.coord.ReplicaID()
 	stored, err := e.saveRunning(ctx, job, &ev)
@@ -517,7 +517,7 @@ func (e *Engine) followState(ctx context.Context, job aks.Job) {
 				e.succeed(ctx, job)
 			default:
 				e.fail(ctx, job, &aks.AzureError{Code: "ProvisioningState" + state,
-					Message: fmt.Sprintf("Azure shows the resource as %s after the operation", state)})
+					Message: fmt.Sprintf("%s shows the resource as %s after the operation", job.Op.Target.CloudName(), state)})
 			}
 			return
 		}
@@ -547,8 +547,8 @@ func (e *Engine) progress(ctx context.Context, job aks.Job) aks.Job {
 		}
 	}
 	e.report(ctx, job, aks.Event{JobID: job.ID, At: e.now(), Kind: aks.EventProgress,
-		Message: fmt.Sprintf("Azure: %s · %s elapsed · next: waiting for Azure to finish (%s).",
-			orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), expectedEnd(job))})
+		Message: fmt.Sprintf("%[1]s: %[2]s · %[3]s elapsed · next: waiting for %[1]s to finish (%[4]s).",
+			job.Op.Target.CloudName(), orUnknown(state), views.Elapsed(e.now().Sub(job.StartedAt)), expectedEnd(job))})
 	return job
 }
 
@@ -577,8 +577,8 @@ func (e *Engine) flagSlow(ctx context.Context, job aks.Job) aks.Job {
 	}
 	job.SlowReported = true
 	ev := aks.Event{At: e.now(), Kind: aks.EventSlow, From: job.State, To: job.State,
-		Message: fmt.Sprintf("Still running after %s, longer than the %s this usually takes. The bot keeps following it; check /aks show %s or the Azure activity log if it seems stuck.",
-			views.Elapsed(took), views.Elapsed(limit), job.Op.Target.Cluster)}
+		Message: fmt.Sprintf("Still running after %s, longer than the %s this usually takes. The bot keeps following it; check %s or %s if it seems stuck.",
+			views.Elapsed(took), views.Elapsed(limit), job.Op.Target.ShowCommand(), job.Op.Target.ActivityLog())}
 	stored, err := e.saveRunning(ctx, job, &ev)
 	if err != nil {
 		e.logFor(job).Warn("could not store the slow flag; will try again", "err", err)
@@ -606,7 +606,7 @@ func (e *Engine) fail(ctx context.Context, job aks.Job, err error) {
 	jerr := jobError(job, err)
 	msg := fmt.Sprintf("Job %s failed: %s", job.ID, jerr.Message)
 	if jerr.Code != "" {
-		msg = fmt.Sprintf("Job %s failed: Azure said %s: %s", job.ID, jerr.Code, jerr.Message)
+		msg = fmt.Sprintf("Job %s failed: %s said %s: %s", job.ID, job.Op.Target.CloudName(), jerr.Code, jerr.Message)
 	}
 	if jerr.Hint != "" {
 		msg += " Next: " + jerr.Hint
@@ -690,45 +690,51 @@ func jobError(job aks.Job, err error) aks.JobError {
 	if errors.As(err, &ae) {
 		return aks.JobError{Message: ae.Message, Hint: ae.Hint}
 	}
-	return aks.JobError{Message: "an unexpected error: see the bot's logs", Hint: "check /aks show " + job.Op.Target.Cluster + " and try again"}
+	return aks.JobError{Message: "an unexpected error: see the bot's logs", Hint: "check " + job.Op.Target.ShowCommand() + " and try again"}
 }
 
 func hintFor(job aks.Job, az *aks.AzureError) string {
-	show := "/aks show " + job.Op.Target.Cluster
+	show := job.Op.Target.ShowCommand()
 	switch {
-	case busy(az):
+	case busy(nil, az):
 		return "another operation is running on the cluster; check " + show + " and ask again when it has finished"
 	case az.Code == "PreconditionFailed" || az.Code == "EtagMismatch":
 		return "the resource changed since the plan was made; check " + show + " and ask again"
 	case strings.Contains(az.Code, "Quota"):
 		return "request a quota increase for this VM family in the region, or use fewer or smaller nodes"
+	case job.Op.Target.IsEKS() && (az.StatusCode == 403 || az.Code == "AccessDeniedException"):
+		return "the bot's IAM role lacks a permission for this; ask an admin to grant it (see the README's EKS section)"
 	case az.StatusCode == 403 || az.Code == "AuthorizationFailed":
 		return "the bot's identity lacks a role on this resource group; ask an admin to grant it (see the README)"
 	case az.StatusCode == 400:
+		if job.Op.Target.IsEKS() {
+			return "fix the request as EKS says and ask again (/eks help)"
+		}
 		return "fix the request as Azure says and ask again (/aks help)"
 	}
-	return "check " + show + " and the Azure activity log, then ask again"
+	return "check " + show + " and " + job.Op.Target.ActivityLog() + ", then ask again"
 }
 
 // busy reports whether Azure refused because another operation runs on the cluster.
-func busy(az *aks.AzureError) bool {
-	return az.Code == "OperationNotAllowed" || (az.StatusCode == 409 && strings.Contains(az.Message, "in progress"))
+func busy(err error, az *aks.AzureError) bool {
+	return errors.Is(err, aks.ErrBusy) || az.Code == "OperationNotAllowed" || (az.StatusCode == 409 && strings.Contains(az.Message, "in progress"))
 }
 
 // lostCreate reports whether Azure refused a create because the resource exists: after a lost
 // answer the SDK sends the PUT again, and If-None-Match makes the second one fail.
-func lostCreate(job aks.Job, az *aks.AzureError) bool {
-	return (job.Op.Kind == aks.OpClusterCreate || job.Op.Kind == aks.OpPoolAdd) &&
-		(az.StatusCode == 412 || az.Code == "PreconditionFailed")
+func lostCreate(job aks.Job, err error, az *aks.AzureError) bool {
+	switch job.Op.Kind {
+	case aks.OpClusterCreate, aks.OpPoolAdd:
+		return az.StatusCode == 412 || az.Code == "PreconditionFailed"
+	case aks.OpNodegroupCreate:
+		return errors.Is(err, aks.ErrExists)
+	}
+	return false
 }
 
 // retryable reports whether a failed poll may succeed later (throttling, server errors).
 func retryable(az *aks.AzureError) bool {
 	return az.StatusCode == 0 || az.StatusCode == 408 || az.StatusCode == 429 || az.StatusCode >= 500
-}
-
-func clusterTarget(t aks.Target) aks.Target {
-	return aks.Target{ResourceGroup: t.ResourceGroup, Cluster: t.Cluster}
 }
 
 func typicalDuration(k aks.OpKind) string {

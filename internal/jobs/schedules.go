@@ -157,7 +157,7 @@ func (e *Engine) applySchedule(ctx context.Context, job aks.Job) {
 		e.end(ctx, job, aks.StateFailed, aks.EventFailed, &aks.JobError{Code: "ScheduleChangeRefused", Message: userMessage(err)}, "")
 		return
 	}
-	e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil, fmt.Sprintf("Job %s succeeded: %s Nothing was sent to Azure.", job.ID, msg))
+	e.end(ctx, job, aks.StateSucceeded, aks.EventSucceeded, nil, fmt.Sprintf("Job %s succeeded: %s Nothing was sent to %s.", job.ID, msg, job.Op.Target.CloudName()))
 }
 
 // storeScheduleChange writes the change and says what it did. The write is a compare-and-swap:
@@ -395,8 +395,8 @@ func (e *Engine) reportSkipped(ctx context.Context, s aks.Schedule, skipped []ti
 		times = append(times, "and later ones")
 	}
 	now := e.now()
-	msg := fmt.Sprintf("Schedule %s skipped its run(s) of %s: the bot was not running then, and they are older than %s (schedules.catchUp). Nothing was sent to Azure. %s",
-		s.Name, strings.Join(times, ", "), e.cfg.CatchUp, nextRunText(s, now))
+	msg := fmt.Sprintf("Schedule %s skipped its run(s) of %s: the bot was not running then, and they are older than %s (schedules.catchUp). Nothing was sent to %s. %s",
+		s.Name, strings.Join(times, ", "), e.cfg.CatchUp, s.Op.Target.CloudName(), nextRunText(s, now))
 	job := aks.Job{Op: s.Op, Requester: s.Requester, Channel: s.Channel, CreatedAt: now, UpdatedAt: now, FinishedAt: now,
 		State: aks.StateCancelled, Rule: s.Rule,
 		Plan:        aks.Plan{Summary: "skipped", FromNodes: -1, ToNodes: -1, ClusterNodes: -1},

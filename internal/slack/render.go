@@ -66,14 +66,15 @@ func stateEmoji(s aks.JobState) string {
 	return ":grey_question:"
 }
 
-func nextStep(s aks.JobState) string {
+func nextStep(job aks.Job) string {
+	s := job.State
 	switch s {
 	case aks.StateAwaitingApproval:
 		return "waiting for an approver"
 	case aks.StateQueued:
 		return "waiting for its turn on the cluster"
 	case aks.StateRunning:
-		return "waiting for Azure"
+		return "waiting for " + job.Op.Target.CloudName()
 	}
 	if s.Final() {
 		return "done"
@@ -165,7 +166,7 @@ func card(job aks.Job, now time.Time) []slack.Block {
 		// after a failover the card names the survivor.
 		state += " · on replica " + esc(truncate(job.Replica, 100))
 	}
-	state += "\n*Next:* " + nextStep(job.State)
+	state += "\n*Next:* " + nextStep(job)
 	blocks = append(blocks, section(state))
 	if job.State == aks.StateFailed && job.Error != nil {
 		blocks = append(blocks, section(errorText(job.Error)))

@@ -47,7 +47,7 @@ func AuditLine(r aks.AuditRecord) string {
 		parts = append(parts, "rule "+plain(r.Rule, maxFieldLen))
 	}
 	if r.OperationID != "" {
-		parts = append(parts, "Azure operation "+plain(r.OperationID, maxFieldLen))
+		parts = append(parts, r.Target.CloudName()+" operation "+plain(r.OperationID, maxFieldLen))
 	}
 	if r.Detail != "" && (r.Action == aks.AuditRefused || r.Action == aks.AuditDecisionRefused || r.Action == aks.AuditAction(aks.EventDenied) || r.Action == aks.AuditAction(aks.EventFailed)) {
 		parts = append(parts, oneLine(r.Detail, maxFieldLen))

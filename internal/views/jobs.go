@@ -17,7 +17,7 @@ func StateWords(j aks.Job) string {
 	switch j.State {
 	case aks.StateRunning:
 		if j.ProvisioningState != "" {
-			return "running (Azure: " + plain(j.ProvisioningState, maxFieldLen) + ")"
+			return "running (" + j.Op.Target.CloudName() + ": " + plain(j.ProvisioningState, maxFieldLen) + ")"
 		}
 	case aks.StateFailed:
 		if j.Error != nil && j.Error.Code != "" {
@@ -257,16 +257,16 @@ func approvalText(j aks.Job) string {
 	return head + "\n" + strings.Join(lines, "\n") + "\n"
 }
 
-// azureText says what happened on the Azure side: whether the request was sent, the last
+// azureText says what happened on the cloud's side (Azure or EKS): whether the request was sent, the last
 // provisioning state seen and how long the operation ran (or has been running).
 func azureText(j aks.Job, now time.Time) string {
 	if !j.Sent && j.StartedAt.IsZero() {
 		if j.State.Final() {
-			return "Azure: nothing was sent\n"
+			return j.Op.Target.CloudName() + ": nothing was sent\n"
 		}
-		return "Azure: not started yet\n"
+		return j.Op.Target.CloudName() + ": not started yet\n"
 	}
-	parts := []string{"Azure:"}
+	parts := []string{j.Op.Target.CloudName() + ":"}
 	if j.ProvisioningState != "" {
 		parts = append(parts, "provisioning state "+plain(j.ProvisioningState, maxFieldLen))
 	} else {
