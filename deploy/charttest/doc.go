@@ -1,5 +1,5 @@
-// Package charttest holds the tests of the Helm chart in deploy/helm/aksbot and of the etcd
-// manifests in deploy/etcd. The chart is rendered with Helm's own loader and engine, and every
+// Package charttest holds the tests of the Helm chart in deploy/helm/aksbot, of the etcd
+// manifests in deploy/etcd and of the AWS IAM policies in deploy/aws. The chart is rendered with Helm's own loader and engine, and every
 // object is decoded strictly into its k8s.io/api type, so a misspelt field fails a test as it
 // would fail `kubectl apply` with server-side field validation.
 //
