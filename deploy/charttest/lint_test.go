@@ -8,9 +8,9 @@ import (
 )
 
 // TestHelmLint runs `helm lint`'s rules (Chart.yaml, values, templates, deprecated APIs) on both
-// modes; warnings fail the test as they would fail `helm lint --strict`.
+// store modes and with EKS (IRSA); warnings fail the test as they would fail `helm lint --strict`.
 func TestHelmLint(t *testing.T) {
-	for mode, vals := range map[string]map[string]any{"bbolt": base(), "etcd": etcdValues(nil)} {
+	for mode, vals := range map[string]map[string]any{"bbolt": base(), "etcd": etcdValues(nil), "eks": awsValues(irsa)} {
 		for _, m := range lint.RunAll(chartDir, vals, "aksbot").Messages {
 			if m.Severity >= support.WarningSev {
 				t.Errorf("%s: helm lint: %s", mode, m)
