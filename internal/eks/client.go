@@ -108,9 +108,7 @@ func (c *Client) Regions() []string { return append([]string(nil), c.regions...)
 
 // api returns the EKS client for a region ("" = the default region).
 func (c *Client) api(region string) (*awseks.Client, string, error) {
-	if region == "" {
-		region = c.regions[0]
-	}
+	region = c.region(region)
 	if !validRegion(region) {
 		return nil, "", invalid(fmt.Sprintf("%q is not an AWS region", region), "regions look like eu-west-1")
 	}

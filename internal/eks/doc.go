@@ -22,6 +22,7 @@
 //   - ProvisioningState speaks the engine's vocabulary (Succeeded, Failed, NotFound, Creating,
 //     Updating, Deleting), mapped from the EKS statuses; EKS has no abort for node-group
 //     updates, so Abort answers that it cannot.
+//   - Client.Reader answers the chat layer's read commands with the renderers' text.
 //
 // # Credentials and endpoint
 //
