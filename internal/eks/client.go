@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -46,6 +47,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]*awseks.Client // by region
+	sts     *sts.Client
+
+	// idMu guards account, the bot's account as STS said, asked once.
+	idMu    sync.Mutex
+	account string
 }
 
 // New loads the AWS configuration (config.LoadDefaultConfig: environment, shared profile, IRSA

@@ -20,10 +20,15 @@ func (c *Client) Cloud() *Cloud { return &Cloud{c: c} }
 
 // Plan implements aks.Cloud. The plan carries what policy reads (Pool, Location = region,
 // VMSize = instance types, node counts, ScaleUp) and no Capacity: the cost and quota assessor
-// knows Azure's VM sizes and prices, not EC2's.
+// knows Azure's VM sizes and prices, not EC2's. A target naming another AWS account than the
+// bot's credentials' is refused; every job is planned again right before it runs, so this also
+// holds for jobs stored under other credentials.
 func (a *Cloud) Plan(ctx context.Context, op aks.Operation) (aks.Plan, error) {
 	n, err := nodegroupOp(op)
 	if err != nil {
+		return aks.Plan{}, err
+	}
+	if err := a.c.checkAccount(ctx, op.Target); err != nil {
 		return aks.Plan{}, err
 	}
 	return a.c.Plan(ctx, n)

@@ -42,14 +42,15 @@ type env struct {
 	c     *Client
 }
 
-// setEnv points the SDK's default configuration at the sim: the endpoint by
-// AWS_ENDPOINT_URL_EKS, static credentials from the environment, and no shared files or
-// instance metadata from the machine running the tests.
+// setEnv points the SDK's default configuration at the sim: the endpoints by
+// AWS_ENDPOINT_URL_EKS and AWS_ENDPOINT_URL_STS, static credentials from the environment, and no
+// shared files or instance metadata from the machine running the tests.
 func setEnv(t *testing.T, url string) {
 	t.Helper()
 	none := filepath.Join(t.TempDir(), "none")
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_EKS":        url,
+		"AWS_ENDPOINT_URL_STS":        url,
 		"AWS_ENDPOINT_URL":            "",
 		"AWS_ACCESS_KEY_ID":           "AKIASIMULATEDEXAMPLE",
 		"AWS_SECRET_ACCESS_KEY":       "simulated-secret-not-a-credential",

@@ -1,7 +1,8 @@
 // Package sim is a simulated Amazon EKS for tests and demos: an http.Handler that speaks the EKS
 // REST-JSON protocol the AWS SDK for Go v2 uses (the routes, JSON shapes and error bodies of the
 // eks client's request and response snapshots), so that tests run the real SDK against it over
-// HTTP. It knows clusters and managed node groups only.
+// HTTP. It knows clusters and managed node groups only, and answers STS GetCallerIdentity with
+// Options.Account.
 //
 // Time is simulated with realistic durations divided by Options.Speed, read from Options.Now, so
 // a test can run a 3-minute scale in milliseconds or step a fake clock. A node group with an
@@ -48,9 +49,15 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests step a fake clock for exact control.
 	Now func() time.Time
 	// Empty starts without the built-in clusters.
-	Empty  bool
-	Logger *slog.Logger
+	Empty bool
+	// Account is the AWS account ID of the sim's ARNs and of the caller STS GetCallerIdentity
+	// names; "" = DefaultAccount.
+	Account string
+	Logger  *slog.Logger
 }
+
+// DefaultAccount is the account of a sim without Options.Account (AWS's documentation example).
+const DefaultAccount = "111122223333"
 
 // Request is one HTTP request the sim received, for test assertions.
 type Request struct {
@@ -60,7 +67,7 @@ type Request struct {
 	Path      string
 	Query     string
 	Region    string
-	Operation string // "UpdateNodegroupConfig", ...
+	Operation string // "UpdateNodegroupConfig", ..., "GetCallerIdentity"
 	Token     string // clientRequestToken of a mutation, if any
 	Attempt   string // the SDK's amz-sdk-request header ("attempt=1; max=3")
 	Status    int
@@ -69,8 +76,14 @@ type Request struct {
 	Replay bool
 }
 
-// Mutating reports whether the request asks for a change (not a read).
-func (r Request) Mutating() bool { return r.Method != "GET" && r.Method != "HEAD" }
+// Mutating reports whether the request asks EKS for a change (not a read, nor STS).
+func (r Request) Mutating() bool {
+	switch r.Operation {
+	case "CreateNodegroup", "UpdateNodegroupConfig", "UpdateNodegroupVersion", "DeleteNodegroup":
+		return true
+	}
+	return false
+}
 
 // Sim is a simulated EKS. It is safe for concurrent use.
 type Sim struct {
@@ -79,6 +92,7 @@ type Sim struct {
 	durations Durations
 	now       func() time.Time
 	log       *slog.Logger
+	account   string
 
 	clusters map[string]*cluster // by region + "/" + name
 	seq      int
@@ -98,6 +112,7 @@ func New(o Options) *Sim {
 		durations: DefaultDurations,
 		now:       o.Now,
 		log:       o.Logger,
+		account:   o.Account,
 		clusters:  map[string]*cluster{},
 		quota:     map[string]int{},
 	}
@@ -109,6 +124,9 @@ func New(o Options) *Sim {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.account == "" {
+		s.account = DefaultAccount
 	}
 	d := o.Durations
 	for _, p := range []struct{ dst, src *time.Duration }{
@@ -140,9 +158,6 @@ func (s *Sim) seed() {
 		capacity: "ON_DEMAND", version: "1.32", release: "1.32.3-20250620"})
 }
 
-// account is the AWS account ID the sim's ARNs carry (AWS's documentation example account).
-const account = "111122223333"
-
 // AddCluster adds an ACTIVE cluster without node groups.
 func (s *Sim) AddCluster(region, name, version string) {
 	s.mu.Lock()
@@ -152,7 +167,7 @@ func (s *Sim) AddCluster(region, name, version string) {
 
 func (s *Sim) addCluster(region, name, version string) *cluster {
 	c := &cluster{
-		region: region, name: name, version: version, status: "ACTIVE",
+		region: region, name: name, version: version, status: "ACTIVE", account: s.account,
 		platform: "eks.12", created: s.now().UTC(),
 		nodegroups: map[string]*nodegroup{}, updates: map[string]*update{}, tokens: map[string]string{},
 	}
@@ -180,7 +195,7 @@ func (s *Sim) addNodegroup(c *cluster, ng *nodegroup) {
 		ng.created = c.created.Add(time.Hour)
 	}
 	ng.modified = ng.created
-	ng.role = fmt.Sprintf("arn:aws:iam::%s:role/eks-node-%s", account, c.name)
+	ng.role = fmt.Sprintf("arn:aws:iam::%s:role/eks-node-%s", c.account, c.name)
 	ng.subnets = []string{"subnet-0a1b2c3d", "subnet-4e5f6a7b"}
 	ng.ami = "AL2023_x86_64_STANDARD"
 	c.nodegroups[ng.name] = ng
@@ -250,15 +265,15 @@ func (s *Sim) Nodegroup(region, clusterName, name string) (Nodegroup, bool) {
 }
 
 type cluster struct {
-	region, name, version, status, platform string
-	created                                 time.Time
-	nodegroups                              map[string]*nodegroup
-	updates                                 map[string]*update
-	tokens                                  map[string]string // clientRequestToken -> update ID, or "ng:" + node group
+	region, name, version, status, platform, account string
+	created                                          time.Time
+	nodegroups                                       map[string]*nodegroup
+	updates                                          map[string]*update
+	tokens                                           map[string]string // clientRequestToken -> update ID, or "ng:" + node group
 }
 
 func (c *cluster) arn() string {
-	return fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", c.region, account, c.name)
+	return fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", c.region, c.account, c.name)
 }
 
 func (c *cluster) endpoint() string {

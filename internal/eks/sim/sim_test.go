@@ -179,3 +179,37 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("second %+v", r)
 	}
 }
+
+func TestSTSCallerIdentity(t *testing.T) {
+	s := sim.New(sim.Options{Account: "444455556666"})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	post := func(form string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/", strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", strings.Replace(auth, "/eu-west-1/eks/", "/us-east-1/sts/", 1))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	status, body := post("Action=GetCallerIdentity&Version=2011-06-15")
+	if status != http.StatusOK || !strings.Contains(body, "<Account>444455556666</Account>") ||
+		!strings.Contains(body, "<Arn>"+s.CallerARN()+"</Arn>") || !strings.Contains(body, "<RequestId>sim-000001</RequestId>") {
+		t.Fatalf("GetCallerIdentity: %d %s", status, body)
+	}
+	status, body = post("Action=AssumeRole&Version=2011-06-15")
+	if status != http.StatusBadRequest || !strings.Contains(body, "<Code>InvalidAction</Code>") {
+		t.Fatalf("another action: %d %s", status, body)
+	}
+	if r := s.Requests()[0]; r.Operation != "GetCallerIdentity" || r.Region != "us-east-1" || r.Mutating() {
+		t.Fatalf("request %+v", r)
+	}
+}
