@@ -26,8 +26,9 @@ type Config struct {
 	Regions []string
 	// Profile is a shared config profile; "" = AWS_PROFILE, else "default".
 	Profile string
-	// HTTPClient sends the requests; nil = the SDK's default, which is also the only one that
-	// takes AWS_CA_BUNDLE (LoadDefaultConfig refuses another client when that is set).
+	// HTTPClient sends the requests to EKS and STS; nil = the SDK's default, which honours
+	// AWS_CA_BUNDLE. A client given is used as it is: AWS_CA_BUNDLE does not apply to it (the
+	// in-process simulator's has no TLS at all).
 	HTTPClient *http.Client
 	// RetryMaxAttempts and RetryMaxBackoff tune the SDK's standard retryer (throttling, 5xx);
 	// 0 keeps its defaults (3 attempts, 20 s). Tests shorten the backoff.
@@ -71,11 +72,6 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
-	// The SDK's own HTTP client stays unless one is given: it is the one that honours
-	// AWS_CA_BUNDLE (a wrapper around it makes LoadDefaultConfig fail when that is set).
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			if cfg.RetryMaxAttempts > 0 {
@@ -92,6 +88,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eks: load AWS configuration: %w", err)
+	}
+	// A client given replaces the SDK's after loading: given to LoadDefaultConfig, any client
+	// but the SDK's own makes it fail when AWS_CA_BUNDLE is set.
+	if cfg.HTTPClient != nil {
+		awsCfg.HTTPClient = cfg.HTTPClient
 	}
 	awsCfg.APIOptions = append(awsCfg.APIOptions, logAttempts(log))
 	regions := cfg.Regions

@@ -46,14 +46,14 @@ func TestCloudPlansWhatPolicyReads(t *testing.T) {
 	if _, err := cloud.Plan(t.Context(), op); err != nil {
 		t.Errorf("plan in the default region: %v", err)
 	}
-	dev := aks.Operation{Kind: aks.OpNodegroupScale, Target: aks.Target{Provider: aks.ProviderEKS, Cluster: "dev", Pool: "ng-dev"},
+	dev := aks.Operation{Kind: aks.OpNodegroupScale, Target: aks.Target{Provider: aks.ProviderEKS, Cluster: "data-dev", Pool: "ng-data"},
 		Nodegroup: sizes(new(2), nil, nil)}
 	if _, err := cloud.Plan(t.Context(), dev); aks.ErrorCode(err) != aks.ENotFound {
-		t.Errorf("dev without a region is looked for in eu-west-1: %v, want not found", err)
+		t.Errorf("data-dev without a region is looked for in eu-west-1: %v, want not found", err)
 	}
 	dev.Target.Region = "us-east-1"
 	if _, err := cloud.Plan(t.Context(), dev); err != nil {
-		t.Errorf("dev in us-east-1: %v", err)
+		t.Errorf("data-dev in us-east-1: %v", err)
 	}
 }
 

@@ -81,3 +81,26 @@ func TestPlanRefusesAnotherAccount(t *testing.T) {
 		t.Errorf("STS asked %d times, want once", asked)
 	}
 }
+
+// The console's wiring: the sim in process (no listener), the regions it has, STS included.
+func TestInProcessSim(t *testing.T) {
+	setEnv(t, "")
+	s := sim.New(sim.Options{Account: "444455556666"})
+	c, err := New(t.Context(), Config{Regions: s.Regions(), HTTPClient: s.HTTPClient(), LoadOptions: sim.ClientOptions(sim.Endpoint)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Endpoint(""); got != sim.Endpoint {
+		t.Fatalf("endpoint %q, want %q", got, sim.Endpoint)
+	}
+	text, err := c.Reader().ListClusters(t.Context(), nil)
+	if err != nil || !strings.Contains(text, "*EKS clusters* (2) in eu-west-1, us-east-1") {
+		t.Fatalf("list %q (%v)", text, err)
+	}
+	if account, _, err := c.Identity(t.Context()); err != nil || account != "444455556666" {
+		t.Fatalf("identity %q (%v)", account, err)
+	}
+	if n := len(s.Requests()); n < 3 {
+		t.Fatalf("the sim saw %d requests", n)
+	}
+}

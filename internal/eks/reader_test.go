@@ -35,7 +35,7 @@ func TestReaderRendersWhatEKSShows(t *testing.T) {
 		}
 	}
 	got, err := r.ListClusters(ctx, nil)
-	read("list of every region", got, err, "*EKS clusters* (2) in eu-west-1, us-east-1", "web-prod", "dev")
+	read("list of every region", got, err, "*EKS clusters* (2) in eu-west-1, us-east-1", "web-prod", "data-dev")
 	got, err = r.ListClusters(ctx, []string{""})
 	read("list of the default region", got, err, "*EKS clusters* (1) in eu-west-1", "web-prod")
 	if strings.Contains(got, "us-east-1") {
@@ -45,8 +45,8 @@ func TestReaderRendersWhatEKSShows(t *testing.T) {
 	read("describe", got, err, "*EKS cluster web-prod* in eu-west-1", "*Node groups* (2, 5 nodes)")
 	got, err = r.ListNodegroups(ctx, "eu-west-1", "web-prod")
 	read("node groups", got, err, "*Node groups of web-prod* (2)", "ng-batch: taints batch=true:NO_SCHEDULE")
-	got, err = r.DescribeNodegroup(ctx, "us-east-1", "dev", "ng-dev")
-	read("node group", got, err, "*Node group ng-dev* of cluster dev", "Nodes: 1 (min 1, max 3)")
+	got, err = r.DescribeNodegroup(ctx, "us-east-1", "data-dev", "ng-data")
+	read("node group", got, err, "*Node group ng-data* of cluster data-dev", "Nodes: 1 (min 1, max 3)")
 }
 
 func TestReaderErrorsAreForUsers(t *testing.T) {
@@ -63,7 +63,7 @@ func TestReaderErrorsAreForUsers(t *testing.T) {
 			t.Errorf("%s: code %s hint %q, want %s and %q", what, ae.Code, ae.Hint, code, hint)
 		}
 	}
-	_, err := r.DescribeCluster(ctx, "eu-west-1", "dev") // dev is in us-east-1
+	_, err := r.DescribeCluster(ctx, "eu-west-1", "data-dev") // data-dev is in us-east-1
 	userErr("describe of a cluster in another region", err, aks.ENotFound, "/eks list")
 	_, err = r.ListNodegroups(ctx, "", "nope")
 	userErr("node groups of a missing cluster", err, aks.ENotFound, "/eks list")

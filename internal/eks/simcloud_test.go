@@ -648,11 +648,11 @@ func TestViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cls) != 2 || cls[0].Name != "web-prod" || cls[1].Name != "dev" || cls[1].Region != "us-east-1" {
+	if len(cls) != 2 || cls[0].Name != "web-prod" || cls[1].Name != "data-dev" || cls[1].Region != "us-east-1" {
 		t.Fatalf("clusters %+v", cls)
 	}
 	list := RenderClusters(e.c.Regions(), cls)
-	for _, want := range []string{"*EKS clusters* (2)", "web-prod  eu-west-1  1.31", "dev       us-east-1  1.32"} {
+	for _, want := range []string{"*EKS clusters* (2)", "web-prod  eu-west-1  1.31", "data-dev  us-east-1  1.32"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q:\n%s", want, list)
 		}

@@ -390,9 +390,8 @@ func (s *Sim) updateConfig(c *call) {
 		}
 	}
 	u := s.startUpdate(cl, ng, "ConfigUpdate", in.ClientRequestToken, hash, params, s.durations.Config)
-	if q := s.quota[cl.region]; q > 0 && desired > ng.desired && int(desired) > q {
-		u.fail = &updateError{ErrorCode: "AsgInstanceLaunchFailures", ErrorMessage: quotaMessage,
-			ResourceIDs: []string{"eks-" + ng.name + "-asg"}}
+	if q := s.quota[cl.region]; q > 0 && desired > ng.desired && int(desired) > q && u.fail == nil {
+		u.fail = quotaFailure(ng.name)
 	}
 	u.apply = func(ng *nodegroup) {
 		ng.min, ng.max, ng.desired = minSize, maxSize, desired
@@ -446,6 +445,7 @@ func (s *Sim) startUpdate(cl *cluster, ng *nodegroup, typ, token, hash string, p
 	now := s.now()
 	u := &update{id: s.nextID(), typ: typ, status: "InProgress", nodegroup: ng.name, token: token, hash: hash,
 		params: params, created: now, until: now.Add(s.scaled(d))}
+	u.fail = s.failureFor(cl, ng.name, typ)
 	cl.updates[u.id] = u
 	if token != "" {
 		cl.tokens[token] = u.id
@@ -600,8 +600,9 @@ func (s *Sim) createNodegroup(c *call) {
 	if len(ng.instanceTypes) == 0 {
 		ng.instanceTypes = []string{"t3.medium"}
 	}
-	if q := s.quota[cl.region]; q > 0 && int(desired) > q {
-		ng.failCreate = true
+	ng.failCreate = s.failureFor(cl, ng.name, "Create")
+	if q := s.quota[cl.region]; q > 0 && int(desired) > q && ng.failCreate == nil {
+		ng.failCreate = quotaFailure(ng.name)
 	}
 	cl.nodegroups[ng.name] = ng
 	if in.ClientRequestToken != "" {
