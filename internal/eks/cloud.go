@@ -13,7 +13,10 @@ import (
 // EKS (a dispatcher picks the cloud by Target.Provider); anything else is refused as a bug.
 type Cloud struct{ c *Client }
 
-var _ aks.Cloud = (*Cloud)(nil)
+var (
+	_ aks.Cloud    = (*Cloud)(nil)
+	_ aks.Replayer = (*Cloud)(nil)
+)
 
 // Cloud returns the client as the engine's aks.Cloud.
 func (c *Client) Cloud() *Cloud { return &Cloud{c: c} }
@@ -75,6 +78,13 @@ func (a *Cloud) Applied(ctx context.Context, op aks.Operation, plan aks.Plan) (b
 		return false, err
 	}
 	return a.c.Applied(ctx, n, plan)
+}
+
+// Replays implements aks.Replayer: creates, scales and upgrades carry the request token, and EKS
+// refuses a change while another runs on the node group (ResourceInUseException), so sending one
+// again never starts a second. Deletes carry no token.
+func (a *Cloud) Replays(op aks.Operation) bool {
+	return op.Target.IsEKS() && op.Kind.Provider() == aks.ProviderEKS && op.Kind != OpDelete
 }
 
 // Abort implements aks.Cloud: EKS has no way to stop a node-group update or create.

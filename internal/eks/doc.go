@@ -12,8 +12,8 @@
 //     clientRequestToken, so a request sent again after a crash is the same request: EKS answers
 //     with the update it already started instead of starting a second one.
 //   - Crash windows, as the engine sees them: stored, not sent (Begin sends it); sent, token
-//     not stored (the engine looks at the node group: busy, it follows its state; at rest,
-//     Applied decides); token stored (Resume, then Poll); ended (nothing to do). Resume tokens
+//     not stored (the engine looks at the node group: busy, it sends the request again, see
+//     aks.Replayer, and follows the update EKS answers with; at rest, Applied decides); token stored (Resume, then Poll); ended (nothing to do). Resume tokens
 //     are "update/<ID>" for scale and upgrade, "create" and "delete" for create and delete,
 //     which have no update ID and are followed by the node group's status.
 //   - The engine recognises busy and exists through ErrBusy and ErrExists. The errors also wrap

@@ -234,6 +234,16 @@ func (s *Sim) SetNodeQuota(region string, n int) {
 	s.quota[region] = n
 }
 
+// ForgetTokens forgets the clientRequestTokens seen so far, as EKS does once a token's
+// idempotency window has passed: a request sent again with one is a new request.
+func (s *Sim) ForgetTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clusters {
+		clear(c.tokens)
+	}
+}
+
 // Requests returns the requests received so far, oldest first.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()

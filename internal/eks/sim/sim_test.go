@@ -307,3 +307,15 @@ func TestRegions(t *testing.T) {
 		t.Fatalf("an empty sim has regions %v", got)
 	}
 }
+
+func TestForgetTokens(t *testing.T) {
+	s, srv, ck := newServer(t)
+	body := `{"clientRequestToken":"aksbot-1-x","scalingConfig":{"desiredSize":4}}`
+	_, first := do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config", body, true)
+	ck.Advance(time.Hour)
+	s.ForgetTokens()
+	status, again := do(t, srv, "POST", "/clusters/web-prod/node-groups/ng-web/update-config", body, true)
+	if status != http.StatusOK || again["update"].(map[string]any)["id"] == first["update"].(map[string]any)["id"] || s.Mutations() != 2 {
+		t.Fatalf("a forgotten token: %d %v, mutations %d; want a new update", status, again, s.Mutations())
+	}
+}
