@@ -38,6 +38,16 @@ type Cloud interface {
 	Abort(ctx context.Context, t Target) error
 }
 
+// Replayer is a Cloud whose requests carry the request token to the cloud, which answers a
+// request it has seen with the operation that request started (EKS's clientRequestToken). After
+// a crash between sending a request and storing its resume token, the engine sends the request
+// again while the target is busy, to follow that operation by its ID (and report the cloud's own
+// error if it fails) instead of the target's state alone. Replays reports whether op's request
+// is such; a cloud that also refuses a change while another one runs cannot start a second.
+type Replayer interface {
+	Replays(op Operation) bool
+}
+
 // CloudOperation is one long-running operation in a cloud.
 type CloudOperation interface {
 	// ResumeToken returns the token to store. Call it before polling.

@@ -13,28 +13,19 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// Operation has the engine's operation contract already; only Cloud's signatures differ (the
-// target and operation types, and Begin's request token).
 var _ aks.CloudOperation = (*Operation)(nil)
 
-// RequestToken is the ClientRequestToken of a job's request: the same job and attempt give the
-// same token, so a request sent again after a crash is the same request to EKS. The engine
-// raises attempt only when it knows the previous request did not arrive.
-func RequestToken(jobID string, attempt int) string {
-	return fmt.Sprintf("aksbot-job-%s-%d", jobID, attempt)
-}
-
 // Begin sends op's mutation and returns the operation to follow. Every mutation that EKS lets
-// carry one has ClientRequestToken = requestToken, which the caller derives from the job
-// ("aksbot-job-42-1"): a request sent again after a crash, or retried by the SDK after a lost
+// carry one has ClientRequestToken = requestToken, which the engine derives from the job
+// (aks.RequestToken): a request sent again after a crash, or retried by the SDK after a lost
 // answer, is the same request to EKS, which answers with the update (or node group) it already
 // started instead of starting another. DeleteNodegroup takes no token: deleting again is
 // refused while it runs (ErrBusy) or after it ended (ENotFound), the reconcile cases.
 //
 // The request is made from op alone, never from the plan or a fresh read, so that the same op
-// and token give byte-for-byte the same request (plan is taken for the engine's sake and unused). Errors: ErrBusy while another operation runs on
-// the node group, ErrExists when create finds the name taken; other refusals wrap
-// *aks.AzureError; no answer is EUnavailable.
+// and token give byte-for-byte the same request (plan is taken for the engine's sake and
+// unused). Errors: ErrBusy while another operation runs on the node group, ErrExists when
+// create finds the name taken; other refusals wrap *aks.AzureError; no answer is EUnavailable.
 func (c *Client) Begin(ctx context.Context, op NodegroupOp, plan aks.Plan, requestToken string) (*Operation, error) {
 	if err := op.check(); err != nil {
 		return nil, err
@@ -146,8 +137,8 @@ const (
 )
 
 // Operation is one EKS change being followed: an update (scale, upgrade) through DescribeUpdate,
-// or a create or delete through the node group's status. It has the engine's jobs.Operation
-// methods. It is not safe for concurrent use (the engine polls one operation from one goroutine).
+// or a create or delete through the node group's status: the engine's aks.CloudOperation. It is
+// not safe for concurrent use (the engine polls one operation from one goroutine).
 type Operation struct {
 	c    *Client
 	op   NodegroupOp

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -25,8 +26,9 @@ type Config struct {
 	Regions []string
 	// Profile is a shared config profile; "" = AWS_PROFILE, else "default".
 	Profile string
-	// HTTPClient sends the requests; nil = the SDK's default, which is also the only one that
-	// takes AWS_CA_BUNDLE (LoadDefaultConfig refuses another client when that is set).
+	// HTTPClient sends the requests to EKS and STS; nil = the SDK's default, which honours
+	// AWS_CA_BUNDLE. A client given is used as it is: AWS_CA_BUNDLE does not apply to it (the
+	// in-process simulator's has no TLS at all).
 	HTTPClient *http.Client
 	// RetryMaxAttempts and RetryMaxBackoff tune the SDK's standard retryer (throttling, 5xx);
 	// 0 keeps its defaults (3 attempts, 20 s). Tests shorten the backoff.
@@ -46,6 +48,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]*awseks.Client // by region
+	sts     *sts.Client
+
+	// idMu guards account, the bot's account as STS said, asked once.
+	idMu    sync.Mutex
+	account string
 }
 
 // New loads the AWS configuration (config.LoadDefaultConfig: environment, shared profile, IRSA
@@ -65,11 +72,6 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
-	// The SDK's own HTTP client stays unless one is given: it is the one that honours
-	// AWS_CA_BUNDLE (a wrapper around it makes LoadDefaultConfig fail when that is set).
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			if cfg.RetryMaxAttempts > 0 {
@@ -86,6 +88,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eks: load AWS configuration: %w", err)
+	}
+	// A client given replaces the SDK's after loading: given to LoadDefaultConfig, any client
+	// but the SDK's own makes it fail when AWS_CA_BUNDLE is set.
+	if cfg.HTTPClient != nil {
+		awsCfg.HTTPClient = cfg.HTTPClient
 	}
 	awsCfg.APIOptions = append(awsCfg.APIOptions, logAttempts(log))
 	regions := cfg.Regions
@@ -108,9 +115,7 @@ func (c *Client) Regions() []string { return append([]string(nil), c.regions...)
 
 // api returns the EKS client for a region ("" = the default region).
 func (c *Client) api(region string) (*awseks.Client, string, error) {
-	if region == "" {
-		region = c.regions[0]
-	}
+	region = c.region(region)
 	if !validRegion(region) {
 		return nil, "", invalid(fmt.Sprintf("%q is not an AWS region", region), "regions look like eu-west-1")
 	}

@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// OpKind names a node-group operation. The values are stable: they will be stored in jobs and
-// policy files, next to the AKS kinds.
-type OpKind string
+// OpKind names a node-group operation: the domain's eks.nodegroup.* kinds, which jobs, policy
+// files and the audit trail store.
+type OpKind = aks.OpKind
 
 const (
-	OpScale   OpKind = "eks.nodegroup.scale"   // update-nodegroup-config --scaling-config
-	OpCreate  OpKind = "eks.nodegroup.create"  // create-nodegroup
-	OpUpgrade OpKind = "eks.nodegroup.upgrade" // update-nodegroup-version
-	OpDelete  OpKind = "eks.nodegroup.delete"  // delete-nodegroup
+	OpScale   = aks.OpNodegroupScale   // update-nodegroup-config --scaling-config
+	OpCreate  = aks.OpNodegroupCreate  // create-nodegroup
+	OpUpgrade = aks.OpNodegroupUpgrade // update-nodegroup-version
+	OpDelete  = aks.OpNodegroupDelete  // delete-nodegroup
 )
 
 // OpKinds lists the kinds in the order help shows them.

@@ -3,6 +3,7 @@ package eks
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -156,9 +157,10 @@ func TestParseTaint(t *testing.T) {
 	}
 }
 
-func TestRequestToken(t *testing.T) {
-	if got := RequestToken("42", 1); got != "aksbot-job-42-1" || !validToken(got) {
-		t.Fatalf("RequestToken = %q", got)
+func TestRequestTokensAreValid(t *testing.T) {
+	job := aks.Job{ID: "42", CreatedAt: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	if got := aks.RequestToken(job); !validToken(got) {
+		t.Fatalf("the engine's request token %q is not one EKS takes", got)
 	}
 	if validToken("") || validToken("a b") || validToken(strings.Repeat("x", 65)) {
 		t.Fatal("validToken accepts an empty, spaced or overlong token")

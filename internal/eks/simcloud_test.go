@@ -42,14 +42,15 @@ type env struct {
 	c     *Client
 }
 
-// setEnv points the SDK's default configuration at the sim: the endpoint by
-// AWS_ENDPOINT_URL_EKS, static credentials from the environment, and no shared files or
-// instance metadata from the machine running the tests.
+// setEnv points the SDK's default configuration at the sim: the endpoints by
+// AWS_ENDPOINT_URL_EKS and AWS_ENDPOINT_URL_STS, static credentials from the environment, and no
+// shared files or instance metadata from the machine running the tests.
 func setEnv(t *testing.T, url string) {
 	t.Helper()
 	none := filepath.Join(t.TempDir(), "none")
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_EKS":        url,
+		"AWS_ENDPOINT_URL_STS":        url,
 		"AWS_ENDPOINT_URL":            "",
 		"AWS_ACCESS_KEY_ID":           "AKIASIMULATEDEXAMPLE",
 		"AWS_SECRET_ACCESS_KEY":       "simulated-secret-not-a-credential",
@@ -647,11 +648,11 @@ func TestViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cls) != 2 || cls[0].Name != "web-prod" || cls[1].Name != "dev" || cls[1].Region != "us-east-1" {
+	if len(cls) != 2 || cls[0].Name != "web-prod" || cls[1].Name != "data-dev" || cls[1].Region != "us-east-1" {
 		t.Fatalf("clusters %+v", cls)
 	}
 	list := RenderClusters(e.c.Regions(), cls)
-	for _, want := range []string{"*EKS clusters* (2)", "web-prod  eu-west-1  1.31", "dev       us-east-1  1.32"} {
+	for _, want := range []string{"*EKS clusters* (2)", "web-prod  eu-west-1  1.31", "data-dev  us-east-1  1.32"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q:\n%s", want, list)
 		}

@@ -31,6 +31,26 @@ type crashPoint struct {
 	afterBegin bool
 	// afterDone kills the process when a poll says the operation ended, before the engine hears.
 	afterDone bool
+	// onDeath, when set, runs as the process dies (a test stops the cloud's clock there).
+	onDeath func()
+}
+
+func (c *crashPoint) die() {
+	if !c.dead.Swap(true) && c.onDeath != nil {
+		c.onDeath()
+	}
+}
+
+// waitDead waits until the process reached its crash point.
+func (c *crashPoint) waitDead(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !c.dead.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the crash point was never reached")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (c *crashPoint) check() error {
@@ -51,7 +71,7 @@ func (s dyingStore) CreateJob(ctx context.Context, job aks.Job, ev aks.Event) (a
 	}
 	stored, err := s.Store.CreateJob(ctx, job, ev)
 	if err == nil && s.c.after != nil && s.c.after("create", stored, &ev) {
-		s.c.dead.Store(true)
+		s.c.die()
 	}
 	return stored, err
 }
@@ -62,7 +82,7 @@ func (s dyingStore) UpdateJob(ctx context.Context, job aks.Job, ev *aks.Event) (
 	}
 	stored, err := s.Store.UpdateJob(ctx, job, ev)
 	if err == nil && s.c.after != nil && s.c.after("update", stored, ev) {
-		s.c.dead.Store(true)
+		s.c.die()
 	}
 	return stored, err
 }
@@ -92,7 +112,7 @@ func (d dyingCloud) Begin(ctx context.Context, op aks.Operation, plan aks.Plan, 
 	}
 	o, err := d.Cloud.Begin(ctx, op, plan, token)
 	if err == nil && d.c.afterBegin {
-		d.c.dead.Store(true)
+		d.c.die()
 		return nil, errDead
 	}
 	return dyingOp{o, d.c}, err
@@ -120,6 +140,12 @@ func (d dyingCloud) Applied(ctx context.Context, op aks.Operation, plan aks.Plan
 	return d.Cloud.Applied(ctx, op, plan)
 }
 
+// Replays passes the cloud's answer on, so that a dying EKS adapter still replays.
+func (d dyingCloud) Replays(op aks.Operation) bool {
+	r, ok := d.Cloud.(aks.Replayer)
+	return ok && r.Replays(op)
+}
+
 type dyingOp struct {
 	jobs.Operation
 	c *crashPoint
@@ -131,7 +157,7 @@ func (o dyingOp) Poll(ctx context.Context) (bool, time.Duration, error) {
 	}
 	done, ra, err := o.Operation.Poll(ctx)
 	if done && o.c.afterDone {
-		o.c.dead.Store(true)
+		o.c.die()
 		return false, 0, errDead
 	}
 	return done, ra, err
@@ -202,13 +228,8 @@ func TestCrashWindows(t *testing.T) {
 					t.Fatalf("approve: %v", err)
 				}
 			}
+			crash.waitDead(t)
 			deadline := time.Now().Add(15 * time.Second)
-			for !crash.dead.Load() {
-				if time.Now().After(deadline) {
-					t.Fatal("the crash point was never reached")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
 			if tc.settle {
 				for time.Now().Before(deadline) {
 					state, err := h.cloud.ProvisioningState(context.Background(), tc.op.Target)

@@ -119,21 +119,28 @@ func start(t *testing.T, path string, rec *recorder, durations sim.Durations, op
 	if err != nil {
 		t.Fatalf("azure clouds: %v", err)
 	}
-	cfg := jobs.Config{Store: st, Cloud: clouds, DefaultSubscription: sim.SubscriptionID, Reporter: rec, Policy: policy.Demo(bob.ID),
-		PollInterval: 50 * time.Millisecond, ProgressInterval: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond,
-		BusyTimeout: 5 * time.Second}
+	h := &harness{t: t, path: path, store: st, sim: cloud, cloud: client, clouds: clouds, rec: rec}
+	h.run(jobs.Config{Cloud: clouds, DefaultSubscription: sim.SubscriptionID, Policy: policy.Demo(bob.ID)}, opts...)
+	return h
+}
+
+// run starts the engine of cfg on the harness's store and reporter, with the test timings.
+func (h *harness) run(cfg jobs.Config, opts ...func(*jobs.Config)) {
+	h.t.Helper()
+	cfg.Store, cfg.Reporter = h.store, h.rec
+	cfg.PollInterval, cfg.ProgressInterval, cfg.RetryDelay = 50*time.Millisecond, 200*time.Millisecond, 50*time.Millisecond
+	cfg.BusyTimeout = 5 * time.Second
 	for _, o := range opts {
 		o(&cfg)
 	}
 	e, err := jobs.New(cfg)
 	if err != nil {
-		t.Fatalf("engine: %v", err)
+		h.t.Fatalf("engine: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, path: path, store: st, sim: cloud, cloud: client, clouds: clouds, rec: rec, engine: e, cancel: cancel, done: make(chan error, 1)}
+	h.engine, h.cancel, h.done = e, cancel, make(chan error, 1)
 	go func() { h.done <- e.Run(ctx) }()
-	t.Cleanup(h.stop)
-	return h
+	h.t.Cleanup(h.stop)
 }
 
 // stop ends the engine (as a crash would: nothing more is written after ctx is done) and

@@ -416,7 +416,7 @@ func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation
 	for {
 		state, err := e.cfg.Cloud.ProvisioningState(ctx, job.Op.Target)
 		if err == nil && aks.InProgress(state) {
-			return job, nil, true // followState takes it from here
+			return e.replay(ctx, job) // or followState takes it from here
 		}
 		var applied bool
 		if err == nil {
@@ -440,6 +440,30 @@ func (e *Engine) reconcile(ctx context.Context, job aks.Job) (aks.Job, Operation
 			return e.begin(ctx, job)
 		}
 	}
+}
+
+// replay sends a busy target's job request again, with the job's request token, to a cloud that
+// answers a request it has seen with the operation that request started (aks.Replayer): the job
+// then follows its operation by ID. If the cloud refuses (another operation runs, or it forgot
+// the token), or cannot replay, the job follows the target's state as with any cloud.
+func (e *Engine) replay(ctx context.Context, job aks.Job) (aks.Job, Operation, bool) {
+	r, ok := e.cfg.Cloud.(aks.Replayer)
+	if !ok || !r.Replays(job.Op) {
+		return job, nil, true
+	}
+	if job, ok = e.holdLane(ctx, job); !ok {
+		return job, nil, false
+	}
+	op, err := e.cfg.Cloud.Begin(ctx, job.Op, job.Plan, aks.RequestToken(job))
+	if err != nil {
+		if ctx.Err() != nil {
+			return job, nil, false
+		}
+		e.logFor(job).Info("reconciled: the target is busy and the request was not taken as the job's own; following the target's state", "err", err)
+		return job, nil, true
+	}
+	e.logFor(job).Info("reconciled: the cloud answered the repeated request with the job's operation", "operation", op.OperationID())
+	return e.started(ctx, job, op)
 }
 
 // follow polls an Azure operation until it ends, refreshing the status card at a calm rate.
@@ -513,7 +537,7 @@ func (e *Engine) followState(ctx context.Context, job aks.Job) {
 		if err == nil && !aks.InProgress(state) {
 			switch {
 			case state == "Succeeded",
-				state == "NotFound" && (job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete):
+				state == "NotFound" && (job.Op.Kind == aks.OpClusterDelete || job.Op.Kind == aks.OpPoolDelete || job.Op.Kind == aks.OpNodegroupDelete):
 				e.succeed(ctx, job)
 			default:
 				e.fail(ctx, job, &aks.AzureError{Code: "ProvisioningState" + state,

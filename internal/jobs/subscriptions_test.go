@@ -2,7 +2,10 @@ package jobs_test
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure/sim"
@@ -51,5 +54,42 @@ func TestSameClusterNameInTwoSubscriptionsRunsInParallel(t *testing.T) {
 		if got := cl.NodeCount(); got != want {
 			t.Errorf("subscription %s: %d nodes, want %d", sub, got, want)
 		}
+	}
+}
+
+// A job in the second subscription looks at its own cluster before it starts: busy there with an
+// operation started outside the bot, it waits (and says so) instead of sending a request Azure
+// refuses. The default subscription has no such cluster, so a look there would find nothing busy.
+func TestJobWaitsForItsOwnSubscriptionsCluster(t *testing.T) {
+	d := fast()
+	d.Scale = 1500 * time.Millisecond
+	h := start(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, d)
+	ctx := context.Background()
+	if err := h.sim.SeedIn(ctx, sim.ProdSubscriptionID, "rg-aks", "demo", "westeurope",
+		sim.SeedPool{Name: "sys", Mode: "System", Count: 3}, sim.SeedPool{Name: "np2", Mode: "User", Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := h.clouds.In(sim.ProdSubscriptionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := scale("np2", 1)
+	outside.Target.Subscription = sim.ProdSubscriptionID
+	plan, err := prod.Plan(ctx, outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Begin(ctx, outside, plan, ""); err != nil {
+		t.Fatalf("start the outside operation: %v", err)
+	}
+	op := scale("sys", 2)
+	op.Target.Subscription = sim.ProdSubscriptionID
+	job := h.submit(op, alice)
+	h.waitState(job.ID, aks.StateSucceeded)
+	if msgs := h.rec.messages(job.ID, aks.EventBusy); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Waiting: demo is busy in Azure") {
+		t.Errorf("busy messages %q, want one saying the job waits for its cluster", msgs)
+	}
+	if n := h.sim.CountMutations("agentPools/sys"); n != 1 {
+		t.Errorf("%d requests to change sys, want 1 (none refused while busy)", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,11 +18,12 @@ import (
 // Handler returns the sim's HTTP API. Routes are those of the eks client's operations
 // (aws-sdk-go-v2/service/eks schemas): ListClusters, DescribeCluster, ListNodegroups,
 // DescribeNodegroup, CreateNodegroup, UpdateNodegroupConfig, UpdateNodegroupVersion,
-// DeleteNodegroup and DescribeUpdate.
+// DeleteNodegroup and DescribeUpdate; and STS's GetCallerIdentity (POST / in the query
+// protocol), so one address serves AWS_ENDPOINT_URL_EKS and AWS_ENDPOINT_URL_STS.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern, op string, h func(*call)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, op, h) })
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, restJSON, op, h) })
 	}
 	route("GET /clusters", "ListClusters", s.listClusters)
 	route("GET /clusters/{name}", "DescribeCluster", s.describeCluster)
@@ -32,6 +34,7 @@ func (s *Sim) Handler() http.Handler {
 	route("POST /clusters/{name}/node-groups/{ng}/update-config", "UpdateNodegroupConfig", s.updateConfig)
 	route("POST /clusters/{name}/node-groups/{ng}/update-version", "UpdateNodegroupVersion", s.updateVersion)
 	route("GET /clusters/{name}/updates/{id}", "DescribeUpdate", s.describeUpdate)
+	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, awsQuery, "", s.sts) })
 	return mux
 }
 
@@ -40,10 +43,11 @@ type call struct {
 	r      *http.Request
 	region string
 	body   []byte
+	form   url.Values // the body of a query-protocol request
 	rec    *Request
 	status int
 	out    any
-	// err is an EKS error: status, code (the __type) and message.
+	// err is an AWS error: status, code (EKS's __type) and message.
 	errCode string
 	errMsg  string
 	extra   map[string]string // clusterName, nodegroupName of the error body
@@ -55,10 +59,29 @@ func (c *call) fail(status int, code, format string, args ...any) {
 
 func (c *call) ok(v any) { c.status, c.out = http.StatusOK, v }
 
-// credentialScope matches the region in "Credential=AKID/20261204/eu-west-1/eks/aws4_request".
-var credentialScope = regexp.MustCompile(`Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/eks/aws4_request`)
+// protocol is how a service frames requests and answers: EKS's REST-JSON, STS's query
+// protocol (a form in, XML out).
+type protocol struct {
+	// The errors of an unsigned and of a throttled request.
+	unsigned, throttled          string
+	unsignedStatus, throttleStat int
+	write                        func(http.ResponseWriter, *call)
+}
 
-func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*call)) {
+var (
+	restJSON = protocol{unsigned: "UnrecognizedClientException", unsignedStatus: http.StatusForbidden,
+		throttled: "ThrottlingException", throttleStat: http.StatusTooManyRequests, write: writeJSON}
+	awsQuery = protocol{unsigned: "InvalidClientTokenId", unsignedStatus: http.StatusForbidden,
+		throttled: "Throttling", throttleStat: http.StatusBadRequest, write: writeXML}
+)
+
+// credentialScope matches the region in "Credential=AKID/20261204/eu-west-1/eks/aws4_request"
+// (or .../sts/aws4_request).
+var credentialScope = regexp.MustCompile(`Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/(?:eks|sts)/aws4_request`)
+
+// serve answers one request: op names the operation, or is "" for the query protocol, whose
+// body names it (Action).
+func (s *Sim) serve(w http.ResponseWriter, r *http.Request, p protocol, op string, h func(*call)) {
 	c := &call{r: r, rec: &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Operation: op,
 		Attempt: r.Header.Get("Amz-Sdk-Request")}}
 	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
@@ -67,6 +90,10 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*c
 	c.rec.Region = c.region
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	c.body = body
+	if op == "" && err == nil {
+		c.form, err = url.ParseQuery(string(body))
+		c.rec.Operation = c.form.Get("Action")
+	}
 
 	s.mu.Lock()
 	c.rec.At = s.now()
@@ -76,9 +103,9 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*c
 		c.fail(http.StatusBadRequest, "BadRequestException", "cannot read the request body")
 	case s.throttle > 0:
 		s.throttle--
-		c.fail(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded")
+		c.fail(p.throttleStat, p.throttled, "Rate exceeded")
 	case c.region == "":
-		c.fail(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
+		c.fail(p.unsignedStatus, p.unsigned, "The security token included in the request is invalid.")
 	default:
 		s.settle()
 		h(c)
@@ -87,9 +114,13 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, op string, h func(*c
 	s.requests = append(s.requests, *c.rec)
 	s.mu.Unlock()
 
-	s.log.Debug("EKS sim", "op", op, "region", c.region, "path", r.URL.Path, "status", c.status, "code", c.errCode)
-	w.Header().Set("Content-Type", "application/json")
+	s.log.Debug("EKS sim", "op", c.rec.Operation, "region", c.region, "path", r.URL.Path, "status", c.status, "code", c.errCode)
 	w.Header().Set("X-Amzn-Requestid", c.rec.ID)
+	p.write(w, c)
+}
+
+func writeJSON(w http.ResponseWriter, c *call) {
+	w.Header().Set("Content-Type", "application/json")
 	if c.errCode != "" {
 		w.Header().Set("X-Amzn-Errortype", c.errCode)
 		doc := map[string]string{"__type": c.errCode, "message": c.errMsg}
@@ -176,7 +207,7 @@ func (s *Sim) describeCluster(c *call) {
 	c.ok(map[string]any{"cluster": map[string]any{
 		"name": cl.name, "arn": cl.arn(), "version": cl.version, "endpoint": cl.endpoint(),
 		"status": cl.status, "platformVersion": cl.platform, "createdAt": epoch(cl.created),
-		"roleArn":            fmt.Sprintf("arn:aws:iam::%s:role/eks-cluster-%s", account, cl.name),
+		"roleArn":            fmt.Sprintf("arn:aws:iam::%s:role/eks-cluster-%s", cl.account, cl.name),
 		"resourcesVpcConfig": map[string]any{"vpcId": "vpc-0f1e2d3c", "subnetIds": []string{"subnet-0a1b2c3d", "subnet-4e5f6a7b"}, "endpointPublicAccess": true},
 		"tags":               map[string]string{"team": "platform"},
 	}})
@@ -210,7 +241,7 @@ func (s *Sim) describeNodegroup(c *call) {
 func renderNodegroup(cl *cluster, ng *nodegroup) map[string]any {
 	doc := map[string]any{
 		"nodegroupName": ng.name, "clusterName": cl.name,
-		"nodegroupArn": fmt.Sprintf("arn:aws:eks:%s:%s:nodegroup/%s/%s/%s", cl.region, account, cl.name, ng.name, "0ac6f1e2"),
+		"nodegroupArn": fmt.Sprintf("arn:aws:eks:%s:%s:nodegroup/%s/%s/%s", cl.region, cl.account, cl.name, ng.name, "0ac6f1e2"),
 		"version":      ng.version, "releaseVersion": ng.release, "status": ng.status,
 		"capacityType": ng.capacity, "amiType": ng.ami, "nodeRole": ng.role,
 		"instanceTypes": nonNil(ng.instanceTypes), "subnets": nonNil(ng.subnets),
@@ -359,9 +390,8 @@ func (s *Sim) updateConfig(c *call) {
 		}
 	}
 	u := s.startUpdate(cl, ng, "ConfigUpdate", in.ClientRequestToken, hash, params, s.durations.Config)
-	if q := s.quota[cl.region]; q > 0 && desired > ng.desired && int(desired) > q {
-		u.fail = &updateError{ErrorCode: "AsgInstanceLaunchFailures", ErrorMessage: quotaMessage,
-			ResourceIDs: []string{"eks-" + ng.name + "-asg"}}
+	if q := s.quota[cl.region]; q > 0 && desired > ng.desired && int(desired) > q && u.fail == nil {
+		u.fail = quotaFailure(ng.name)
 	}
 	u.apply = func(ng *nodegroup) {
 		ng.min, ng.max, ng.desired = minSize, maxSize, desired
@@ -415,6 +445,7 @@ func (s *Sim) startUpdate(cl *cluster, ng *nodegroup, typ, token, hash string, p
 	now := s.now()
 	u := &update{id: s.nextID(), typ: typ, status: "InProgress", nodegroup: ng.name, token: token, hash: hash,
 		params: params, created: now, until: now.Add(s.scaled(d))}
+	u.fail = s.failureFor(cl, ng.name, typ)
 	cl.updates[u.id] = u
 	if token != "" {
 		cl.tokens[token] = u.id
@@ -569,8 +600,9 @@ func (s *Sim) createNodegroup(c *call) {
 	if len(ng.instanceTypes) == 0 {
 		ng.instanceTypes = []string{"t3.medium"}
 	}
-	if q := s.quota[cl.region]; q > 0 && int(desired) > q {
-		ng.failCreate = true
+	ng.failCreate = s.failureFor(cl, ng.name, "Create")
+	if q := s.quota[cl.region]; q > 0 && int(desired) > q && ng.failCreate == nil {
+		ng.failCreate = quotaFailure(ng.name)
 	}
 	cl.nodegroups[ng.name] = ng
 	if in.ClientRequestToken != "" {

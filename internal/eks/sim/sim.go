@@ -1,14 +1,16 @@
 // Package sim is a simulated Amazon EKS for tests and demos: an http.Handler that speaks the EKS
 // REST-JSON protocol the AWS SDK for Go v2 uses (the routes, JSON shapes and error bodies of the
 // eks client's request and response snapshots), so that tests run the real SDK against it over
-// HTTP. It knows clusters and managed node groups only.
+// HTTP. It knows clusters and managed node groups only, and answers STS GetCallerIdentity with
+// Options.Account.
 //
 // Time is simulated with realistic durations divided by Options.Speed, read from Options.Now, so
 // a test can run a 3-minute scale in milliseconds or step a fake clock. A node group with an
 // update in progress, or that is not ACTIVE/DEGRADED, refuses other changes with
 // ResourceInUseException (409). Mutations are idempotent by clientRequestToken: the same token
 // returns the same update (or node group) and starts nothing new. Faults are injectable:
-// throttling (429 ThrottlingException) and a node quota that makes scale-outs fail.
+// throttling (429 ThrottlingException), a node quota that makes scale-outs fail, the next change
+// of a node group failing (FailNextUpdate), and a rate of changes that fail (Options.FailureRate).
 //
 // Region is read from the SigV4 credential scope of the Authorization header (one endpoint
 // serves every region, as with AWS_ENDPOINT_URL_EKS); the signature is not checked and the header
@@ -18,6 +20,7 @@ package sim
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -48,9 +51,20 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests step a fake clock for exact control.
 	Now func() time.Time
 	// Empty starts without the built-in clusters.
-	Empty  bool
-	Logger *slog.Logger
+	Empty bool
+	// FailureRate is the fraction (0 to 1) of accepted changes that fail at their end, as node
+	// group changes at times do (instances that do not join, pods that cannot be evicted). The
+	// draws come from a generator seeded with Seed, so a run can be repeated.
+	FailureRate float64
+	Seed        uint64
+	// Account is the AWS account ID of the sim's ARNs and of the caller STS GetCallerIdentity
+	// names; "" = DefaultAccount.
+	Account string
+	Logger  *slog.Logger
 }
+
+// DefaultAccount is the account of a sim without Options.Account (AWS's documentation example).
+const DefaultAccount = "111122223333"
 
 // Request is one HTTP request the sim received, for test assertions.
 type Request struct {
@@ -60,7 +74,7 @@ type Request struct {
 	Path      string
 	Query     string
 	Region    string
-	Operation string // "UpdateNodegroupConfig", ...
+	Operation string // "UpdateNodegroupConfig", ..., "GetCallerIdentity"
 	Token     string // clientRequestToken of a mutation, if any
 	Attempt   string // the SDK's amz-sdk-request header ("attempt=1; max=3")
 	Status    int
@@ -69,8 +83,14 @@ type Request struct {
 	Replay bool
 }
 
-// Mutating reports whether the request asks for a change (not a read).
-func (r Request) Mutating() bool { return r.Method != "GET" && r.Method != "HEAD" }
+// Mutating reports whether the request asks EKS for a change (not a read, nor STS).
+func (r Request) Mutating() bool {
+	switch r.Operation {
+	case "CreateNodegroup", "UpdateNodegroupConfig", "UpdateNodegroupVersion", "DeleteNodegroup":
+		return true
+	}
+	return false
+}
 
 // Sim is a simulated EKS. It is safe for concurrent use.
 type Sim struct {
@@ -79,27 +99,35 @@ type Sim struct {
 	durations Durations
 	now       func() time.Time
 	log       *slog.Logger
+	account   string
 
 	clusters map[string]*cluster // by region + "/" + name
 	seq      int
 	requests []Request
-	changes  int            // mutations that started something
-	throttle int            // the next n requests answer 429
-	quota    map[string]int // region -> most nodes a node group may be asked for
+	changes  int                    // mutations that started something
+	throttle int                    // the next n requests answer 429
+	quota    map[string]int         // region -> most nodes a node group may be asked for
+	failNext map[string]updateError // region/cluster/node group -> how its next change fails
+	failRate float64
+	rand     *rand.Rand
 }
 
-// New makes a Sim with two regions' clusters (unless o.Empty):
+// New makes a Sim with two regions' clusters (unless o.Empty), for tests and the console:
 //   - eu-west-1: web-prod (Kubernetes 1.31) with ng-web (m6i.large, 1..10, 2 nodes) and
 //     ng-batch (c6i.2xlarge spot, 0..20, 3 nodes, 1.30);
-//   - us-east-1: dev (1.32) with ng-dev (t3.large, 1..3, 1 node).
+//   - us-east-1: data-dev (1.32) with ng-data (t3.large, 1..3, 1 node).
 func New(o Options) *Sim {
 	s := &Sim{
 		speed:     o.Speed,
 		durations: DefaultDurations,
 		now:       o.Now,
 		log:       o.Logger,
+		account:   o.Account,
 		clusters:  map[string]*cluster{},
 		quota:     map[string]int{},
+		failNext:  map[string]updateError{},
+		failRate:  o.FailureRate,
+		rand:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 	}
 	if s.speed <= 0 {
 		s.speed = 1
@@ -109,6 +137,9 @@ func New(o Options) *Sim {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.account == "" {
+		s.account = DefaultAccount
 	}
 	d := o.Durations
 	for _, p := range []struct{ dst, src *time.Duration }{
@@ -134,14 +165,11 @@ func (s *Sim) seed() {
 	s.addNodegroup(web, &nodegroup{name: "ng-batch", min: 0, max: 20, desired: 3, instanceTypes: []string{"c6i.2xlarge"},
 		capacity: "SPOT", version: "1.30", release: "1.30.11-20250620",
 		taints: []taint{{Key: "batch", Value: "true", Effect: "NO_SCHEDULE"}}})
-	dev := s.addCluster("us-east-1", "dev", "1.32")
+	dev := s.addCluster("us-east-1", "data-dev", "1.32")
 	dev.created = created.Add(24 * time.Hour)
-	s.addNodegroup(dev, &nodegroup{name: "ng-dev", min: 1, max: 3, desired: 1, instanceTypes: []string{"t3.large"},
+	s.addNodegroup(dev, &nodegroup{name: "ng-data", min: 1, max: 3, desired: 1, instanceTypes: []string{"t3.large"},
 		capacity: "ON_DEMAND", version: "1.32", release: "1.32.3-20250620"})
 }
-
-// account is the AWS account ID the sim's ARNs carry (AWS's documentation example account).
-const account = "111122223333"
 
 // AddCluster adds an ACTIVE cluster without node groups.
 func (s *Sim) AddCluster(region, name, version string) {
@@ -152,7 +180,7 @@ func (s *Sim) AddCluster(region, name, version string) {
 
 func (s *Sim) addCluster(region, name, version string) *cluster {
 	c := &cluster{
-		region: region, name: name, version: version, status: "ACTIVE",
+		region: region, name: name, version: version, status: "ACTIVE", account: s.account,
 		platform: "eks.12", created: s.now().UTC(),
 		nodegroups: map[string]*nodegroup{}, updates: map[string]*update{}, tokens: map[string]string{},
 	}
@@ -180,7 +208,7 @@ func (s *Sim) addNodegroup(c *cluster, ng *nodegroup) {
 		ng.created = c.created.Add(time.Hour)
 	}
 	ng.modified = ng.created
-	ng.role = fmt.Sprintf("arn:aws:iam::%s:role/eks-node-%s", account, c.name)
+	ng.role = fmt.Sprintf("arn:aws:iam::%s:role/eks-node-%s", c.account, c.name)
 	ng.subnets = []string{"subnet-0a1b2c3d", "subnet-4e5f6a7b"}
 	ng.ami = "AL2023_x86_64_STANDARD"
 	c.nodegroups[ng.name] = ng
@@ -204,6 +232,16 @@ func (s *Sim) SetNodeQuota(region string, n int) {
 		return
 	}
 	s.quota[region] = n
+}
+
+// ForgetTokens forgets the clientRequestTokens seen so far, as EKS does once a token's
+// idempotency window has passed: a request sent again with one is a new request.
+func (s *Sim) ForgetTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clusters {
+		clear(c.tokens)
+	}
 }
 
 // Requests returns the requests received so far, oldest first.
@@ -250,15 +288,15 @@ func (s *Sim) Nodegroup(region, clusterName, name string) (Nodegroup, bool) {
 }
 
 type cluster struct {
-	region, name, version, status, platform string
-	created                                 time.Time
-	nodegroups                              map[string]*nodegroup
-	updates                                 map[string]*update
-	tokens                                  map[string]string // clientRequestToken -> update ID, or "ng:" + node group
+	region, name, version, status, platform, account string
+	created                                          time.Time
+	nodegroups                                       map[string]*nodegroup
+	updates                                          map[string]*update
+	tokens                                           map[string]string // clientRequestToken -> update ID, or "ng:" + node group
 }
 
 func (c *cluster) arn() string {
-	return fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", c.region, account, c.name)
+	return fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", c.region, c.account, c.name)
 }
 
 func (c *cluster) endpoint() string {
@@ -281,8 +319,8 @@ type nodegroup struct {
 	issues                                              []issue
 	// until is when the CREATING or DELETING state ends.
 	until time.Time
-	// failCreate: the create ends CREATE_FAILED (the quota).
-	failCreate bool
+	// failCreate, when set, makes the create end CREATE_FAILED with this issue.
+	failCreate *updateError
 }
 
 type issue struct {
@@ -359,10 +397,9 @@ func (s *Sim) settle() {
 			case "CREATING":
 				ng.until = time.Time{}
 				ng.modified = now
-				if ng.failCreate {
+				if f := ng.failCreate; f != nil {
 					ng.status = "CREATE_FAILED"
-					ng.issues = []issue{{Code: "AsgInstanceLaunchFailures", Message: quotaMessage,
-						ResourceIDs: []string{"eks-" + ng.name + "-asg"}}}
+					ng.issues = []issue{{Code: f.ErrorCode, Message: f.ErrorMessage, ResourceIDs: f.ResourceIDs}}
 				} else {
 					ng.status = "ACTIVE"
 				}
@@ -371,6 +408,40 @@ func (s *Sim) settle() {
 			}
 		}
 	}
+}
+
+// quotaFailure is how a change fails that asks for more nodes than SetNodeQuota allows.
+func quotaFailure(ng string) *updateError {
+	return &updateError{ErrorCode: "AsgInstanceLaunchFailures", ErrorMessage: quotaMessage, ResourceIDs: []string{"eks-" + ng + "-asg"}}
+}
+
+// FailNextUpdate makes the next change EKS accepts on a node group (an update, or its create)
+// fail at its end with code and message: the update ends Failed and the node group DEGRADED, or
+// the create ends CREATE_FAILED.
+func (s *Sim) FailNextUpdate(region, cluster, nodegroup, code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext[region+"/"+cluster+"/"+nodegroup] = updateError{ErrorCode: code, ErrorMessage: message,
+		ResourceIDs: []string{"eks-" + nodegroup + "-asg"}}
+}
+
+// failureFor decides whether a change of type typ just accepted on node group ng fails at its
+// end: as FailNextUpdate asked, else drawn at the failure rate. Callers hold s.mu.
+func (s *Sim) failureFor(cl *cluster, ng, typ string) *updateError {
+	key := cl.region + "/" + cl.name + "/" + ng
+	if f, ok := s.failNext[key]; ok {
+		delete(s.failNext, key)
+		return &f
+	}
+	if s.failRate <= 0 || s.rand.Float64() >= s.failRate {
+		return nil
+	}
+	asg := []string{"eks-" + ng + "-asg"}
+	if typ == "VersionUpdate" {
+		return &updateError{ErrorCode: "PodEvictionFailure", ResourceIDs: asg,
+			ErrorMessage: "Reached max retries while trying to evict pods from nodes in node group " + ng}
+	}
+	return &updateError{ErrorCode: "NodeCreationFailure", ErrorMessage: "Instances failed to join the kubernetes cluster", ResourceIDs: asg}
 }
 
 const quotaMessage = "Could not launch On-Demand Instances. VcpuLimitExceeded - You have requested more vCPU capacity " +

@@ -1,0 +1,70 @@
+package eks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/aksbot/aksbot/internal/aks"
+)
+
+// Identity asks AWS STS who the bot is (GetCallerIdentity, which needs no IAM permission): the
+// account ID and the ARN of the user or role its credentials belong to, for the doctor and the
+// startup log. The endpoint is the SDK's (AWS_ENDPOINT_URL_STS for a fake). Errors are
+// *aks.Error, except the caller's context ending.
+func (c *Client) Identity(ctx context.Context) (account, arn string, err error) {
+	c.mu.Lock()
+	if c.sts == nil {
+		c.sts = sts.NewFromConfig(c.aws, func(o *sts.Options) { o.Region = c.regions[0] })
+	}
+	api := c.sts
+	c.mu.Unlock()
+	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", "", identityErr(err)
+	}
+	return aws.ToString(out.Account), aws.ToString(out.Arn), nil
+}
+
+const credentialsHint = "check the bot's AWS credentials (AWS_PROFILE, the shared files, IRSA or EKS Pod Identity) and that they have not expired"
+
+func identityErr(err error) error {
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &api):
+		return &aks.Error{Code: aks.EUnavailable,
+			Message: fmt.Sprintf("AWS STS refused to say who the bot is: %s: %s", api.ErrorCode(), api.ErrorMessage()),
+			Hint:    credentialsHint, Err: err}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("ask AWS STS who the bot is: %w", err)
+	}
+	return &aks.Error{Code: aks.EUnavailable, Message: "cannot ask AWS STS who the bot is", Hint: credentialsHint, Err: err}
+}
+
+// checkAccount refuses an operation meant for another AWS account than the one the bot's
+// credentials are for: a job stored under other credentials must not reach a cluster of the
+// same name in this account. want "" (the account was not known when the job was made) passes.
+func (c *Client) checkAccount(ctx context.Context, t aks.Target) error {
+	if t.Account == "" {
+		return nil
+	}
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
+	if c.account == "" {
+		account, _, err := c.Identity(ctx)
+		if err != nil {
+			return err
+		}
+		c.account = account
+	}
+	if c.account != t.Account {
+		return &aks.Error{Code: aks.EInvalid,
+			Message: fmt.Sprintf("%s is in AWS account %s, but the bot's credentials are for account %s", t.ClusterName(), t.Account, c.account),
+			Hint:    "ask again for the cluster of the account the bot works in, or run the bot with that account's credentials"}
+	}
+	return nil
+}
