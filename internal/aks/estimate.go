@@ -233,8 +233,10 @@ type Estimate struct {
 	Within int `json:"within"`
 	N      int `json:"n"`
 	// Scope says which jobs: "here" (same kind, same cluster) or "on any cluster"; "" means no
-	// history: Median and P90 are AKS's usual range.
+	// history: Median and P90 are the service's usual range.
 	Scope string `json:"scope,omitempty"`
+	// Service names whose usual range it is when not from history: "" is AKS, "EKS".
+	Service string `json:"service,omitempty"`
 }
 
 // FromHistory reports whether the estimate comes from the bot's own jobs.
@@ -247,7 +249,11 @@ func (e *Estimate) Words() string {
 		return ""
 	}
 	if !e.FromHistory() {
-		return fmt.Sprintf("AKS usually needs %s-%s", roundMin(e.Median), roundMinUnit(e.P90))
+		service := e.Service
+		if service == "" {
+			service = "AKS"
+		}
+		return fmt.Sprintf("%s usually needs %s-%s", service, roundMin(e.Median), roundMinUnit(e.P90))
 	}
 	return fmt.Sprintf("median %s of %d similar jobs %s; %d of %d finished within %s",
 		roundMinUnit(e.Median), e.N, e.Scope, e.Within, e.N, roundMinUnit(e.P90))

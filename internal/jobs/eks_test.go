@@ -286,6 +286,10 @@ func TestEKSBusyNodegroupWaits(t *testing.T) {
 		if msgs := h.rec.messages(job.ID, aks.EventBusy); len(msgs) != 1 || !strings.Contains(msgs[0], "EKS says another operation is in progress on web-prod") {
 			t.Errorf("busy message %q", msgs)
 		}
+		// Without history, the estimate is EKS's usual range, not AKS's.
+		if msgs := h.rec.messages(job.ID, aks.EventStarted); len(msgs) != 1 || !strings.Contains(msgs[0], "Started in EKS") || !strings.Contains(msgs[0], "EKS usually needs 2-5 minutes") {
+			t.Errorf("started message %q, want it to name EKS and its usual duration", msgs)
+		}
 		var refused, accepted int
 		for _, r := range cloud.mutations() {
 			if r.Token != aks.RequestToken(job) {

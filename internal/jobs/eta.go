@@ -14,7 +14,8 @@ const MinHistory = 5
 // historyLimit bounds how many finished jobs are read for an estimate.
 const historyLimit = 500
 
-// usualRange is AKS's usual duration of each kind, used while the bot has too little history.
+// usualRange is the cloud's usual duration of each kind, used while the bot has too little
+// history. EKS node groups roll instances one batch at a time, as AKS pools do.
 var usualRange = map[aks.OpKind][2]time.Duration{
 	aks.OpClusterCreate:  {5 * time.Minute, 10 * time.Minute},
 	aks.OpClusterDelete:  {5 * time.Minute, 15 * time.Minute},
@@ -26,6 +27,11 @@ var usualRange = map[aks.OpKind][2]time.Duration{
 	aks.OpPoolAutoscale:  {2 * time.Minute, 5 * time.Minute},
 	aks.OpPoolDelete:     {5 * time.Minute, 15 * time.Minute},
 	aks.OpPoolUpgrade:    {10 * time.Minute, 60 * time.Minute},
+
+	aks.OpNodegroupCreate:  {3 * time.Minute, 6 * time.Minute},
+	aks.OpNodegroupScale:   {2 * time.Minute, 5 * time.Minute},
+	aks.OpNodegroupUpgrade: {10 * time.Minute, 60 * time.Minute},
+	aks.OpNodegroupDelete:  {3 * time.Minute, 10 * time.Minute},
 }
 
 // estimate says how long op should take, from the jobs of its kind that succeeded: on the same
@@ -34,7 +40,7 @@ var usualRange = map[aks.OpKind][2]time.Duration{
 // scale-downs.
 func (e *Engine) estimate(ctx context.Context, op aks.Operation, plan aks.Plan) *aks.Estimate {
 	usual := usualRange[op.Kind]
-	fallback := &aks.Estimate{Median: usual[0], P90: usual[1]}
+	fallback := &aks.Estimate{Median: usual[0], P90: usual[1], Service: service(op.Target)}
 	done, err := e.cfg.Store.Jobs(ctx, Filter{States: []aks.JobState{aks.StateSucceeded}, Limit: historyLimit})
 	if err != nil {
 		e.log.Warn("read finished jobs for an estimate", "err", err)
@@ -105,10 +111,10 @@ func (e *Engine) slowAfter(job aks.Job) time.Duration {
 func startETA(job aks.Job) string {
 	est := job.Plan.ETA
 	if est == nil {
-		return "AKS usually needs " + typicalDuration(job.Op.Kind) + " for this"
+		return service(job.Op.Target) + " usually needs " + typicalDuration(job.Op.Kind) + " for this"
 	}
 	if !est.FromHistory() {
-		return "AKS usually needs " + typicalDuration(job.Op.Kind) + " for this (" + est.ETA(job.StartedAt) + ")"
+		return service(job.Op.Target) + " usually needs " + typicalDuration(job.Op.Kind) + " for this (" + est.ETA(job.StartedAt) + ")"
 	}
 	return est.ETA(job.StartedAt)
 }
@@ -120,4 +126,12 @@ func expectedEnd(job aks.Job) string {
 		return "ETA " + job.StartedAt.Add(est.Median).UTC().Format("15:04 MST")
 	}
 	return "usually " + typicalDuration(job.Op.Kind)
+}
+
+// service names the managed service whose usual durations apply: "AKS" or "EKS".
+func service(t aks.Target) string {
+	if t.IsEKS() {
+		return "EKS"
+	}
+	return "AKS"
 }

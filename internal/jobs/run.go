@@ -589,6 +589,11 @@ var DefaultSlowAfter = map[aks.OpKind]time.Duration{
 	aks.OpPoolAutoscale:  10 * time.Minute,
 	aks.OpPoolDelete:     30 * time.Minute,
 	aks.OpPoolUpgrade:    2 * time.Hour,
+
+	aks.OpNodegroupCreate:  15 * time.Minute,
+	aks.OpNodegroupScale:   10 * time.Minute,
+	aks.OpNodegroupUpgrade: 2 * time.Hour,
+	aks.OpNodegroupDelete:  20 * time.Minute,
 }
 
 // flagSlow tells the thread, once, that a job runs longer than usual. The job is not failed:
@@ -765,8 +770,12 @@ func typicalDuration(k aks.OpKind) string {
 	switch k {
 	case aks.OpClusterCreate:
 		return "5-10 minutes"
-	case aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolAdd:
+	case aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolAdd, aks.OpNodegroupScale:
 		return "2-5 minutes"
+	case aks.OpNodegroupCreate:
+		return "3-6 minutes"
+	case aks.OpNodegroupDelete:
+		return "3-10 minutes"
 	case aks.OpClusterStart, aks.OpClusterStop:
 		return "5-10 minutes"
 	case aks.OpClusterDelete, aks.OpPoolDelete:
