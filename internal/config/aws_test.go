@@ -1,11 +1,13 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -290,6 +292,25 @@ func wantParseErrors(t *testing.T, doc string, want []string) {
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+// Every operation kind, EKS's included, has its jobs.slowAfter key.
+func TestSlowAfterEveryKind(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString("jobs:\n  slowAfter:\n")
+	for i, k := range aks.OpKinds {
+		fmt.Fprintf(&doc, "    %s: %dm\n", k, i+1)
+	}
+	f, err := Parse([]byte(doc.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Jobs.SlowAfter.Kinds()
+	for i, k := range aks.OpKinds {
+		if got[k] != time.Duration(i+1)*time.Minute {
+			t.Errorf("slowAfter[%s] = %v, want %dm", k, got[k], i+1)
 		}
 	}
 }

@@ -236,6 +236,11 @@ type SlowAfterFile struct {
 	PoolUpdate     Duration `yaml:"nodepool.update"`
 	PoolDelete     Duration `yaml:"nodepool.delete"`
 	PoolUpgrade    Duration `yaml:"nodepool.upgrade"`
+
+	NodegroupCreate  Duration `yaml:"eks.nodegroup.create"`
+	NodegroupScale   Duration `yaml:"eks.nodegroup.scale"`
+	NodegroupUpgrade Duration `yaml:"eks.nodegroup.upgrade"`
+	NodegroupDelete  Duration `yaml:"eks.nodegroup.delete"`
 }
 
 // Kinds returns the durations that are set, by operation kind.
@@ -245,6 +250,8 @@ func (s SlowAfterFile) Kinds() map[aks.OpKind]time.Duration {
 		aks.OpClusterCreate: s.ClusterCreate, aks.OpClusterDelete: s.ClusterDelete, aks.OpClusterUpgrade: s.ClusterUpgrade,
 		aks.OpClusterStart: s.ClusterStart, aks.OpClusterStop: s.ClusterStop, aks.OpPoolAdd: s.PoolAdd,
 		aks.OpPoolScale: s.PoolScale, aks.OpPoolAutoscale: s.PoolUpdate, aks.OpPoolDelete: s.PoolDelete, aks.OpPoolUpgrade: s.PoolUpgrade,
+		aks.OpNodegroupCreate: s.NodegroupCreate, aks.OpNodegroupScale: s.NodegroupScale,
+		aks.OpNodegroupUpgrade: s.NodegroupUpgrade, aks.OpNodegroupDelete: s.NodegroupDelete,
 	} {
 		if d.Duration != 0 {
 			out[kind] = d.Duration
@@ -969,7 +976,7 @@ func (p PolicyFile) problems() []error {
 			if g.MaxNodesPerPool > 0 && s.MaxPoolNodes > g.MaxNodesPerPool {
 				bad(sp+".maxPoolNodes", "%d is above guardrails.maxNodesPerPool (%d): such scale-ups are refused anyway", s.MaxPoolNodes, g.MaxNodesPerPool)
 			}
-			if !slices.ContainsFunc(required, ScalingKind) {
+			if !slices.ContainsFunc(required, scalingKind) {
 				bad(sp, "has no effect: the rule needs no approval for scaling (nodepool.scale, nodepool.add, nodepool.update, eks.nodegroup.scale, eks.nodegroup.create)")
 			}
 		}
@@ -977,9 +984,9 @@ func (p PolicyFile) problems() []error {
 	return errs
 }
 
-// ScalingKind reports whether k is one of the kinds that need approval only when they add
+// scalingKind reports whether k is one of the kinds that need approval only when they add
 // capacity, and that autoApprove.scaleUp may let through.
-func ScalingKind(k aks.OpKind) bool {
+func scalingKind(k aks.OpKind) bool {
 	switch k {
 	case aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale, aks.OpNodegroupScale, aks.OpNodegroupCreate:
 		return true
