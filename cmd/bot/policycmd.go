@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,10 +38,16 @@ per group. A group the rule names that is not given is treated as unresolvable, 
 when Slack cannot list its members: decisions that depend on it fail closed (refused), and the
 output says which groups were not given.
 
---from and --to are node counts (for nodepool.update: the autoscaler's old and new max); --to is
-needed for nodepool.scale, nodepool.add, nodepool.update and cluster.create. Without --from the
-current size is unknown, and a scale is treated as one that adds nodes (fail closed). Without
---channel the channel is not checked and the output lists the channels the rule accepts.
+--from and --to are node counts (for nodepool.update: the autoscaler's old and new max; for EKS
+node groups: the desired size); --to is needed for nodepool.scale, nodepool.add, nodepool.update,
+cluster.create, eks.nodegroup.scale and eks.nodegroup.create. Without --from the current size is
+unknown, and a scale is treated as one that adds nodes (fail closed). Without --channel the
+channel is not checked and the output lists the channels the rule accepts.
+
+EKS: an eks.nodegroup.* --op means --provider eks; --pool names the node group, --region defaults
+to the file's first aws.regions and --account to aws.account (without one, rules naming accounts
+do not match, as in the bot before STS answered). --max-size is the max size a create or scale
+sets; a scale's old max is not known here, so a scale that sets it is never auto-approved.
 
 Examples:
   aksbot policy explain aksbot.yaml --user U0PLAT1 --cluster prod-1 -g rg-prod-weu \
@@ -48,7 +55,9 @@ Examples:
   aksbot policy explain aksbot.yaml --user U0DEV --cluster dev-1 --op nodepool.scale --from 3 --to 5
   aksbot policy explain aksbot.yaml --user U0DEV --cluster demo --subscription prod --op nodepool.scale --from 3 --to 5
   aksbot policy explain aksbot.yaml --user U0PLAT1 --cluster prod-9 -g rg-prod-weu --op cluster.create \
-      --to 3 --vm-size Standard_D4s_v5 --location westeurope --version 1.31.2 --group S0PLATFORM=U0PLAT1`
+      --to 3 --vm-size Standard_D4s_v5 --location westeurope --version 1.31.2 --group S0PLATFORM=U0PLAT1
+  aksbot policy explain aksbot.yaml --user U0PLAT1 --cluster web-prod --region eu-west-1 \
+      --op eks.nodegroup.scale --pool ng-web --from 3 --to 5 --group S0PLATFORM=U0PLAT1`
 
 // readConfigFile reads and validates a configuration file as the bot does.
 func readConfigFile(name string) (config.File, error) {
@@ -132,20 +141,32 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 	p := f.Policy
 	fmt.Fprintf(w, "%s: valid\n", name)
 	fmt.Fprintf(w, "Defaults: resource group %s, location %s\n", f.Azure.ResourceGroup, f.Azure.Location)
+	if a := f.AWS; a.Enabled() {
+		fmt.Fprintf(w, "EKS: %s\n", awsSummary(a))
+	}
 	fmt.Fprintf(w, "Rules, in the order they are tried (the first whose match selects the cluster decides):\n")
+	var notes []string
 	for i, r := range p.Rules {
 		var match []string
-		if len(r.Match.Subscriptions) > 0 {
-			match = append(match, "subscriptions "+strings.Join(r.Match.Subscriptions, ", "))
-		}
-		if len(r.Match.ResourceGroups) > 0 {
-			match = append(match, "resource groups "+strings.Join(r.Match.ResourceGroups, ", "))
-		}
-		if len(r.Match.Clusters) > 0 {
-			match = append(match, "clusters "+strings.Join(r.Match.Clusters, ", "))
+		for _, k := range []struct {
+			what     string
+			patterns []string
+		}{
+			{"providers", r.Match.Providers}, {"subscriptions", r.Match.Subscriptions}, {"resource groups", r.Match.ResourceGroups},
+			{"AWS accounts", r.Match.Accounts}, {"AWS regions", r.Match.Regions}, {"clusters", r.Match.Clusters}, {"pools", r.Match.Pools},
+		} {
+			if len(k.patterns) > 0 {
+				match = append(match, k.what+" "+strings.Join(k.patterns, ", "))
+			}
 		}
 		if len(match) == 0 {
 			match = []string{"every cluster"}
+		}
+		providers := r.Match.MatchedProviders()
+		if len(r.RequireApprovalFor) > 0 && slices.Contains(providers, aks.ProviderEKS) &&
+			len(p.RequireApprovalFor(i, aks.ProviderEKS)) == 0 {
+			notes = append(notes, fmt.Sprintf("rule %s matches EKS clusters and its requireApprovalFor lists no eks.nodegroup.* kind, "+
+				"so EKS operations need no approval under it; list them, or add providers: [aks] to its match", r.Name))
 		}
 		approvers := r.Approvers
 		if approvers == nil {
@@ -156,7 +177,7 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 			approvals = *r.Approvals
 		}
 		fmt.Fprintf(w, "  %d. %s: %s\n", i+1, r.Name, strings.Join(match, "; "))
-		fmt.Fprintf(w, "     %s\n", approvalLine(p.RuleRequireApprovalFor(i), approvals, approvers))
+		fmt.Fprintf(w, "     %s\n", approvalLine(p.ApprovalKinds(i), approvals, approvers))
 		if s := r.AutoApprove.ScaleUp; s != nil {
 			cost := ""
 			if s.MaxMonthlyCostIncrease > 0 {
@@ -169,10 +190,38 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 		}
 	}
 	fmt.Fprintf(w, "  %s: clusters no rule matches\n", config.DefaultRuleName)
-	fmt.Fprintf(w, "     %s\n", approvalLine(p.RuleRequireApprovalFor(-1), 1, p.Approvers))
+	fmt.Fprintf(w, "     %s\n", approvalLine(p.ApprovalKinds(-1), 1, p.Approvers))
 	if len(p.Approvers) == 0 && p.ApprovalsRequired() {
 		fmt.Fprintf(w, "Note: policy.approvers is empty, so the bot refuses this file with Slack (the console then uses its demo policy)\n")
 	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+}
+
+// awsSummary says where the file has the bot work with EKS.
+func awsSummary(a config.AWS) string {
+	parts := []string{"regions from AWS_REGION or the profile"}
+	if len(a.Regions) > 0 {
+		parts[0] = fmt.Sprintf("regions %s (default %s)", strings.Join(a.Regions, ", "), a.DefaultRegion())
+	}
+	if a.Profile != "" {
+		parts = append(parts, "profile "+a.Profile)
+	}
+	if a.Account != "" {
+		parts = append(parts, "account "+a.Account)
+	} else {
+		parts = append(parts, "account from STS at start")
+	}
+	if len(a.Clusters) > 0 {
+		names := make([]string, 0, len(a.Clusters))
+		for n := range a.Clusters {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts = append(parts, "node-group defaults for "+strings.Join(names, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func approvalLine(kinds []aks.OpKind, approvals int, approvers []string) string {
@@ -225,7 +274,8 @@ func (g groupFlags) Set(s string) error {
 }
 
 // opsNeedingTo are the operation kinds whose request names a node count (or the autoscaler max).
-var opsNeedingTo = []aks.OpKind{aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale, aks.OpClusterCreate}
+var opsNeedingTo = []aks.OpKind{aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale, aks.OpClusterCreate,
+	aks.OpNodegroupScale, aks.OpNodegroupCreate}
 
 func policyExplainSetup(fs *flag.FlagSet) runFunc {
 	user := fs.String("user", "", "the requester's Slack user ID (`U...`); required")
@@ -233,8 +283,13 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 	var rg string
 	fs.StringVar(&rg, "g", "", "the cluster's resource group (default the file's azure.resourceGroup)")
 	fs.StringVar(&rg, "resource-group", "", "the same as -g")
-	op := fs.String("op", "", "the operation kind, like nodepool.scale; required")
-	pool := fs.String("pool", "nodepool1", "the node pool, for nodepool operations")
+	op := fs.String("op", "", "the operation kind, like nodepool.scale or eks.nodegroup.scale; required")
+	pool := fs.String("pool", "", "the node pool, for nodepool operations (default nodepool1), or the node group, for eks.nodegroup operations (required)")
+	provider := fs.String("provider", "", "the cloud: aks or eks (default: the --op kind's)")
+	region := fs.String("region", "", "EKS: the cluster's region (default the file's first aws.regions)")
+	account := fs.String("account", "", "EKS: the AWS account ID (default the file's aws.account)")
+	maxSize := fs.Int("max-size", 0, "EKS: the max size a node-group create or scale sets (default: not set)")
+	instanceTypes := fs.String("instance-types", "", "EKS: the instance types of a new node group, like m6i.large,m6i.xlarge")
 	from := fs.Int("from", -1, "the current node count (or autoscaler max); -1 = unknown")
 	to := fs.Int("to", -1, "the node count (or autoscaler max) asked for")
 	channel := fs.String("channel", "", "the Slack channel ID (`C...`) the request is made in (default: not checked)")
@@ -271,6 +326,25 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 			return inv.usageError("--to is needed for %s: the node count (or autoscaler max) asked for", kind)
 		case *from < -1:
 			return inv.usageError("--from %d: give a node count, or leave it out when unknown", *from)
+		case *maxSize < 0:
+			return inv.usageError("--max-size %d: give a node count of at least 1", *maxSize)
+		}
+		cloud := cmp.Or(strings.ToLower(*provider), kind.Provider())
+		switch {
+		case cloud != aks.ProviderAKS && cloud != aks.ProviderEKS:
+			return inv.usageError("--provider %q: use aks or eks", *provider)
+		case kind.Provider() != cloud:
+			return inv.usageError("--op %s is an operation on %s, not %s", kind, strings.ToUpper(kind.Provider()), strings.ToUpper(cloud))
+		case cloud == aks.ProviderEKS && (rg != "" || *subscription != "" || *location != "" || *vmSize != ""):
+			return inv.usageError("-g, --subscription, --location and --vm-size are for AKS; an EKS cluster is named by --region and --account, a node group's instances by --instance-types")
+		case cloud == aks.ProviderAKS && (*region != "" || *account != "" || *maxSize != 0 || *instanceTypes != ""):
+			return inv.usageError("--region, --account, --max-size and --instance-types are for EKS node groups; an AKS cluster is named by -g and --subscription")
+		case cloud == aks.ProviderEKS && *pool == "":
+			return inv.usageError("--pool is required for %s: the node group", kind)
+		case *region != "" && !config.ValidAWSRegion(*region):
+			return inv.usageError("--region %q is not an AWS region (like eu-west-1)", *region)
+		case *account != "" && !config.ValidAWSAccount(*account):
+			return inv.usageError("--account %q is not an AWS account ID (12 digits)", *account)
 		}
 
 		name := args[0]
@@ -295,7 +369,16 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 			target.ResourceGroup = f.Azure.ResourceGroup
 		}
 		if kind.OnPool() {
-			target.Pool = *pool
+			target.Pool = cmp.Or(*pool, "nodepool1")
+		}
+		size := *vmSize
+		if cloud == aks.ProviderEKS {
+			target = aks.Target{Provider: aks.ProviderEKS, Region: cmp.Or(*region, f.AWS.DefaultRegion()),
+				Account: cmp.Or(*account, f.AWS.Account), Cluster: *cluster, Pool: *pool}
+			if target.Region == "" {
+				return inv.usageError("--region is needed: the file lists no aws.regions")
+			}
+			size = strings.Join(strings.Fields(strings.ReplaceAll(*instanceTypes, ",", " ")), ",")
 		}
 		loc := *location
 		if loc == "" && kind == aks.OpClusterCreate {
@@ -303,7 +386,7 @@ func policyExplainSetup(fs *flag.FlagSet) runFunc {
 		}
 		q := policy.Query{
 			User: aks.User{ID: *user}, Channel: *channel, Target: target, Op: kind,
-			From: *from, To: *to, VMSize: *vmSize, Location: loc, Version: *version,
+			From: *from, To: *to, MaxSize: *maxSize, VMSize: size, Location: loc, Version: *version,
 		}
 		fmt.Fprintln(inv.stdout, policy.Explain(ctx, pol, q))
 		if missing := missingGroups(f.Policy, groups); len(missing) > 0 {

@@ -260,3 +260,122 @@ policy:
 		t.Errorf("policy check does not show the rule's subscriptions:\n%s", out)
 	}
 }
+
+// eksExample is the README's EKS example configuration.
+var eksExample = filepath.Join("..", "..", "internal", "config", "testdata", "eks.yaml")
+
+func TestPolicyCheckEKSExample(t *testing.T) {
+	out, errOut, code := runCLI(t, nil, "policy", "check", eksExample)
+	if code != exitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	wantOutput(t, out,
+		"EKS: regions eu-west-1, us-east-1 (default eu-west-1); account 123456789012; node-group defaults for us-east-1/web-prod, web-prod\n",
+		"  1. eks-gpu: providers eks; pools gpu-*\n     approval: 2 from S0SRE, for eks.nodegroup.create, eks.nodegroup.scale, eks.nodegroup.upgrade, eks.nodegroup.delete\n",
+		"  2. eks-prod: AWS accounts 123456789012; AWS regions eu-*, us-east-1; clusters *-prod\n     approval: 2 from S0SRE, for eks.nodegroup.create, eks.nodegroup.scale, eks.nodegroup.upgrade, eks.nodegroup.delete\n",
+		// resourceGroups make aks-prod an AKS rule: the EKS kinds are not its business.
+		"  3. aks-prod: resource groups rg-prod-*\n     approval: 2 from S0SRE, for cluster.create, cluster.delete, cluster.upgrade, nodepool.add, nodepool.scale, nodepool.update, nodepool.delete, nodepool.upgrade\n",
+		"  default: clusters no rule matches\n     approval: 1 from S0SRE, U0LEAD, for cluster.create, cluster.delete, cluster.upgrade, nodepool.add, nodepool.scale, nodepool.update, nodepool.delete, nodepool.upgrade, eks.nodegroup.create, eks.nodegroup.scale, eks.nodegroup.upgrade, eks.nodegroup.delete\n",
+	)
+	if strings.Contains(out, "Note:") {
+		t.Errorf("unexpected note:\n%s", out)
+	}
+}
+
+// A rule that lists only AKS kinds but matches EKS clusters needs no approval on EKS: the check
+// says so, since a file written before EKS existed may mean otherwise.
+func TestPolicyCheckNotesRulesWithoutEKSKinds(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "old.yaml")
+	writeConfig(t, file, "policy:\n  approvers: [U0LEAD]\n  rules:\n"+
+		"    - name: prod\n      match: {clusters: [\"*-prod\"]}\n      requireApprovalFor: [cluster.delete]\n"+
+		"    - name: aks-dev\n      match: {providers: [aks], clusters: [\"*-dev\"]}\n      requireApprovalFor: [cluster.delete]\n"+
+		"    - name: none\n      match: {clusters: [lab]}\n      requireApprovalFor: []\n")
+	out, _, code := runCLI(t, nil, "policy", "check", file)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	want := "Note: rule prod matches EKS clusters and its requireApprovalFor lists no eks.nodegroup.* kind, so EKS operations need no approval under it; list them, or add providers: [aks] to its match\n"
+	if !strings.Contains(out, want) || strings.Count(out, "Note:") != 1 {
+		t.Errorf("want exactly the note on rule prod:\n%s", out)
+	}
+}
+
+func TestPolicyExplainEKS(t *testing.T) {
+	const groups = "S0PLATFORM=U0PLAT1,U0DEV"
+	base := []string{"policy", "explain", eksExample, "--group", groups, "--group", "S0SRE=U0SRE1,U0SRE2"}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"prod scale-up: the region from the file, two approvals",
+			[]string{"--user", "U0PLAT1", "--cluster", "web-prod", "--op", "eks.nodegroup.scale", "--pool", "ng-web", "--from", "3", "--to", "5"},
+			[]string{"Request: U0PLAT1 asks to scale node group ng-web of eks · eu-west-1 · web-prod to 5 nodes\n",
+				"Rule: eks-prod (policy.rules[1]) (AWS accounts 123456789012; AWS regions eu-*, us-east-1; clusters *-prod)\n",
+				"Decision: allowed after 2 approvals from <!subteam^S0SRE>"}},
+		{"another account: the default rule",
+			[]string{"--user", "U0PLAT1", "--cluster", "web-prod", "--provider", "eks", "--account", "999999999999", "--region", "us-east-1",
+				"--op", "eks.nodegroup.scale", "--pool", "ng-web", "--from", "3", "--to", "5"},
+			[]string{"of eks · us-east-1 · web-prod", "Rule: default (policy)", "Decision: allowed after 1 approval"}},
+		{"max size above the guardrail",
+			[]string{"--user", "U0PLAT1", "--cluster", "web-prod", "--op", "eks.nodegroup.scale", "--pool", "ng-web", "--from", "3", "--to", "5", "--max-size", "40"},
+			[]string{"Decision: refused: rule eks-prod allows at most 30 nodes per node group; this asks for 40"}},
+		{"create with an instance type not allowed",
+			[]string{"--user", "U0PLAT1", "--cluster", "web-prod", "--op", "eks.nodegroup.create", "--pool", "ng-new", "--to", "2", "--max-size", "4",
+				"--instance-types", "m6i.large, c5.large", "--version", "1.31"},
+			[]string{"Decision: refused: rule eks-prod allows only the instance types m6i.*, m7i.*; this asks for c5.large (of m6i.large, c5.large)"}},
+		{"dev auto-approval",
+			[]string{"--user", "U0DEV", "--cluster", "api-dev", "--op", "eks.nodegroup.scale", "--pool", "ng-api", "--from", "3", "--to", "4"},
+			[]string{"Rule: eks-dev (policy.rules[3]) (EKS; clusters *-dev)", "auto-approved by rule eks-dev: +1 node, 4 in the node group"}},
+		{"AKS as before",
+			[]string{"--user", "U0PLAT1", "--cluster", "prod-1", "-g", "rg-prod-weu", "--op", "nodepool.scale", "--from", "3", "--to", "5"},
+			[]string{"scale pool nodepool1 of rg-prod-weu/prod-1 to 5 nodes", "Rule: aks-prod (policy.rules[2])", "Decision: allowed after 2 approvals"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, append(base, tt.args...)...)
+			if code != exitOK || errOut != "" {
+				t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+			}
+			wantOutput(t, out, tt.want...)
+		})
+	}
+}
+
+func TestPolicyExplainEKSUsageMistakes(t *testing.T) {
+	base := []string{"policy", "explain", eksExample, "--user", "U0A", "--cluster", "web-prod"}
+	noRegions := filepath.Join(t.TempDir(), "noregions.yaml")
+	writeConfig(t, noRegions, "policy:\n  approvers: [U0LEAD]\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{append(base, "--op", "eks.nodegroup.scale", "--pool", "ng", "--to", "3", "--provider", "gke"), `--provider "gke": use aks or eks`},
+		{append(base, "--op", "eks.nodegroup.scale", "--pool", "ng", "--to", "3", "--provider", "aks"), "--op eks.nodegroup.scale is an operation on EKS, not AKS"},
+		{append(base, "--op", "nodepool.scale", "--to", "3", "--provider", "eks"), "--op nodepool.scale is an operation on AKS, not EKS"},
+		{append(base, "--op", "eks.nodegroup.scale", "--to", "3"), "--pool is required for eks.nodegroup.scale: the node group"},
+		{append(base, "--op", "eks.nodegroup.scale", "--pool", "ng"), "--to is needed for eks.nodegroup.scale"},
+		{append(base, "--op", "eks.nodegroup.delete", "--pool", "ng", "-g", "rg-prod"), "-g, --subscription, --location and --vm-size are for AKS"},
+		{append(base, "--op", "nodepool.delete", "--region", "eu-west-1"), "--region, --account, --max-size and --instance-types are for EKS node groups"},
+		{append(base, "--op", "eks.nodegroup.delete", "--pool", "ng", "--region", "westeurope"), `--region "westeurope" is not an AWS region`},
+		{append(base, "--op", "eks.nodegroup.delete", "--pool", "ng", "--account", "1234"), `--account "1234" is not an AWS account ID (12 digits)`},
+		{append(base, "--op", "eks.nodegroup.scale", "--pool", "ng", "--to", "3", "--max-size", "-1"), "--max-size -1: give a node count of at least 1"},
+		{[]string{"policy", "explain", noRegions, "--user", "U0A", "--cluster", "web", "--op", "eks.nodegroup.delete", "--pool", "ng"}, "--region is needed: the file lists no aws.regions"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, nil, tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s", tt.args, code, out, errOut)
+		}
+	}
+}
+
+// wantOutput checks that out holds each of want.
+func wantOutput(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -43,6 +43,10 @@ const (
 	EnvEtcdPassword   = "AKSBOT_ETCD_PASSWORD"  // with store.etcd.username in the file
 	EnvReplicaID      = "AKSBOT_REPLICA_ID"     // default: the hostname
 	EnvPricesURL      = "AKSBOT_PRICES_URL"
+	// EnvEKS turns /eks on (1) or off (0) whatever the file says; unset, it is on when the
+	// file's aws section sets anything. AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL_EKS only say
+	// how to reach AWS, never whether to: an AKS bot on an EC2 host or under IRSA has them set.
+	EnvEKS = "AKSBOT_EKS"
 )
 
 // Defaults of the environment.
@@ -76,7 +80,10 @@ type Config struct {
 	// PricesURL is the Azure Retail Prices API's base URL; "" = https://prices.azure.com, or the
 	// simulated one on the simulated cloud.
 	PricesURL string
-	File      File // the YAML
+	// AWS is the file's aws section with AKSBOT_EKS applied (File.AWS holds the same value):
+	// whether /eks is offered, in which regions, and the node-group defaults.
+	AWS  AWS
+	File File // the YAML
 }
 
 // Etcd reports whether the state is kept in etcd (AKSBOT_ETCD_ENDPOINTS is set).
@@ -175,6 +182,10 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.File, c.ConfigFile = file, name
+	if serr := c.File.AWS.setSwitch(env(EnvEKS)); serr != nil {
+		errs = append(errs, serr)
+	}
+	c.AWS = c.File.AWS
 	if err == nil {
 		errs = append(errs, c.checkEtcd()...)
 		errs = append(errs, c.subscriptions()...)
@@ -481,6 +492,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("approvers", len(c.File.Policy.Approvers)),
 		slog.Int("policyRules", len(c.File.Policy.Rules)),
 		slog.Bool("requireApproval", c.File.Policy.ApprovalsRequired()),
+		slog.Bool("eks", c.AWS.Enabled()),
+		slog.String("awsRegions", strings.Join(c.AWS.Regions, ",")),
 	)
 }
 

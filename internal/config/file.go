@@ -35,6 +35,9 @@ type File struct {
 		// act in; it may be left out when only one is listed (or AZURE_SUBSCRIPTION_ID names one).
 		DefaultSubscription string `yaml:"defaultSubscription"`
 	} `yaml:"azure"`
+	// AWS configures EKS managed node groups (/eks); left out, the bot is AKS only unless
+	// AKSBOT_EKS=1.
+	AWS       AWS           `yaml:"aws"`
 	Policy    PolicyFile    `yaml:"policy"`
 	Jobs      JobsFile      `yaml:"jobs"`
 	Prices    PricesFile    `yaml:"prices"`
@@ -131,12 +134,50 @@ type RuleFile struct {
 }
 
 // MatchFile selects clusters by glob patterns (path.Match syntax, case-insensitive). An empty
-// list matches anything.
+// list matches anything; every list written must match.
 type MatchFile struct {
-	// Subscriptions are names (azure.subscriptions) or IDs, or globs of them.
+	// Providers are the clouds the rule is for: aks, eks; left out = both.
+	Providers []string `yaml:"providers"`
+	// Subscriptions are names (azure.subscriptions) or IDs, or globs of them. Subscriptions and
+	// ResourceGroups only match AKS clusters: a rule naming them never matches an EKS cluster.
 	Subscriptions  []string `yaml:"subscriptions"`
 	ResourceGroups []string `yaml:"resourceGroups"`
-	Clusters       []string `yaml:"clusters"`
+	// Accounts (AWS account IDs) and Regions (AWS regions) only match EKS clusters: a rule
+	// naming them never matches an AKS cluster.
+	Accounts []string `yaml:"accounts"`
+	Regions  []string `yaml:"regions"`
+	// Clusters are cluster names, on either cloud.
+	Clusters []string `yaml:"clusters"`
+	// Pools are node pools (AKS) or node groups (EKS): a rule naming them applies only to
+	// operations on a matching pool, never to cluster-wide ones.
+	Pools []string `yaml:"pools"`
+}
+
+// Providers aksbot knows, in the order listings show them.
+var knownProviders = []string{aks.ProviderAKS, aks.ProviderEKS}
+
+// MatchedProviders lists the clouds whose clusters the match can select: those under providers
+// (both when left out), less AKS when it names accounts or regions, less EKS when it names
+// subscriptions or resource groups. Empty: the rule can never match.
+func (m MatchFile) MatchedProviders() []string {
+	var out []string
+	for _, p := range knownProviders {
+		switch {
+		case len(m.Providers) > 0 && !slices.ContainsFunc(m.Providers, func(s string) bool { return strings.EqualFold(s, p) }):
+		case p == aks.ProviderAKS && (len(m.Accounts) > 0 || len(m.Regions) > 0):
+		case p == aks.ProviderEKS && (len(m.Subscriptions) > 0 || len(m.ResourceGroups) > 0):
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// matchesEveryCluster reports whether the match selects every cluster of the providers it
+// names (pools restrict it to some operations, so a rule naming them does not).
+func (m MatchFile) matchesEveryCluster() bool {
+	return len(m.Subscriptions) == 0 && len(m.ResourceGroups) == 0 && len(m.Accounts) == 0 &&
+		len(m.Regions) == 0 && len(m.Clusters) == 0 && len(m.Pools) == 0
 }
 
 // AutoApproveFile lists what goes ahead without approval although the rule asks for it.
@@ -158,8 +199,10 @@ type ScaleUpFile struct {
 type GuardrailsFile struct {
 	MaxNodesPerPool    int      `yaml:"maxNodesPerPool"`
 	MaxNodesPerCluster int      `yaml:"maxNodesPerCluster"`
-	VMSizes            []string `yaml:"vmSizes"`            // glob patterns
-	Locations          []string `yaml:"locations"`          // glob patterns
+	VMSizes            []string `yaml:"vmSizes"`            // AKS: glob patterns
+	Locations          []string `yaml:"locations"`          // AKS: glob patterns
+	InstanceTypes      []string `yaml:"instanceTypes"`      // EKS: glob patterns; every type of a node group must match
+	Regions            []string `yaml:"regions"`            // EKS: glob patterns
 	KubernetesVersions []string `yaml:"kubernetesVersions"` // glob patterns: "1.30.*"
 	// MaxMonthlyCostIncrease refuses requests that raise the monthly list price by more (in
 	// prices.currency; autoscaled pools at their max). When the cost is unknown, they are refused.
@@ -193,6 +236,11 @@ type SlowAfterFile struct {
 	PoolUpdate     Duration `yaml:"nodepool.update"`
 	PoolDelete     Duration `yaml:"nodepool.delete"`
 	PoolUpgrade    Duration `yaml:"nodepool.upgrade"`
+
+	NodegroupCreate  Duration `yaml:"eks.nodegroup.create"`
+	NodegroupScale   Duration `yaml:"eks.nodegroup.scale"`
+	NodegroupUpgrade Duration `yaml:"eks.nodegroup.upgrade"`
+	NodegroupDelete  Duration `yaml:"eks.nodegroup.delete"`
 }
 
 // Kinds returns the durations that are set, by operation kind.
@@ -202,6 +250,8 @@ func (s SlowAfterFile) Kinds() map[aks.OpKind]time.Duration {
 		aks.OpClusterCreate: s.ClusterCreate, aks.OpClusterDelete: s.ClusterDelete, aks.OpClusterUpgrade: s.ClusterUpgrade,
 		aks.OpClusterStart: s.ClusterStart, aks.OpClusterStop: s.ClusterStop, aks.OpPoolAdd: s.PoolAdd,
 		aks.OpPoolScale: s.PoolScale, aks.OpPoolAutoscale: s.PoolUpdate, aks.OpPoolDelete: s.PoolDelete, aks.OpPoolUpgrade: s.PoolUpgrade,
+		aks.OpNodegroupCreate: s.NodegroupCreate, aks.OpNodegroupScale: s.NodegroupScale,
+		aks.OpNodegroupUpgrade: s.NodegroupUpgrade, aks.OpNodegroupDelete: s.NodegroupDelete,
 	} {
 		if d.Duration != 0 {
 			out[kind] = d.Duration
@@ -421,6 +471,7 @@ func (f *File) validate(set map[string]bool) []error {
 		bad("prices.currency", "%q is not a currency code (three capital letters, like USD or EUR)", f.Prices.Currency)
 	}
 
+	errs = append(errs, f.AWS.problems()...)
 	errs = append(errs, f.Policy.explicitZeros(set)...)
 	errs = append(errs, f.Policy.problems()...)
 
@@ -655,6 +706,18 @@ func exampleItem(path string) string {
 		return "westeurope"
 	case "kubernetesVersions":
 		return `"1.31.*"`
+	case "providers":
+		return "eks"
+	case "accounts":
+		return `"123456789012"`
+	case "regions":
+		return "eu-west-1"
+	case "pools":
+		return `"ng-web-*"`
+	case "instanceTypes":
+		return "m6i.large"
+	case "subnets":
+		return "subnet-0a1b2c3d, subnet-1b2c3d4e"
 	}
 	return "..."
 }
@@ -665,6 +728,12 @@ func exampleItem(path string) string {
 var DefaultRequireApprovalFor = []aks.OpKind{
 	aks.OpClusterCreate, aks.OpClusterDelete, aks.OpClusterUpgrade,
 	aks.OpPoolAdd, aks.OpPoolScale, aks.OpPoolAutoscale, aks.OpPoolDelete, aks.OpPoolUpgrade,
+}
+
+// DefaultEKSRequireApprovalFor is what needs approval on EKS when a rule does not say: every
+// node-group operation, a scale only when it adds capacity (a higher desired or max size).
+var DefaultEKSRequireApprovalFor = []aks.OpKind{
+	aks.OpNodegroupCreate, aks.OpNodegroupScale, aks.OpNodegroupUpgrade, aks.OpNodegroupDelete,
 }
 
 // DefaultRuleName names the rule made of the top-level keys, used when no rule matches.
@@ -692,21 +761,48 @@ func (p PolicyFile) HasApprovers() bool {
 	return false
 }
 
-// RuleRequireApprovalFor returns what the rule at index i asks approval for: its own list when
-// written, else DefaultRequireApprovalFor unless approvals are off by default. i = -1 is the
-// default rule.
+// RuleRequireApprovalFor returns what the rule at index i asks approval for on AKS:
+// RequireApprovalFor(i, "aks"). i = -1 is the default rule.
 func (p PolicyFile) RuleRequireApprovalFor(i int) []aks.OpKind {
+	return p.RequireApprovalFor(i, aks.ProviderAKS)
+}
+
+// RequireApprovalFor returns the operation kinds of provider ("aks" or "eks") that need approval
+// under the rule at index i (-1: the default rule): the kinds of that provider its
+// requireApprovalFor lists, when written (a kind left out needs none, so a list without
+// eks.nodegroup.* kinds asks no approval on EKS); else the provider's defaults, or nothing when
+// policy.requireApproval is false.
+func (p PolicyFile) RequireApprovalFor(i int, provider string) []aks.OpKind {
 	if i >= 0 && p.Rules[i].RequireApprovalFor != nil {
 		kinds := make([]aks.OpKind, 0, len(p.Rules[i].RequireApprovalFor))
 		for _, k := range p.Rules[i].RequireApprovalFor {
-			kinds = append(kinds, aks.OpKind(k))
+			if aks.OpKind(k).Provider() == provider {
+				kinds = append(kinds, aks.OpKind(k))
+			}
 		}
 		return kinds
 	}
 	if !p.ApprovalsRequired() {
 		return nil
 	}
+	if provider == aks.ProviderEKS {
+		return slices.Clone(DefaultEKSRequireApprovalFor)
+	}
 	return slices.Clone(DefaultRequireApprovalFor)
+}
+
+// ApprovalKinds returns every operation kind that needs approval under the rule at index i (-1:
+// the default rule), on the clouds the rule can match, AKS kinds first.
+func (p PolicyFile) ApprovalKinds(i int) []aks.OpKind {
+	providers := knownProviders
+	if i >= 0 {
+		providers = p.Rules[i].Match.MatchedProviders()
+	}
+	var out []aks.OpKind
+	for _, provider := range providers {
+		out = append(out, p.RequireApprovalFor(i, provider)...)
+	}
+	return out
 }
 
 // explicitZeros names limits the file wrote as 0, which would otherwise read as "no limit".
@@ -756,15 +852,7 @@ func (p PolicyFile) problems() []error {
 			}
 		}
 	}
-	patterns := func(path string, pats []string) {
-		for i, pat := range pats {
-			if pat == "" {
-				bad(fmt.Sprintf("%s[%d]", path, i), "an empty pattern matches nothing; leave the list out to match anything")
-			} else if _, err := pathpkg.Match(strings.ToLower(pat), ""); err != nil {
-				bad(fmt.Sprintf("%s[%d]", path, i), "%q is not a valid glob pattern (use * and ?, and [ ] only in pairs)", pat)
-			}
-		}
-	}
+	patterns := func(path string, pats []string) { errs = append(errs, globProblems(path, pats)...) }
 	timeout := func(path string, d time.Duration) {
 		if d < MinApprovalTimeout || d > MaxApprovalTimeout {
 			bad(path, "%s is out of range: use %s to %s", d, MinApprovalTimeout, shortDuration(MaxApprovalTimeout))
@@ -783,7 +871,7 @@ func (p PolicyFile) problems() []error {
 	}
 
 	names := map[string]int{}
-	catchAll := -1 // the first rule that matches every cluster
+	catchAll := map[string]int{} // provider -> the first rule that matches every cluster of it
 	for i, r := range p.Rules {
 		path := fmt.Sprintf("policy.rules[%d]", i)
 		switch {
@@ -799,14 +887,17 @@ func (p PolicyFile) problems() []error {
 			}
 			names[strings.ToLower(r.Name)] = i
 		}
-		if catchAll >= 0 {
-			bad(path, "never applies: policy.rules[%d] matches every cluster and comes first (the first matching rule wins); move it up or give policy.rules[%d] a match", catchAll, catchAll)
-		} else if len(r.Match.ResourceGroups) == 0 && len(r.Match.Clusters) == 0 && len(r.Match.Subscriptions) == 0 {
-			catchAll = i
+		providers := r.Match.MatchedProviders()
+		if msg := shadowed(providers, catchAll); msg != "" {
+			bad(path, "never applies: %s", msg)
+		} else if r.Match.matchesEveryCluster() {
+			for _, pv := range providers {
+				if _, ok := catchAll[pv]; !ok {
+					catchAll[pv] = i
+				}
+			}
 		}
-		patterns(path+".match.subscriptions", r.Match.Subscriptions)
-		patterns(path+".match.resourceGroups", r.Match.ResourceGroups)
-		patterns(path+".match.clusters", r.Match.Clusters)
+		errs = append(errs, r.Match.problems(path+".match")...)
 		channels(path+".channels", r.Channels)
 		principals(path+".requesters", r.Requesters)
 		principals(path+".approvers", r.Approvers)
@@ -824,7 +915,7 @@ func (p PolicyFile) problems() []error {
 		if !kindsOK {
 			continue // the checks below depend on what needs approval
 		}
-		required := p.RuleRequireApprovalFor(i)
+		required := p.ApprovalKinds(i)
 
 		approvers, approversPath := r.Approvers, path+".approvers"
 		if approvers == nil {
@@ -863,7 +954,10 @@ func (p PolicyFile) problems() []error {
 		}
 		patterns(path+".guardrails.vmSizes", g.VMSizes)
 		patterns(path+".guardrails.locations", g.Locations)
+		patterns(path+".guardrails.instanceTypes", g.InstanceTypes)
+		errs = append(errs, regionGlobProblems(path+".guardrails.regions", g.Regions)...)
 		patterns(path+".guardrails.kubernetesVersions", g.KubernetesVersions)
+		errs = append(errs, g.providerProblems(path+".guardrails", providers)...)
 
 		if s := r.AutoApprove.ScaleUp; s != nil {
 			sp := path + ".autoApprove.scaleUp"
@@ -882,11 +976,165 @@ func (p PolicyFile) problems() []error {
 			if g.MaxNodesPerPool > 0 && s.MaxPoolNodes > g.MaxNodesPerPool {
 				bad(sp+".maxPoolNodes", "%d is above guardrails.maxNodesPerPool (%d): such scale-ups are refused anyway", s.MaxPoolNodes, g.MaxNodesPerPool)
 			}
-			if !slices.ContainsFunc(required, func(k aks.OpKind) bool {
-				return k == aks.OpPoolScale || k == aks.OpPoolAdd || k == aks.OpPoolAutoscale
-			}) {
-				bad(sp, "has no effect: the rule needs no approval for scaling (nodepool.scale, nodepool.add, nodepool.update)")
+			if !slices.ContainsFunc(required, scalingKind) {
+				bad(sp, "has no effect: the rule needs no approval for scaling (nodepool.scale, nodepool.add, nodepool.update, eks.nodegroup.scale, eks.nodegroup.create)")
 			}
+		}
+	}
+	return errs
+}
+
+// scalingKind reports whether k is one of the kinds that need approval only when they add
+// capacity, and that autoApprove.scaleUp may let through.
+func scalingKind(k aks.OpKind) bool {
+	switch k {
+	case aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale, aks.OpNodegroupScale, aks.OpNodegroupCreate:
+		return true
+	}
+	return false
+}
+
+// shadowed says which earlier rules leave a rule for providers nothing to decide, or "" when
+// some cluster could still reach it.
+func shadowed(providers []string, catchAll map[string]int) string {
+	if len(providers) == 0 {
+		return ""
+	}
+	var by []string
+	for _, pv := range providers {
+		j, ok := catchAll[pv]
+		if !ok {
+			return ""
+		}
+		by = append(by, fmt.Sprintf("policy.rules[%d] matches every %s cluster", j, strings.ToUpper(pv)))
+	}
+	if j := catchAll[providers[0]]; len(providers) == len(knownProviders) && catchAll[providers[1]] == j {
+		return fmt.Sprintf("policy.rules[%d] matches every cluster and comes first (the first matching rule wins); move it up or give policy.rules[%d] a match", j, j)
+	}
+	verb := " and comes first"
+	if len(by) > 1 {
+		verb = ", and they come first"
+	}
+	return strings.Join(by, " and ") + verb + " (the first matching rule wins); move this rule up or narrow the earlier match"
+}
+
+// problems reports malformed patterns and matches that can never select a cluster.
+func (m MatchFile) problems(path string) []error {
+	var errs []error
+	for i, pv := range m.Providers {
+		p := fmt.Sprintf("%s.providers[%d]", path, i)
+		switch {
+		case !slices.Contains(knownProviders, strings.ToLower(pv)):
+			errs = append(errs, fmt.Errorf("%s: %q is not a provider (known: %s)", p, pv, strings.Join(knownProviders, ", ")))
+		case slices.IndexFunc(m.Providers, func(s string) bool { return strings.EqualFold(s, pv) }) < i:
+			errs = append(errs, fmt.Errorf("%s: %s is listed twice", p, pv))
+		}
+	}
+	errs = append(errs, globProblems(path+".subscriptions", m.Subscriptions)...)
+	errs = append(errs, globProblems(path+".resourceGroups", m.ResourceGroups)...)
+	errs = append(errs, accountGlobProblems(path+".accounts", m.Accounts)...)
+	errs = append(errs, regionGlobProblems(path+".regions", m.Regions)...)
+	errs = append(errs, globProblems(path+".clusters", m.Clusters)...)
+	errs = append(errs, globProblems(path+".pools", m.Pools)...)
+	if len(errs) > 0 || len(m.MatchedProviders()) > 0 {
+		return errs
+	}
+	aksOnly, eksOnly := len(m.Subscriptions) > 0 || len(m.ResourceGroups) > 0, len(m.Accounts) > 0 || len(m.Regions) > 0
+	switch {
+	case aksOnly && eksOnly:
+		errs = append(errs, fmt.Errorf("%s: never matches: subscriptions and resourceGroups select AKS clusters, accounts and regions EKS ones, and no cluster is both; split it into one rule per cloud", path))
+	case aksOnly:
+		errs = append(errs, fmt.Errorf("%s: never matches: providers does not list aks, and subscriptions and resourceGroups select only AKS clusters", path))
+	default:
+		errs = append(errs, fmt.Errorf("%s: never matches: providers does not list eks, and accounts and regions select only EKS clusters", path))
+	}
+	return errs
+}
+
+// providerProblems reports guardrails for a cloud the rule never applies to: they would
+// silently limit nothing.
+func (g GuardrailsFile) providerProblems(path string, providers []string) []error {
+	if len(providers) == 0 {
+		return nil // the match already says that the rule never applies
+	}
+	var errs []error
+	only := func(key, provider, instead string) {
+		if !slices.Contains(providers, provider) {
+			errs = append(errs, fmt.Errorf("%s.%s: has no effect: it applies to %s, and the rule matches only %s clusters%s",
+				path, key, strings.ToUpper(provider), strings.ToUpper(providers[0]), instead))
+		}
+	}
+	if len(g.VMSizes) > 0 {
+		only("vmSizes", aks.ProviderAKS, "; EKS node groups are limited by instanceTypes")
+	}
+	if len(g.Locations) > 0 {
+		only("locations", aks.ProviderAKS, "; EKS clusters are limited by regions")
+	}
+	if len(g.InstanceTypes) > 0 {
+		only("instanceTypes", aks.ProviderEKS, "; AKS pools are limited by vmSizes")
+	}
+	if len(g.Regions) > 0 {
+		only("regions", aks.ProviderEKS, "; AKS clusters are limited by locations")
+	}
+	return errs
+}
+
+// globProblems reports empty and malformed glob patterns.
+func globProblems(path string, pats []string) []error {
+	var errs []error
+	for i, pat := range pats {
+		if pat == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: an empty pattern matches nothing; leave the list out to match anything", path, i))
+		} else if _, err := pathpkg.Match(strings.ToLower(pat), ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is not a valid glob pattern (use * and ?, and [ ] only in pairs)", path, i, pat))
+		}
+	}
+	return errs
+}
+
+// regionGlobProblems reports patterns that are no globs, or that no AWS region could match.
+func regionGlobProblems(path string, pats []string) []error {
+	return literalGlobProblems(path, pats, func(lit string) string {
+		if !awsRegionRE.MatchString(lit) {
+			return regionProblem(lit)
+		}
+		return ""
+	}, regionGlobRE, "regions hold only letters, digits and '-'")
+}
+
+// accountGlobProblems reports patterns that are no globs, or that no account ID could match.
+func accountGlobProblems(path string, pats []string) []error {
+	return literalGlobProblems(path, pats, func(lit string) string {
+		if !accountRE.MatchString(lit) {
+			return fmt.Sprintf("%q is not an AWS account ID (12 digits)", lit)
+		}
+		return ""
+	}, accountGlobRE, "account IDs hold only digits")
+}
+
+// What a region or account pattern may hold: the value's characters and the glob syntax.
+var (
+	regionGlobRE  = regexp.MustCompile(`^[a-z0-9*?!^\[\]-]*$`)
+	accountGlobRE = regexp.MustCompile(`^[0-9*?!^\[\]-]*$`)
+)
+
+// literalGlobProblems checks glob patterns of values with a known form: a pattern without
+// wildcards must be such a value (literal says why not), and one with wildcards may hold only
+// what allowed accepts.
+func literalGlobProblems(path string, pats []string, literal func(string) string, allowed *regexp.Regexp, why string) []error {
+	errs := globProblems(path, pats)
+	if len(errs) > 0 {
+		return errs
+	}
+	for i, pat := range pats {
+		lower := strings.ToLower(pat)
+		switch {
+		case !strings.ContainsAny(lower, "*?["):
+			if msg := literal(lower); msg != "" {
+				errs = append(errs, fmt.Errorf("%s[%d]: %s", path, i, msg))
+			}
+		case !allowed.MatchString(lower):
+			errs = append(errs, fmt.Errorf("%s[%d]: %q can never match: %s", path, i, pat, why))
 		}
 	}
 	return errs

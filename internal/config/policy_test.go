@@ -84,7 +84,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad requester in a rule", rule("      requesters: [platform]\n"), []string{`policy.rules[0].requesters[0]: "platform" is not a Slack user ID`}},
 		{"bad channel in a rule", rule("      channels: [\"#prod\"]\n"), []string{`policy.rules[0].channels[0]: "#prod" is not a Slack channel ID`}},
 		{"unknown key in a rule", rule("      approver: [U0A]\n"), []string{"policy.rules[0].approver: unknown key", "approvers"}},
-		{"unknown key in match", rule("      match: {cluster: [prod]}\n"), []string{"policy.rules[0].match.cluster: unknown key", "clusters, resourceGroups"}},
+		{"unknown key in match", rule("      match: {cluster: [prod]}\n"), []string{"policy.rules[0].match.cluster: unknown key", "accounts, clusters, pools, providers, regions, resourceGroups, subscriptions"}},
 		{"unknown guardrail", rule("      guardrails: {maxNodes: 3}\n"), []string{"policy.rules[0].guardrails.maxNodes: unknown key", "maxNodesPerPool"}},
 		{"rules not a list", "policy:\n  rules: {name: prod}\n", []string{"policy.rules: expected a list, like [{name: prod"}},
 		{"match list not a list", rule("      match: {clusters: prod-*}\n"), []string{`policy.rules[0].match.clusters: expected a list, like ["prod-*"]`}},
@@ -156,21 +156,7 @@ func TestValidGroupID(t *testing.T) {
 
 // The README explains every key with the team example: it must stay the same file.
 func TestREADMEExampleIsTheTeamExample(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(readme)
-	start := strings.Index(text, "```yaml\nazure:\n  resourceGroup: rg-dev-weu")
-	if start < 0 {
-		t.Fatal("README has no team example starting with azure.resourceGroup rg-dev-weu")
-	}
-	block := text[start+len("```yaml\n"):]
-	block = block[:strings.Index(block, "```")]
-	fromREADME, err := Parse([]byte(block))
-	if err != nil {
-		t.Fatalf("README example: %v", err)
-	}
+	fromREADME := readmeExample(t, "azure:\n  resourceGroup: rg-dev-weu")
 	data, err := os.ReadFile("testdata/team.yaml")
 	if err != nil {
 		t.Fatal(err)

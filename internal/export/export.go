@@ -23,16 +23,22 @@ import (
 // so that cells sort as text and read back to the same instant.
 const csvTime = "2006-01-02T15:04:05.000000000Z07:00"
 
-// auditColumns is the CSV header, in its stable order. New columns go at the end.
+// auditColumns is the CSV header, in its stable order. New columns go at the end. For EKS
+// records, provider is "eks", region and account say where the cluster is, and pool holds the
+// node group; provider is empty for AKS (records stored before there were two clouds have none).
 var auditColumns = []string{
 	"seq", "at", "action", "user_id", "user_name", "channel", "job_id", "op",
 	"resource_group", "cluster", "pool", "subscription", "plan", "rule", "detail",
 	"operation_id", "state", "target_subscription", "subscription_name",
+	"provider", "region", "account",
 }
 
 // optionalColumns came after the first exports: files without them still read (the target's
-// subscription then stays empty, as in records stored before subscriptions were named).
-var optionalColumns = map[string]bool{"target_subscription": true, "subscription_name": true}
+// subscription or cloud then stays empty, as in records stored before they were known).
+var optionalColumns = map[string]bool{
+	"target_subscription": true, "subscription_name": true,
+	"provider": true, "region": true, "account": true,
+}
 
 // WriteAuditJSONL writes one JSON object per record and line, in the store's JSON form.
 func WriteAuditJSONL(w io.Writer, recs []aks.AuditRecord) error {
@@ -88,6 +94,7 @@ func WriteAuditCSV(w io.Writer, recs []aks.AuditRecord) error {
 			rec.Target.ResourceGroup, rec.Target.Cluster, rec.Target.Pool, rec.Subscription,
 			rec.Plan, rec.Rule, rec.Detail, rec.OperationID, string(rec.State),
 			rec.Target.Subscription, rec.Target.SubscriptionName,
+			rec.Target.Provider, rec.Target.Region, rec.Target.Account,
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("export: write audit record %d: %w", rec.Seq, err)
@@ -166,7 +173,8 @@ func ReadAuditCSV(r io.Reader) ([]aks.AuditRecord, error) {
 			JobID:   get("job_id"),
 			Op:      aks.OpKind(get("op")),
 			Target: aks.Target{ResourceGroup: get("resource_group"), Cluster: get("cluster"), Pool: get("pool"),
-				Subscription: get("target_subscription"), SubscriptionName: get("subscription_name")},
+				Subscription: get("target_subscription"), SubscriptionName: get("subscription_name"),
+				Provider: get("provider"), Region: get("region"), Account: get("account")},
 			Subscription: get("subscription"),
 			Plan:         get("plan"),
 			Rule:         get("rule"),

@@ -124,8 +124,8 @@ func TestAuditCSVLayout(t *testing.T) {
 	if err := WriteAuditCSV(&buf, []aks.AuditRecord{rec}); err != nil {
 		t.Fatalf("WriteAuditCSV: %v", err)
 	}
-	want := "seq,at,action,user_id,user_name,channel,job_id,op,resource_group,cluster,pool,subscription,plan,rule,detail,operation_id,state,target_subscription,subscription_name\n" +
-		"42,2025-03-01T12:00:00.000000005Z,refused,U9,Eve,,,,rg,c,,sub-1,,,x,,,sub-1,prod\n"
+	want := "seq,at,action,user_id,user_name,channel,job_id,op,resource_group,cluster,pool,subscription,plan,rule,detail,operation_id,state,target_subscription,subscription_name,provider,region,account\n" +
+		"42,2025-03-01T12:00:00.000000005Z,refused,U9,Eve,,,,rg,c,,sub-1,,,x,,,sub-1,prod,,,\n"
 	if buf.String() != want {
 		t.Fatalf("CSV =\n%s\nwant\n%s", buf.String(), want)
 	}
@@ -160,7 +160,9 @@ func TestReadAuditCSVReorderedColumns(t *testing.T) {
 
 func TestReadAuditCSVErrors(t *testing.T) {
 	header := strings.Join(auditColumns, ",") + "\n"
-	row := func(seq, at string) string { return seq + "," + at + ",refused,,,,,,,,,,,,,,,,\n" }
+	row := func(seq, at string) string {
+		return seq + "," + at + ",refused" + strings.Repeat(",", len(auditColumns)-3) + "\n"
+	}
 	cases := map[string]struct{ in, want string }{
 		"empty":          {"", "empty file"},
 		"missing column": {strings.Replace(header, ",state", "", 1), `no column "state"`},
@@ -347,3 +349,87 @@ func TestWriteJobsErrors(t *testing.T) {
 		t.Fatalf("cancelled: err = %v", err)
 	}
 }
+
+// eksRecord is an audit record of an EKS node-group job.
+func eksRecord() aks.AuditRecord {
+	return aks.AuditRecord{
+		Seq: 7, At: time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC), Action: "approved",
+		User: aks.User{ID: "U0SRE1", Name: "sam"}, Channel: "C0OPS", JobID: "12", Op: aks.OpNodegroupScale,
+		Target: aks.Target{Provider: aks.ProviderEKS, Region: "eu-west-1", Account: "012345678901", Cluster: "web-prod", Pool: "ng-web"},
+		Plan:   "ng-web: 3 -> 5 nodes, min 1, max 10", Rule: "eks-prod", OperationID: "3f2a-update-id", State: aks.StateQueued,
+	}
+}
+
+// EKS records keep their cloud, region and account (and node group, in pool) both ways; the
+// account's leading zero survives CSV.
+func TestAuditEKSRoundTrip(t *testing.T) {
+	recs := []aks.AuditRecord{eksRecord(), sampleRecords()[0]}
+	var csvBuf, jsonBuf bytes.Buffer
+	if err := WriteAuditCSV(&csvBuf, recs); err != nil {
+		t.Fatalf("WriteAuditCSV: %v", err)
+	}
+	wantRow := "7,2025-06-01T09:30:00.000000000Z,approved,U0SRE1,sam,C0OPS,12,eks.nodegroup.scale,,web-prod,ng-web,,\"ng-web: 3 -> 5 nodes, min 1, max 10\",eks-prod,,3f2a-update-id,queued,,,eks,eu-west-1,012345678901\n"
+	if lines := strings.SplitAfter(csvBuf.String(), "\n"); len(lines) < 2 || lines[1] != wantRow {
+		t.Fatalf("EKS row =\n%s\nwant\n%s", csvBuf.String(), wantRow)
+	}
+	if err := WriteAuditJSONL(&jsonBuf, recs); err != nil {
+		t.Fatalf("WriteAuditJSONL: %v", err)
+	}
+	if !strings.Contains(jsonBuf.String(), `"target":{"provider":"eks","region":"eu-west-1","account":"012345678901","resourceGroup":"","cluster":"web-prod","pool":"ng-web"}`) {
+		t.Errorf("JSON line of the EKS record: %s", jsonBuf.String())
+	}
+	fromCSV, err := ReadAuditCSV(&csvBuf)
+	if err != nil {
+		t.Fatalf("ReadAuditCSV: %v", err)
+	}
+	fromJSON, err := ReadAuditJSONL(&jsonBuf)
+	if err != nil {
+		t.Fatalf("ReadAuditJSONL: %v", err)
+	}
+	for name, got := range map[string][]aks.AuditRecord{"csv": fromCSV, "jsonl": fromJSON} {
+		if !reflect.DeepEqual(got, recs) {
+			t.Errorf("%s: read back differs:\n got %+v\nwant %+v", name, got, recs)
+		}
+	}
+}
+
+// A CSV written before the cloud columns existed still reads: its records are AKS ones.
+func TestReadAuditCSVWithoutCloudColumns(t *testing.T) {
+	old := strings.Join(auditColumns[:len(auditColumns)-3], ",") + "\n" +
+		"1,2025-03-01T12:00:00Z,approved,U1,Al,C1,7,nodepool.scale,rg,c,np1,sub,plan,rule,,op,queued,sub,prod\n"
+	got, err := ReadAuditCSV(strings.NewReader(old))
+	if err != nil {
+		t.Fatalf("ReadAuditCSV: %v", err)
+	}
+	want := aks.Target{ResourceGroup: "rg", Cluster: "c", Pool: "np1", Subscription: "sub", SubscriptionName: "prod"}
+	if len(got) != 1 || got[0].Target != want || got[0].Target.IsEKS() {
+		t.Fatalf("target = %+v; want %+v", got, want)
+	}
+}
+
+// An EKS job goes through the store and the jobs export with its cloud, region, account and
+// node-group request.
+func TestWriteJobsEKS(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	job := storedJob("", "web-prod", aks.StateAwaitingApproval)
+	job.Op = aks.Operation{Kind: aks.OpNodegroupScale, Target: eksRecord().Target, Nodegroup: &aks.NodegroupSpec{DesiredSize: intp(5)}}
+	job.Plan = aks.Plan{Summary: "ng-web: 3 -> 5 nodes", Pool: "ng-web", Location: "eu-west-1", FromNodes: 3, ToNodes: 5, ClusterNodes: 5, ScaleUp: true}
+	job, err := s.CreateJob(ctx, job, aks.Event{Kind: aks.EventCreated, To: job.State, Message: "made"})
+	if err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJobs(ctx, s, &buf); err != nil {
+		t.Fatalf("WriteJobs: %v", err)
+	}
+	var got JobRecord
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("jobs export: %v", err)
+	}
+	if !reflect.DeepEqual(got.Job, job) || got.Job.Op.Target.ClusterKey() != "eks/eu-west-1/web-prod" || got.Job.Op.Target.Account != "012345678901" {
+		t.Fatalf("job read back = %+v\nwant %+v", got.Job, job)
+	}
+}
+
+func intp(n int) *int { return &n }

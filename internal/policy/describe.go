@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,35 +12,54 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// Describe says, for `/aks policy CLUSTER`, which rule applies to the target's cluster and what
-// it means: where and by whom operations may be requested, what needs approval from whom and how
-// many, what is auto-approved, and the guardrails. Slack mrkdwn.
+// Describe says, for `/aks policy CLUSTER` (or `/eks policy`), which rule applies to the
+// target's cluster and what it means for operations of its cloud: where and by whom operations
+// may be requested, what needs approval from whom and how many, what is auto-approved, and the
+// guardrails. The first line names the cluster as ClusterName does ("eks · eu-west-1 · web"), so
+// it names the cloud of EKS clusters. Slack mrkdwn.
 func (p *Policy) Describe(_ context.Context, t aks.Target) string {
 	r := p.ruleFor(t)
+	provider := providerOf(t)
+	pool := "pool"
+	if provider == aks.ProviderEKS {
+		pool = "node group"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Policy for %s*: rule *%s*%s\n", clusterName(t), r.name, r.scope())
 	fmt.Fprintf(&b, "• Requests: by %s, in %s\n", r.whoRequests(), r.where())
-	switch {
-	case len(r.requireFor) == 0:
+	switch kinds := r.approvalKinds(provider); {
+	case kinds == "":
 		b.WriteString("• Approval: not needed for any operation\n")
 	case len(r.approvers) == 0:
-		fmt.Fprintf(&b, "• Approval: needed for %s, but nobody can give it: add approvers to %s\n", r.approvalKinds(), r.approversPath)
+		fmt.Fprintf(&b, "• Approval: needed for %s, but nobody can give it: add approvers to %s\n", kinds, r.approversPath)
 	default:
 		fmt.Fprintf(&b, "• Approval: %s from %s (never the requester's own), for %s; pending requests expire after %s\n",
-			approvalCount(r.approvals), orList(display(r.approvers)), r.approvalKinds(), shortDuration(r.timeout))
-		if free := r.freeKinds(); free != "" {
+			approvalCount(r.approvals), orList(display(r.approvers)), kinds, shortDuration(r.timeout))
+		if free := r.freeKinds(provider); free != "" {
 			fmt.Fprintf(&b, "• No approval: %s\n", free)
 		}
 	}
 	if s := r.scaleUp; s != nil {
-		fmt.Fprintf(&b, "• Auto-approved: scale-ups adding at most %s and leaving at most %d in the pool", nodes(s.MaxAddedNodes), s.MaxPoolNodes)
+		fmt.Fprintf(&b, "• Auto-approved: scale-ups adding at most %s and leaving at most %d in the %s", nodes(s.MaxAddedNodes), s.MaxPoolNodes, pool)
 		if s.MaxMonthlyCostIncrease > 0 {
 			fmt.Fprintf(&b, ", costing at most %s/month more (list prices)", aks.Money(s.MaxMonthlyCostIncrease, r.currency))
 		}
 		b.WriteString("\n")
 	}
-	if g := r.guardrails(); g != "" {
+	if g := r.guardrails(provider); g != "" {
 		fmt.Fprintf(&b, "• Guardrails: %s\n", g)
+	}
+	if t.Pool == "" {
+		// Rules for some pools of this cluster come first for operations on those pools.
+		for i := range p.rules {
+			o := &p.rules[i]
+			if o == r {
+				break
+			}
+			if len(o.pools) > 0 && p.matchesCluster(o, t) {
+				fmt.Fprintf(&b, "• For %ss %s: rule *%s* instead\n", pool, strings.Join(o.pools, ", "), o.name)
+			}
+		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -88,24 +108,37 @@ func (p *Policy) WhoAmI(ctx context.Context, user aks.User) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// isCatchAllShadowed reports whether an earlier rule matches every cluster.
+// isCatchAllShadowed reports whether earlier rules match every cluster of every cloud the rule
+// could match.
 func (r *rule) isCatchAllShadowed(before []rule) bool {
-	return slices.ContainsFunc(before, func(o rule) bool {
-		return len(o.subscriptions) == 0 && len(o.resourceGroups) == 0 && len(o.clusters) == 0
+	return !slices.ContainsFunc(r.providers, func(provider string) bool {
+		return !slices.ContainsFunc(before, func(o rule) bool {
+			return o.matchesEveryCluster() && slices.Contains(o.providers, provider)
+		})
 	})
 }
 
+// matchesEveryCluster reports whether the rule selects every cluster of its clouds.
+func (r *rule) matchesEveryCluster() bool {
+	return len(r.subscriptions) == 0 && len(r.resourceGroups) == 0 && len(r.accounts) == 0 &&
+		len(r.regions) == 0 && len(r.clusters) == 0 && len(r.pools) == 0
+}
+
 // Query is one hypothetical request for Explain, as the command line gives it. From and To are
-// node counts (for scale, add, create and delete) or, for nodepool.update, the autoscaler's old
-// and new max; From -1 means unknown.
+// node counts (for scale, add, create and delete; for EKS node groups the desired size) or, for
+// nodepool.update, the autoscaler's old and new max; From -1 means unknown.
 type Query struct {
 	User     aks.User
 	Channel  string // "" = not checked
 	Target   aks.Target
 	Op       aks.OpKind
 	From, To int
+	// MaxSize is the max size an EKS node-group create or scale sets; 0 = not given. A scale's
+	// old max is not known here, so one that sets it is never auto-approved.
+	MaxSize int
+	// VMSize is the VM size on AKS; on EKS, the instance types joined by ",", as plans hold them.
 	VMSize   string
-	Location string
+	Location string // on EKS: the region, when it is not the target's
 	Version  string
 }
 
@@ -120,8 +153,14 @@ func Explain(ctx context.Context, p *Policy, q Query) string {
 		fmt.Fprintf(&b, " in %s", q.Channel)
 	}
 	fmt.Fprintf(&b, "\nRule: %s (%s)%s\n", r.name, r.path, r.scope())
+	provider := providerOf(q.Target)
 	if !q.Op.Valid() {
-		fmt.Fprintf(&b, "Decision: refused: %q is not an operation kind (known: %s)", q.Op, kindNames())
+		fmt.Fprintf(&b, "Decision: refused: %q is not an operation kind (known: %s)", q.Op, kindNames(provider))
+		return b.String()
+	}
+	if q.Op.Provider() != provider {
+		fmt.Fprintf(&b, "Decision: refused: %s is an operation on %s, and %s is an %s cluster (known kinds: %s)",
+			q.Op, strings.ToUpper(q.Op.Provider()), clusterName(q.Target), strings.ToUpper(provider), kindNames(provider))
 		return b.String()
 	}
 	checkReq := p.CanRequest
@@ -180,23 +219,51 @@ func (q Query) build() (aks.Operation, aks.Plan) {
 			ch.From = fmt.Sprint(q.From)
 		}
 		plan.Changes = []aks.Change{ch}
-	case aks.OpClusterDelete, aks.OpPoolDelete:
+	case aks.OpClusterDelete, aks.OpPoolDelete, aks.OpNodegroupDelete:
 		plan.FromNodes, plan.ToNodes = q.From, 0
+	case aks.OpNodegroupScale, aks.OpNodegroupCreate:
+		op.Nodegroup = &aks.NodegroupSpec{DesiredSize: &to}
+		if q.VMSize != "" && q.Op == aks.OpNodegroupCreate {
+			op.Nodegroup.InstanceTypes = strings.Split(q.VMSize, ",")
+		}
+		plan.FromNodes, plan.ToNodes = q.From, q.To
+		plan.ScaleUp = q.From >= 0 && q.To > q.From
+		if q.Op == aks.OpNodegroupCreate {
+			plan.FromNodes, plan.ScaleUp = 0, true
+		}
+		if q.MaxSize > 0 {
+			maxSize := q.MaxSize
+			op.Nodegroup.MaxSize = &maxSize
+			// Its old value is not known: the change says so (From ""), and a scale that sets
+			// it counts as one that may add nodes.
+			plan.Changes = append(plan.Changes, aks.Change{What: q.Target.Pool + " max size", To: fmt.Sprint(maxSize)})
+			plan.ScaleUp = true
+		}
+	}
+	if q.Op.Provider() == aks.ProviderEKS {
+		plan.Location = cmp.Or(q.Location, q.Target.Region)
 	}
 	return op, plan
 }
 
-// scope says which clusters a rule matches: " (resource groups rg-prod-*, clusters prod-*)".
+// scope says which clusters a rule matches: " (resource groups rg-prod-*, clusters prod-*)", or
+// for EKS " (EKS; AWS regions eu-*; clusters web-*; node groups gpu-*)".
 func (r *rule) scope() string {
 	var parts []string
-	if len(r.subscriptions) > 0 {
-		parts = append(parts, "subscriptions "+strings.Join(r.subscriptions, ", "))
+	if len(r.providers) == 1 && len(r.subscriptions)+len(r.resourceGroups)+len(r.accounts)+len(r.regions) == 0 {
+		parts = append(parts, strings.ToUpper(r.providers[0])) // the keys below would not say which cloud
 	}
-	if len(r.resourceGroups) > 0 {
-		parts = append(parts, "resource groups "+strings.Join(r.resourceGroups, ", "))
-	}
-	if len(r.clusters) > 0 {
-		parts = append(parts, "clusters "+strings.Join(r.clusters, ", "))
+	for _, k := range []struct {
+		what     string
+		patterns []string
+	}{
+		{"subscriptions", r.subscriptions}, {"resource groups", r.resourceGroups},
+		{"AWS accounts", r.accounts}, {"AWS regions", r.regions},
+		{"clusters", r.clusters}, {r.poolsWord(), r.pools},
+	} {
+		if len(k.patterns) > 0 {
+			parts = append(parts, k.what+" "+strings.Join(k.patterns, ", "))
+		}
 	}
 	if len(parts) == 0 {
 		if r.path == "policy" {
@@ -205,6 +272,17 @@ func (r *rule) scope() string {
 		return " (every cluster)"
 	}
 	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+// poolsWord names the pools of the clouds the rule matches.
+func (r *rule) poolsWord() string {
+	switch {
+	case len(r.providers) != 1:
+		return "node pools and groups"
+	case r.providers[0] == aks.ProviderEKS:
+		return "node groups"
+	}
+	return "node pools"
 }
 
 func (r *rule) whoRequests() string {
@@ -221,17 +299,17 @@ func (r *rule) where() string {
 	return orList(channelMentions(r.channels))
 }
 
-// approvalKinds lists what needs approval, noting that scaling needs it only when it adds nodes.
-func (r *rule) approvalKinds() string {
+// approvalKinds lists what needs approval on the provider's clusters, noting that scaling needs
+// it only when it adds nodes.
+func (r *rule) approvalKinds(provider string) string {
 	var always, growing []string
 	for _, k := range aks.OpKinds {
-		if !slices.Contains(r.requireFor, k) {
+		if k.Provider() != provider || !slices.Contains(r.requireFor, k) {
 			continue
 		}
-		switch k {
-		case aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale:
+		if conditional(k) {
 			growing = append(growing, string(k))
-		default:
+		} else {
 			always = append(always, string(k))
 		}
 	}
@@ -245,35 +323,58 @@ func (r *rule) approvalKinds() string {
 	return s
 }
 
-func (r *rule) freeKinds() string {
+// conditional reports whether the kind needs approval only when it adds nodes.
+func conditional(k aks.OpKind) bool {
+	switch k {
+	case aks.OpPoolScale, aks.OpPoolAdd, aks.OpPoolAutoscale, aks.OpNodegroupScale:
+		return true
+	}
+	return false
+}
+
+// freeKinds lists what needs no approval on the provider's clusters.
+func (r *rule) freeKinds(provider string) string {
 	var free []string
 	for _, k := range aks.OpKinds {
-		if !slices.Contains(r.requireFor, k) {
+		if k.Provider() == provider && !slices.Contains(r.requireFor, k) {
 			free = append(free, string(k))
 		}
 	}
-	if slices.ContainsFunc(r.requireFor, func(k aks.OpKind) bool {
-		return k == aks.OpPoolScale || k == aks.OpPoolAdd || k == aks.OpPoolAutoscale
-	}) {
-		free = append(free, "scale-downs", "disabling the autoscaler")
+	if slices.ContainsFunc(r.requireFor, func(k aks.OpKind) bool { return k.Provider() == provider && conditional(k) }) {
+		free = append(free, "scale-downs")
+		if provider == aks.ProviderAKS {
+			free = append(free, "disabling the autoscaler")
+		}
 	}
 	return strings.Join(free, ", ")
 }
 
-func (r *rule) guardrails() string {
+// guardrails lists the limits that apply to the provider's clusters.
+func (r *rule) guardrails(provider string) string {
 	g := r.guard
+	eks := provider == aks.ProviderEKS
+	pool := "pool"
+	if eks {
+		pool = "node group"
+	}
 	var parts []string
 	if g.MaxNodesPerPool > 0 {
-		parts = append(parts, fmt.Sprintf("at most %d nodes per pool", g.MaxNodesPerPool))
+		parts = append(parts, fmt.Sprintf("at most %d nodes per %s", g.MaxNodesPerPool, pool))
 	}
 	if g.MaxNodesPerCluster > 0 {
 		parts = append(parts, fmt.Sprintf("at most %d nodes per cluster", g.MaxNodesPerCluster))
 	}
-	if len(g.VMSizes) > 0 {
+	if len(g.VMSizes) > 0 && !eks {
 		parts = append(parts, "VM sizes "+strings.Join(g.VMSizes, ", "))
 	}
-	if len(g.Locations) > 0 {
+	if len(g.Locations) > 0 && !eks {
 		parts = append(parts, "locations "+strings.Join(g.Locations, ", "))
+	}
+	if len(g.InstanceTypes) > 0 && eks {
+		parts = append(parts, "instance types "+strings.Join(g.InstanceTypes, ", "))
+	}
+	if len(g.Regions) > 0 && eks {
+		parts = append(parts, "regions "+strings.Join(g.Regions, ", "))
 	}
 	if len(g.KubernetesVersions) > 0 {
 		parts = append(parts, "Kubernetes "+strings.Join(g.KubernetesVersions, ", "))
@@ -302,10 +403,13 @@ func userName(u aks.User) string {
 	return u.ID
 }
 
-func kindNames() string {
-	s := make([]string, len(aks.OpKinds))
-	for i, k := range aks.OpKinds {
-		s[i] = string(k)
+// kindNames lists the operation kinds of the provider's clusters.
+func kindNames(provider string) string {
+	var s []string
+	for _, k := range aks.OpKinds {
+		if k.Provider() == provider {
+			s = append(s, string(k))
+		}
 	}
 	return strings.Join(s, ", ")
 }

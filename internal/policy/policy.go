@@ -1,7 +1,8 @@
-// Package policy decides who may request and approve AKS operations, where, how many approvals
-// an operation needs, and which requests are refused outright (guardrails). It implements
-// jobs.Policy from the configuration file's policy section: scoped rules matched by resource
-// group and cluster (first match wins), with the top-level keys as the default rule.
+// Package policy decides who may request and approve AKS and EKS operations, where, how many
+// approvals an operation needs, and which requests are refused outright (guardrails). It
+// implements jobs.Policy from the configuration file's policy section: scoped rules matched by
+// cloud, subscription or AWS account and region, resource group, cluster and pool (first match
+// wins), with the top-level keys as the default rule.
 //
 // Approvers and requesters may be Slack user groups; their members come from a Groups source
 // (Slack's usergroups.users.list, cached). When membership cannot be resolved, decisions fail
@@ -37,7 +38,11 @@ type rule struct {
 	currency string // of the cost limits: prices.currency
 	path     string // key path for hints: "policy.rules[0]", or "policy" for the default rule
 
-	subscriptions, resourceGroups, clusters []string // lowercase glob patterns; empty = any
+	// providers are the clouds the rule can match (config.MatchFile.MatchedProviders).
+	providers []string
+	// Lowercase glob patterns; empty = any. Subscriptions and resource groups are only ever set
+	// on AKS rules, accounts and regions on EKS ones.
+	subscriptions, resourceGroups, accounts, regions, clusters, pools []string
 
 	channels, requesters, approvers []string // empty channels/requesters = any/anyone
 	channelsPath, requestersPath    string   // where the list is configured, for hints
@@ -83,12 +88,16 @@ func New(f config.PolicyFile, groups Groups) (*Policy, error) {
 		r := rule{
 			name:           rf.Name,
 			path:           fmt.Sprintf("policy.rules[%d]", i),
+			providers:      rf.Match.MatchedProviders(),
 			subscriptions:  lower(rf.Match.Subscriptions),
 			resourceGroups: lower(rf.Match.ResourceGroups),
+			accounts:       lower(rf.Match.Accounts),
+			regions:        lower(rf.Match.Regions),
 			clusters:       lower(rf.Match.Clusters),
+			pools:          lower(rf.Match.Pools),
 			approvals:      1,
 			timeout:        timeout,
-			requireFor:     f.RuleRequireApprovalFor(i),
+			requireFor:     requireFor(f, i),
 			guard:          copyGuardrails(rf.Guardrails),
 			currency:       "USD",
 		}
@@ -108,29 +117,39 @@ func New(f config.PolicyFile, groups Groups) (*Policy, error) {
 		p.rules = append(p.rules, r)
 	}
 	p.rules = append(p.rules, rule{
-		name:     config.DefaultRuleName,
-		path:     "policy",
-		channels: dedupe(f.Channels), channelsPath: "policy.channels",
+		name:      config.DefaultRuleName,
+		path:      "policy",
+		providers: allProviders,
+		channels:  dedupe(f.Channels), channelsPath: "policy.channels",
 		requesters: dedupe(f.Requesters), requestersPath: "policy.requesters",
 		approvers: dedupe(f.Approvers), approversPath: "policy.approvers",
 		approvals:  1,
 		timeout:    timeout,
-		requireFor: f.RuleRequireApprovalFor(-1),
+		requireFor: requireFor(f, -1),
 		currency:   "USD",
 	})
 	return p, nil
+}
+
+// allProviders are the clouds a rule without constraints matches.
+var allProviders = []string{aks.ProviderAKS, aks.ProviderEKS}
+
+// requireFor is what rule i asks approval for on every cloud, whichever it can match: an
+// operation whose kind and target disagree is then still asked about (fail closed).
+func requireFor(f config.PolicyFile, i int) []aks.OpKind {
+	return append(f.RequireApprovalFor(i, aks.ProviderAKS), f.RequireApprovalFor(i, aks.ProviderEKS)...)
 }
 
 // Demo is the console demo's policy: the given user (a console name such as "bob") approves,
 // anyone may request anywhere, and approvals are required, so the demo shows the approval flow.
 func Demo(approver string) *Policy {
 	return &Policy{rules: []rule{{
-		name: config.DefaultRuleName, path: "policy",
+		name: config.DefaultRuleName, path: "policy", providers: allProviders,
 		channelsPath: "policy.channels", requestersPath: "policy.requesters",
 		approvers: []string{approver}, approversPath: "policy.approvers",
 		approvals:  1,
 		timeout:    config.DefaultApprovalTimeout,
-		requireFor: config.DefaultRequireApprovalFor,
+		requireFor: slices.Concat(config.DefaultRequireApprovalFor, config.DefaultEKSRequireApprovalFor),
 		currency:   "USD",
 	}}}
 }
@@ -138,7 +157,17 @@ func Demo(approver string) *Policy {
 // NeedsApproval reports whether the planned operation must wait for approvers under the rule that
 // matches its cluster, before auto-approval is considered.
 func (p *Policy) NeedsApproval(op aks.Operation, plan aks.Plan) bool {
-	return p.ruleFor(op.Target).needsApproval(op, plan)
+	return p.ruleFor(plannedTarget(op, plan)).needsApproval(op, plan)
+}
+
+// plannedTarget is the operation's target with the pool the plan resolved (`/aks scale`
+// without --nodepool-name names none), so that rules naming pools apply to it.
+func plannedTarget(op aks.Operation, plan aks.Plan) aks.Target {
+	t := op.Target
+	if t.Pool == "" && op.Kind.OnPool() {
+		t.Pool = plan.Pool
+	}
+	return t
 }
 
 // Approvers returns who can approve op under the rule that matches its cluster, as Slack shows
@@ -150,6 +179,8 @@ func (p *Policy) Approvers(op aks.Operation) []string {
 func copyGuardrails(g config.GuardrailsFile) config.GuardrailsFile {
 	g.VMSizes = slices.Clone(g.VMSizes)
 	g.Locations = slices.Clone(g.Locations)
+	g.InstanceTypes = slices.Clone(g.InstanceTypes)
+	g.Regions = slices.Clone(g.Regions)
 	g.KubernetesVersions = slices.Clone(g.KubernetesVersions)
 	return g
 }
@@ -161,16 +192,42 @@ func inherit(own []string, ownPath string, def []string, defPath string) ([]stri
 	return dedupe(def), defPath
 }
 
-// ruleFor returns the first rule whose match selects the target's cluster. The default rule
-// is last and matches anything, so there always is one.
+// ruleFor returns the first rule whose match selects the target's cluster (and pool). The
+// default rule is last and matches anything, so there always is one.
 func (p *Policy) ruleFor(t aks.Target) *rule {
 	for i := range p.rules {
-		r := &p.rules[i]
-		if p.subscriptionMatches(r.subscriptions, t) && globAny(r.resourceGroups, t.ResourceGroup) && globAny(r.clusters, t.Cluster) {
+		if r := &p.rules[i]; p.matchesCluster(r, t) && r.matchesPool(t.Pool) {
 			return r
 		}
 	}
 	return &p.rules[len(p.rules)-1]
+}
+
+// matchesCluster reports whether the rule selects the target's cluster: its cloud, then the
+// keys of that cloud (a rule naming AWS accounts or regions is never an AKS rule, one naming
+// subscriptions or resource groups never an EKS rule: MatchedProviders says so), then the name.
+func (p *Policy) matchesCluster(r *rule, t aks.Target) bool {
+	if !slices.Contains(r.providers, providerOf(t)) || !globAny(r.clusters, t.Cluster) {
+		return false
+	}
+	if t.IsEKS() {
+		return globAny(r.accounts, t.Account) && globAny(r.regions, t.Region)
+	}
+	return p.subscriptionMatches(r.subscriptions, t) && globAny(r.resourceGroups, t.ResourceGroup)
+}
+
+// matchesPool reports whether the rule applies to operations on the pool ("" for cluster-wide
+// ones): a rule naming pools applies only to pools it names.
+func (r *rule) matchesPool(pool string) bool {
+	return len(r.pools) == 0 || (pool != "" && globAny(r.pools, pool))
+}
+
+// providerOf is the target's cloud: "eks", or "aks" for targets stored before there were two.
+func providerOf(t aks.Target) string {
+	if t.IsEKS() {
+		return aks.ProviderEKS
+	}
+	return aks.ProviderAKS
 }
 
 // subscriptionMatches reports whether the target's subscription (the default one when it names
@@ -201,7 +258,11 @@ func (p *Policy) CanRequest(ctx context.Context, user aks.User, channel string, 
 	if user.ID == "" {
 		return unauthorized("you cannot request operations: your user is not known", "")
 	}
-	r := p.ruleFor(op.Target)
+	return p.canRequestUnder(ctx, p.ruleFor(op.Target), user, channel, op)
+}
+
+// canRequestUnder is CanRequest under the given rule.
+func (p *Policy) canRequestUnder(ctx context.Context, r *rule, user aks.User, channel string, op aks.Operation) error {
 	if len(r.channels) > 0 && !slices.Contains(r.channels, channel) {
 		return unauthorized(fmt.Sprintf("operations on %s cannot be requested in this channel (rule %s); use %s",
 			clusterName(op.Target), r.name, orList(channelMentions(r.channels))), "")
@@ -225,9 +286,16 @@ func (p *Policy) CanRequest(ctx context.Context, user aks.User, channel string, 
 // guardrail violations (EInvalid, naming the rule and the limit), and says how many approvals
 // are needed and from whom, or why none are. A request that needs more approvals than there
 // are approvers other than the requester is refused (EUnauthorized): it could never run.
-func (p *Policy) Evaluate(_ context.Context, user aks.User, _ string, op aks.Operation, plan aks.Plan) (jobs.Requirement, error) {
-	r := p.ruleFor(op.Target)
+func (p *Policy) Evaluate(ctx context.Context, user aks.User, channel string, op aks.Operation, plan aks.Plan) (jobs.Requirement, error) {
+	r := p.ruleFor(plannedTarget(op, plan))
 	req := jobs.Requirement{Rule: r.name, Timeout: r.timeout}
+	if r != p.ruleFor(op.Target) {
+		// The pool became known with the plan, and a rule for it applies: CanRequest checked
+		// the requester and channel under the cluster's rule, so check them under this one.
+		if err := p.canRequestUnder(ctx, r, user, channel, op); err != nil {
+			return req, err
+		}
+	}
 	if err := r.checkGuardrails(op, plan); err != nil {
 		return req, err
 	}
@@ -267,7 +335,7 @@ func (p *Policy) CanApprove(ctx context.Context, user aks.User, job aks.Job) err
 	if user.ID == "" {
 		return unauthorized("you cannot approve requests: your user is not known", "")
 	}
-	r := p.ruleFor(job.Op.Target)
+	r := p.ruleFor(plannedTarget(job.Op, job.Plan))
 	if len(r.approvers) == 0 {
 		return unauthorized(fmt.Sprintf("nobody can approve this request: rule %s lists no approvers", r.name),
 			"add approvers to "+r.approversPath)
@@ -344,7 +412,8 @@ func (p *Policy) member(ctx context.Context, userID string, ids []string, conseq
 }
 
 // needsApproval reports whether the rule asks for approval of this planned operation. The
-// scaling kinds need it only when they add capacity; disabling the autoscaler never does.
+// scaling kinds need it only when they add capacity; disabling the autoscaler never does. A new
+// EKS node group always adds capacity (its max size is at least 1).
 func (r *rule) needsApproval(op aks.Operation, plan aks.Plan) bool {
 	if !op.Kind.Valid() {
 		return len(r.requireFor) > 0 // an operation this policy does not know: fail closed
@@ -355,19 +424,20 @@ func (r *rule) needsApproval(op aks.Operation, plan aks.Plan) bool {
 	switch op.Kind {
 	case aks.OpPoolAutoscale:
 		return !op.DisableAutoscaler && plan.ScaleUp // a raised max
-	case aks.OpPoolScale, aks.OpPoolAdd:
+	case aks.OpPoolScale, aks.OpPoolAdd, aks.OpNodegroupScale:
 		return addsCapacity(op, plan)
 	}
 	return true
 }
 
 // addsCapacity reports whether a scale or an added pool adds nodes. The planner says so in
-// plan.ScaleUp; the node counts are checked as well so that unknown counts (-1) fail closed.
+// plan.ScaleUp (for a node group: a higher desired or max size); the node counts are checked as
+// well so that unknown counts (-1) fail closed.
 func addsCapacity(op aks.Operation, plan aks.Plan) bool {
 	if plan.ScaleUp {
 		return true
 	}
-	if op.Kind == aks.OpPoolScale {
+	if op.Kind == aks.OpPoolScale || op.Kind == aks.OpNodegroupScale {
 		return plan.FromNodes < 0 || plan.ToNodes < 0 || plan.ToNodes > plan.FromNodes
 	}
 	// A new pool adds capacity unless it starts (and may grow) with no nodes at all.
@@ -400,18 +470,64 @@ func growth(op aks.Operation, plan aks.Plan) (added, after int, ok bool) {
 		}
 		// Only a change of an existing max says by how much; enabling the autoscaler does not
 		// (the current count is not in the plan), so it is not auto-approved.
-		for _, c := range plan.Changes {
-			if strings.HasSuffix(c.What, " autoscaler max") && c.From != "" {
-				var from, to int
-				if _, err := fmt.Sscan(c.From, &from); err != nil {
-					return 0, 0, false
-				}
-				if _, err := fmt.Sscan(c.To, &to); err != nil {
-					return 0, 0, false
-				}
-				return to - from, to, true
+		if from, to, ok := changedCount(plan, " autoscaler max"); ok && from >= 0 {
+			return to - from, to, true
+		}
+	case aks.OpNodegroupScale:
+		if plan.FromNodes < 0 || plan.ToNodes < 0 {
+			return 0, 0, false
+		}
+		added, after := plan.ToNodes-plan.FromNodes, plan.ToNodes
+		// A raised max size is room the group may grow into (the cluster autoscaler): it counts
+		// like an autoscaler max, and when its old value is unknown, nothing is auto-approved.
+		if from, to, ok := nodegroupMax(op, plan); ok {
+			if from < 0 {
+				return 0, 0, false
+			}
+			added, after = max(added, to-from), max(after, to)
+		}
+		return added, after, true
+	case aks.OpNodegroupCreate:
+		if after := poolSizeAfter(op, plan); after >= 0 {
+			return after, after, true
+		}
+	}
+	return 0, 0, false
+}
+
+// changedCount finds the plan's change whose What ends with suffix and reads its counts; from is
+// -1 when the thing is new. ok is false when there is no such change or it is not a count.
+func changedCount(plan aks.Plan, suffix string) (from, to int, ok bool) {
+	for _, c := range plan.Changes {
+		if !strings.HasSuffix(c.What, suffix) {
+			continue
+		}
+		from = -1
+		if c.From != "" {
+			if _, err := fmt.Sscan(c.From, &from); err != nil {
+				return 0, 0, false
 			}
 		}
+		if _, err := fmt.Sscan(c.To, &to); err != nil {
+			return 0, 0, false
+		}
+		return from, to, true
+	}
+	return 0, 0, false
+}
+
+// nodegroupMax returns the max size an EKS node-group request changes: the plan's change of it
+// (from -1 on a create). A plan without changes (the offline checker's) does not say, so the
+// size the operation asks for counts, its old value unknown. ok is false when the max stays.
+func nodegroupMax(op aks.Operation, plan aks.Plan) (from, to int, ok bool) {
+	if op.Kind.Provider() != aks.ProviderEKS {
+		return 0, 0, false
+	}
+	if from, to, ok := changedCount(plan, " max size"); ok || len(plan.Changes) > 0 {
+		return from, to, ok
+	}
+	if op.Nodegroup != nil && op.Nodegroup.MaxSize != nil {
+		return -1, *op.Nodegroup.MaxSize, true
 	}
 	return 0, 0, false
 }
@@ -435,11 +551,11 @@ func (r *rule) autoApprove(op aks.Operation, plan aks.Plan) (string, bool) {
 		case plan.Cost.MonthlyIncrease() > limit:
 			return "", false
 		}
-		return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the pool, %s/month (the rule allows up to +%d, at most %d in the pool and %s/month)",
-			r.name, nodes(added), after, aks.SignedMoney(plan.Cost.MonthlyIncrease(), cur), s.MaxAddedNodes, s.MaxPoolNodes, aks.SignedMoney(limit, cur)), true
+		return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the %s, %s/month (the rule allows up to +%d, at most %d in the %s and %s/month)",
+			r.name, nodes(added), after, poolWord(op), aks.SignedMoney(plan.Cost.MonthlyIncrease(), cur), s.MaxAddedNodes, s.MaxPoolNodes, poolWord(op), aks.SignedMoney(limit, cur)), true
 	}
-	return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the pool (the rule allows up to +%d and at most %d in the pool)",
-		r.name, nodes(added), after, s.MaxAddedNodes, s.MaxPoolNodes), true
+	return fmt.Sprintf("auto-approved by rule %s: +%s, %d in the %s (the rule allows up to +%d and at most %d in the %s)",
+		r.name, nodes(added), after, poolWord(op), s.MaxAddedNodes, s.MaxPoolNodes, poolWord(op)), true
 }
 
 // SetCurrency names the currency of the cost limits (prices.currency; default USD), for
@@ -480,15 +596,17 @@ func (r *rule) checkCost(op aks.Operation, plan aks.Plan) error {
 }
 
 // checkGuardrails refuses what the rule's guardrails forbid. Node limits apply to requests that
-// add capacity (shrinking an oversized pool stays possible); VM sizes to new pools and clusters;
-// locations to creates and growth; versions to creates and upgrades.
+// add capacity (shrinking an oversized pool stays possible); VM sizes to new AKS pools and
+// clusters, instance types to new node groups; locations (AKS) and regions (EKS) to creates and
+// growth; versions to creates and upgrades.
 func (r *rule) checkGuardrails(op aks.Operation, plan aks.Plan) error {
 	g := r.guard
 	grows := growsCapacity(op, plan)
+	eks := op.Kind.Provider() == aks.ProviderEKS
 	if g.MaxNodesPerPool > 0 && grows {
 		if n := poolSizeAfter(op, plan); n > g.MaxNodesPerPool {
 			return r.refuse(
-				fmt.Sprintf("rule %s allows at most %d nodes per pool; this asks for %d", r.name, g.MaxNodesPerPool, n),
+				fmt.Sprintf("rule %s allows at most %d nodes per %s; this asks for %d", r.name, g.MaxNodesPerPool, poolWord(op), n),
 				fmt.Sprintf("ask for at most %d nodes", g.MaxNodesPerPool))
 		}
 	}
@@ -497,10 +615,14 @@ func (r *rule) checkGuardrails(op aks.Operation, plan aks.Plan) error {
 		if op.Kind == aks.OpClusterCreate && n <= 0 {
 			n = poolSizeAfter(op, plan)
 		}
+		if eks && n >= 0 && plan.ToNodes >= 0 {
+			// The EKS planner counts every group at its desired size; this one may reach its max.
+			n += poolSizeAfter(op, plan) - plan.ToNodes
+		}
 		if n > g.MaxNodesPerCluster {
 			return r.refuse(
 				fmt.Sprintf("rule %s allows at most %d nodes per cluster; this would make %d", r.name, g.MaxNodesPerCluster, n),
-				"scale another pool down first, or ask for fewer nodes")
+				fmt.Sprintf("scale another %s down first, or ask for fewer nodes", poolWord(op)))
 		}
 	}
 	if len(g.VMSizes) > 0 && (op.Kind == aks.OpClusterCreate || op.Kind == aks.OpPoolAdd) {
@@ -511,7 +633,12 @@ func (r *rule) checkGuardrails(op aks.Operation, plan aks.Plan) error {
 				"pick one of them with --node-vm-size")
 		}
 	}
-	if len(g.Locations) > 0 && (op.Kind == aks.OpClusterCreate || grows) {
+	if len(g.InstanceTypes) > 0 && op.Kind == aks.OpNodegroupCreate {
+		if err := r.checkInstanceTypes(op, plan); err != nil {
+			return err
+		}
+	}
+	if len(g.Locations) > 0 && !eks && (op.Kind == aks.OpClusterCreate || grows) {
 		loc := plan.Location
 		if op.Kind == aks.OpClusterCreate {
 			loc = cmp.Or(op.Location, plan.Location)
@@ -524,18 +651,68 @@ func (r *rule) checkGuardrails(op aks.Operation, plan aks.Plan) error {
 				"pick one of them with --location")
 		}
 	}
+	if len(g.Regions) > 0 && eks && grows {
+		// Every EKS target names its region, so an unknown one is refused (fail closed).
+		if region := cmp.Or(plan.Location, op.Target.Region); region == "" || !globAny(lower(g.Regions), region) {
+			return r.refuse(
+				fmt.Sprintf("rule %s lets EKS clusters grow only in the regions %s; this asks for %s", r.name, strings.Join(g.Regions, ", "), cmp.Or(region, "an unknown region")),
+				"ask in one of those regions")
+		}
+	}
 	if err := r.checkCost(op, plan); err != nil {
 		return err
 	}
-	if len(g.KubernetesVersions) > 0 && setsVersion(op) {
+	if len(g.KubernetesVersions) > 0 && setsVersion(op, plan) {
 		v := cmp.Or(op.KubernetesVersion, plannedVersion(plan))
-		if v == "" || !globAny(lower(g.KubernetesVersions), v) {
+		if v == "" || !versionAllowed(lower(g.KubernetesVersions), v, eks) {
 			return r.refuse(
 				fmt.Sprintf("rule %s allows only the Kubernetes versions %s; this asks for %s", r.name, strings.Join(g.KubernetesVersions, ", "), cmp.Or(v, "an unknown version")),
 				"pick an allowed one with --kubernetes-version")
 		}
 	}
 	return nil
+}
+
+// checkInstanceTypes refuses a new node group with an instance type the rule does not allow:
+// the node group may run on any of its types, so every one must be allowed.
+func (r *rule) checkInstanceTypes(op aks.Operation, plan aks.Plan) error {
+	var types []string
+	if op.Nodegroup != nil {
+		types = op.Nodegroup.InstanceTypes
+	}
+	if len(types) == 0 && plan.VMSize != "" {
+		types = strings.Split(plan.VMSize, ",")
+	}
+	allowed := lower(r.guard.InstanceTypes)
+	bad := slices.DeleteFunc(slices.Clone(types), func(t string) bool { return globAny(allowed, strings.TrimSpace(t)) })
+	if len(types) > 0 && len(bad) == 0 {
+		return nil
+	}
+	asked := "an unknown instance type"
+	switch {
+	case len(types) == 1:
+		asked = types[0]
+	case len(types) > 1:
+		asked = fmt.Sprintf("%s (of %s)", strings.Join(bad, ", "), strings.Join(types, ", "))
+	}
+	return r.refuse(
+		fmt.Sprintf("rule %s allows only the instance types %s; this asks for %s", r.name, strings.Join(r.guard.InstanceTypes, ", "), asked),
+		"pick only allowed ones with --instance-types")
+}
+
+// versionAllowed reports whether the version matches one of the lowercase patterns. EKS versions
+// are major.minor ("1.31"), so for them a pattern written for AKS patch versions ("1.31.*")
+// counts as well.
+func versionAllowed(patterns []string, v string, eks bool) bool {
+	return globAny(patterns, v) || (eks && strings.Count(v, ".") == 1 && globAny(patterns, v+".0"))
+}
+
+// poolWord names what the operation's pool is, for messages.
+func poolWord(op aks.Operation) string {
+	if op.Kind.Provider() == aks.ProviderEKS {
+		return "node group"
+	}
+	return "pool"
 }
 
 func (r *rule) refuse(msg, hint string) *aks.Error {
@@ -546,9 +723,9 @@ func (r *rule) refuse(msg, hint string) *aks.Error {
 // growsCapacity reports whether the request may end with more nodes than now.
 func growsCapacity(op aks.Operation, plan aks.Plan) bool {
 	switch op.Kind {
-	case aks.OpClusterCreate, aks.OpPoolAdd:
+	case aks.OpClusterCreate, aks.OpPoolAdd, aks.OpNodegroupCreate:
 		return true
-	case aks.OpPoolScale:
+	case aks.OpPoolScale, aks.OpNodegroupScale:
 		return addsCapacity(op, plan)
 	case aks.OpPoolAutoscale:
 		return !op.DisableAutoscaler && plan.ScaleUp
@@ -556,24 +733,35 @@ func growsCapacity(op aks.Operation, plan aks.Plan) bool {
 	return false
 }
 
-// poolSizeAfter is the largest size the pool may reach: the node count, or the autoscaler max.
+// poolSizeAfter is the largest size the pool may reach: the node count, or the autoscaler max;
+// for an EKS node group, the desired size, or the max size the request sets.
 func poolSizeAfter(op aks.Operation, plan aks.Plan) int {
 	n := plan.ToNodes
 	if n < 0 && op.NodeCount != nil {
 		n = *op.NodeCount
 	}
+	if n < 0 && op.Nodegroup != nil && op.Nodegroup.DesiredSize != nil {
+		n = *op.Nodegroup.DesiredSize
+	}
 	if op.Autoscaler != nil && !op.DisableAutoscaler {
 		n = max(n, op.Autoscaler.Max)
+	}
+	if _, to, ok := nodegroupMax(op, plan); ok {
+		n = max(n, to)
 	}
 	return n
 }
 
-func setsVersion(op aks.Operation) bool {
+// setsVersion reports whether the request chooses a Kubernetes version. A node-group upgrade
+// that only moves to a newer AMI release of its version does not.
+func setsVersion(op aks.Operation, plan aks.Plan) bool {
 	switch op.Kind {
-	case aks.OpClusterCreate, aks.OpClusterUpgrade:
+	case aks.OpClusterCreate, aks.OpClusterUpgrade, aks.OpNodegroupCreate:
 		return true
 	case aks.OpPoolUpgrade:
 		return !op.NodeImageOnly
+	case aks.OpNodegroupUpgrade:
+		return op.KubernetesVersion != "" || plannedVersion(plan) != ""
 	}
 	return false
 }
