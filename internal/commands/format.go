@@ -12,14 +12,14 @@ import (
 // then flags by their long names (-g and -l short). Parse reads it back to the same Command, so
 // it is what the bot can echo as "you asked for".
 func (c Command) String() string {
-	sp, ok := specs[c.Kind]
+	sp, ok := specByKind(c.Kind)
 	if !ok {
 		return string(c.Kind)
 	}
 	if c.Kind == KindSchedule && c.Schedule != nil {
 		return c.scheduleString()
 	}
-	w := []string{string(c.Kind)}
+	w := []string{sp.name()}
 	if c.Kind == KindHelp {
 		if c.Topic != "" {
 			w = append(w, c.Topic)
