@@ -1,5 +1,5 @@
-// Package commands is the `/aks` grammar: it parses and validates what a user typed after the
-// slash command into a Command, and writes the help texts. It is pure: no I/O and no clock, so
+// Package commands is the `/aks` and `/eks` grammar: it parses and validates what a user typed
+// after the slash command into a Command, and writes the help texts. It is pure: no I/O and no clock, so
 // every rule here can be tested exhaustively and fuzzed.
 package commands
 
@@ -47,7 +47,7 @@ const (
 	KindSchedule        Kind = "schedule"
 )
 
-// Command is one parsed and validated `/aks` command. Defaults that come from configuration
+// Command is one parsed and validated `/aks` or `/eks` command. Defaults that come from configuration
 // (resource group, location) are not filled in: empty means "use the configured default".
 // Defaults that AKS itself applies are not filled in either: an empty Op.Mode means User and an
 // empty Op.OSType means Linux, and the values were validated on that assumption.
@@ -80,15 +80,23 @@ type Command struct {
 	Subscription string
 	// AllSubscriptions (list only): the clusters of every configured subscription.
 	AllSubscriptions bool
+
+	// Region is /eks --region, lower case ("eu-west-1"); "" = the configured default (for
+	// `/eks list`: every configured region). The bot refuses regions it is not configured for.
+	Region string
+	// Nodegroup is the EKS node group an /eks nodegroup command names; Op.Target.Pool is the
+	// same for the mutating ones.
+	Nodegroup string
 }
 
-// Mutating reports whether the command asks for a change in Azure (and so becomes a job).
+// Mutating reports whether the command asks for a change in Azure or EKS (and so becomes a job).
 // abort changes Azure too, but it stops an operation rather than starting one, so it is not a
 // job and is not Mutating.
 func (c Command) Mutating() bool {
 	switch c.Kind {
 	case KindCreate, KindDelete, KindScale, KindUpgrade, KindStart, KindStop,
-		KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate, KindNodepoolDelete, KindNodepoolUpgrade:
+		KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate, KindNodepoolDelete, KindNodepoolUpgrade,
+		KindEKSNodegroupCreate, KindEKSNodegroupScale, KindEKSNodegroupUpgrade, KindEKSNodegroupDelete:
 		return true
 	}
 	return false

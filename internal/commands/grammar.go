@@ -20,6 +20,11 @@ type grammar struct {
 	synonyms map[string]string
 	// elsewhere explains words that are not commands here but are elsewhere ("abort" on /eks).
 	elsewhere map[string]string
+	// foreignFlags answer the other slash command's flags typed here ("--node-count" on /eks).
+	foreignFlags map[string]string
+	// suggestSub also offers the group's subcommands for a mistyped first word ("sacle" ->
+	// "nodegroup scale"), for a grammar whose verbs all sit in the group.
+	suggestSub bool
 
 	intro      string // the overview's first line
 	outro      string // the overview's last line
@@ -149,6 +154,8 @@ func (g *grammar) lookup(toks []token) (*spec, []token, error) {
 			msg += "; did you mean " + g.group + " " + word + "?"
 		} else if s := suggest(word, g.topLevelWords()); s != "" {
 			msg += "; did you mean " + s + "?"
+		} else if s := suggest(word, g.groupWords()); s != "" && g.suggestSub {
+			msg += "; did you mean " + g.group + " " + s + "?"
 		}
 		return nil, nil, &UsageError{Message: msg, Usage: g.overviewUsage}
 	}
@@ -248,8 +255,12 @@ func (sp *spec) parseArgs(rest []token) (Command, *input, error) {
 	return c, in, nil
 }
 
-// specByKind finds the command of a Kind.
+// specByKind finds the command of a Kind in either grammar. The kinds both share (jobs,
+// approve, ...) are written the same in both, so the /aks one serves for them.
 func specByKind(k Kind) (*spec, bool) {
-	sp, ok := aksGrammar.byKind[k]
+	if sp, ok := aksGrammar.byKind[k]; ok {
+		return sp, true
+	}
+	sp, ok := eksGrammar.byKind[k]
 	return sp, ok
 }

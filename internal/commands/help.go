@@ -69,7 +69,7 @@ func (g *grammar) overviewHelp() string {
 func shortUsage(s *spec) string {
 	u := s.usage[0]
 	switch s.kind {
-	case KindHelp, KindList, KindGetVersions, KindJobs:
+	case KindHelp, KindList, KindGetVersions, KindJobs, KindEKSList:
 		return u
 	case KindNodepoolUpdate:
 		return "nodepool update CLUSTER POOL --enable-cluster-autoscaler|--update-cluster-autoscaler|--disable-cluster-autoscaler ..."
@@ -142,6 +142,8 @@ func (s *spec) flagHelp(f *flagDef) string {
 	switch s.slotOf(f.long) {
 	case slotCluster:
 		return "the cluster, instead of the positional CLUSTER"
+	case slotNodegroup:
+		return "the node group, instead of the positional NODEGROUP"
 	case slotPool:
 		switch {
 		case len(s.args) > 1:

@@ -40,10 +40,11 @@ func (f *flagDef) spellings() []string {
 
 // Slots that positional arguments and the name flags fill.
 const (
-	slotCluster = "CLUSTER"
-	slotPool    = "POOL"
-	slotID      = "ID"
-	slotReason  = "REASON"
+	slotCluster   = "CLUSTER"
+	slotPool      = "POOL"
+	slotNodegroup = "NODEGROUP"
+	slotID        = "ID"
+	slotReason    = "REASON"
 )
 
 // Flag long names, used as keys everywhere.
@@ -446,7 +447,7 @@ var specList = []*spec{
 			"newest first, for one cluster or all. Only approvers may read it. --since takes Go durations " +
 			"(90m, 12h) and days (7d); the default is 24h and the limit 90d.",
 		examples: []string{"audit", "audit demo --since 7d", "audit -g rg-prod --since 2h"},
-		build:    buildAudit,
+		build:    withSince(buildOptionalCluster),
 	},
 	{
 		kind:     KindCost,
@@ -730,7 +731,9 @@ func (sp *spec) lookupFlag(spelling string) (*flagDef, error) {
 	}
 	if !ok {
 		msg := "unknown flag " + clip(spelling)
-		if s := suggestFlag(key, sp.spellings()); s != "" {
+		if hint, ok := sp.g.foreignFlags[key]; ok {
+			msg += "; " + hint
+		} else if s := suggestFlag(key, sp.spellings()); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
 		return nil, sp.usageError("%s", msg)
@@ -751,6 +754,8 @@ func slotWords(slot string) string {
 		return "the cluster name (CLUSTER)"
 	case slotPool:
 		return "the node pool name (POOL)"
+	case slotNodegroup:
+		return "the node group name (NODEGROUP)"
 	case slotID:
 		return "the job ID (ID)"
 	}
