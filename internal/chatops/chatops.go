@@ -43,8 +43,10 @@ func SlashCommand(name string) (string, bool) {
 // UnknownCommand is the answer to a slash command aksbot does not know, such as one a Slack
 // admin added to the app by mistake.
 func UnknownCommand(name string) Reply {
-	return Reply{Error: true, Text: fmt.Sprintf("Sorry, aksbot answers `%s` and `%s` only; %q is not one of its commands. Try `%s help` or `%s help`.",
-		CommandAKS, CommandEKS, clip(name), CommandAKS, CommandEKS)}
+	// The name is shown inert: Slack reads < and & in a reply as the start of a mention or link.
+	shown := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(fmt.Sprintf("%q", clip(name)))
+	return Reply{Error: true, Text: fmt.Sprintf("Sorry, aksbot answers `%s` and `%s` only; %s is not one of its commands. Try `%s help` or `%s help`.",
+		CommandAKS, CommandEKS, shown, CommandAKS, CommandEKS)}
 }
 
 // clip shortens what a user or transport sent to a length that fits a one-line message or log.

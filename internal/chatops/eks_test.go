@@ -305,6 +305,10 @@ func TestUnknownSlashCommand(t *testing.T) {
 	if len(e.submitted) != 0 {
 		t.Error("an unknown command reached the engine")
 	}
+	reply = s.Command(context.Background(), Request{User: aks.User{ID: "U1"}, Command: "/x<!channel>" + strings.Repeat("x", 100), Text: "list"})
+	if !reply.Error || strings.Contains(reply.Text, "<!channel>") || len(reply.Text) > 200 {
+		t.Errorf("a hostile command name is shown as is: %q", reply.Text)
+	}
 	for _, name := range []string{"", "/aks", " /AKS "} {
 		reply := s.Command(context.Background(), Request{User: aks.User{ID: "U1"}, Command: name, Text: "jobs"})
 		if reply.Error || !strings.Contains(reply.Text, "/aks jobs --all") {
