@@ -49,7 +49,7 @@ func (s *Service) runEKS(ctx context.Context, req Request, cmd commands.Command)
 	}
 	if s.EKS == nil {
 		return "", "", &aks.Error{Code: aks.EUnavailable, Message: "EKS is not configured on this bot",
-			Hint: "see “EKS node groups” in the README for the aws section of the configuration; /aks works as before"}
+			Hint: "see “EKS managed node groups” in the README for the aws section of the configuration; /aks works as before"}
 	}
 	now := s.now()
 	if text, jobID, ok, err := s.jobCommand(ctx, req, cmd, CommandEKS, now); ok {
@@ -105,7 +105,7 @@ func (s *Service) runEKS(ctx context.Context, req Request, cmd commands.Command)
 func (e *EKS) region(named string) (string, error) {
 	if len(e.Regions) == 0 {
 		return "", &aks.Error{Code: aks.EUnavailable, Message: "no AWS region is configured for EKS",
-			Hint: "see “EKS node groups” in the README"}
+			Hint: "set aws.regions in the configuration (see “EKS managed node groups” in the README)"}
 	}
 	if named == "" {
 		return e.Regions[0], nil

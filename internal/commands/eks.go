@@ -133,11 +133,11 @@ var eksSpecList = []*spec{
 		aliases: []alias{{words: "create-nodegroup"}, {words: "create nodegroup"}},
 		args:    []string{slotCluster, slotNodegroup},
 		flags: append(append([]string{fNodeRole, fSubnets, fInstanceTypes}, sizeFlags...),
-			append([]string{fCapacityType, fAMIType, fK8sVersion, fLabels, fEKSTaints}, ngFlags...)...),
+			append([]string{fCapacityType, fAMIType, fK8sVersion, fReleaseVersion, fLabels, fEKSTaints}, ngFlags...)...),
 		nameSlot: slotNodegroup,
 		usage: []string{"nodegroup create CLUSTER NODEGROUP [--node-role ARN] [--subnets ID ...] [--instance-types TYPE ...] " +
 			"[--desired-size N --min-size N --max-size N] [--capacity-type ON_DEMAND|SPOT] [--ami-type TYPE] " +
-			"[--kubernetes-version V] [--labels k=v ...] [--taints k=v:Effect ...] [--region REGION]"},
+			"[--kubernetes-version V] [--release-version V] [--labels k=v ...] [--taints k=v:Effect ...] [--region REGION]"},
 		summary: "create a managed node group",
 		about: "Creates a managed node group, as a job (it may need approval). Without --node-role or --subnets, the " +
 			"cluster's from aws.clusters in the configuration apply. Give the three sizes together or none of them " +
@@ -145,8 +145,7 @@ var eksSpecList = []*spec{
 		examples: []string{
 			"nodegroup create web-prod ng-batch --instance-types m6i.large --desired-size 2 --min-size 1 --max-size 4",
 			"nodegroup create web-prod ng-gpu --capacity-type SPOT --taints gpu=true:NoSchedule --labels team=ml",
-			"create-nodegroup --cluster-name web-prod --nodegroup-name ng-arm --ami-type AL2023_ARM_64_STANDARD --instance-types m7g.large " +
-				"--node-role arn:aws:iam::111122223333:role/eks-nodes --subnets subnet-0a1b2c3d4e5f60718",
+			"create-nodegroup --cluster-name web-prod --nodegroup-name ng-arm --ami-type AL2023_ARM_64_STANDARD --instance-types m7g.large,m6g.large",
 		},
 		build: buildNodegroupCreate,
 	},

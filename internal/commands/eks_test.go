@@ -126,6 +126,8 @@ var eksAcceptCases = []struct {
 		})},
 	{"create sizes in the shorthand", "nodegroup create c n --scaling-config desiredSize=1,minSize=1,maxSize=1",
 		ngCmd(KindEKSNodegroupCreate, aks.OpNodegroupCreate, "", "c", "n", &aks.NodegroupSpec{DesiredSize: intp(1), MinSize: intp(1), MaxSize: intp(1)}, nil)},
+	{"create with an AMI release", "nodegroup create c n --kubernetes-version 1.31 --release-version 1.31.7-20250620",
+		ngCmd(KindEKSNodegroupCreate, aks.OpNodegroupCreate, "", "c", "n", &aks.NodegroupSpec{ReleaseVersion: "1.31.7-20250620"}, func(c *Command) { c.Op.KubernetesVersion = "1.31" })},
 	{"create with a GovCloud role", "nodegroup create c n --node-role arn:aws-us-gov:iam::111122223333:role/path/to/nodes",
 		ngCmd(KindEKSNodegroupCreate, aks.OpNodegroupCreate, "", "c", "n", &aks.NodegroupSpec{NodeRole: "arn:aws-us-gov:iam::111122223333:role/path/to/nodes"}, nil)},
 
@@ -273,7 +275,8 @@ var eksRefuseCases = []struct {
 	{"bad subnet", "nodegroup create c n --subnets subnet-xyz", "/eks nodegroup create", []string{`invalid subnet ID "subnet-xyz"`}},
 	{"subnet twice", "nodegroup create c n --subnets subnet-0a1b2c3d,subnet-0a1b2c3d", "/eks nodegroup create", []string{"subnet ID subnet-0a1b2c3d is given twice"}},
 	{"bad instance type", "nodegroup create c n --instance-types Standard_D4s_v5", "/eks nodegroup create", []string{`invalid instance type "standard_d4s_v5"`, "m6i.large"}},
-	{"capacity block", "nodegroup create c n --capacity-type CAPACITY_BLOCK", "/eks nodegroup create", []string{"invalid --capacity-type", "ON_DEMAND or SPOT"}},
+	{"capacity block", "nodegroup create c n --capacity-type capacity-block", "/eks nodegroup create", []string{"CAPACITY_BLOCK needs a launch template", "ON_DEMAND or SPOT"}},
+	{"release of another version", "nodegroup create c n --kubernetes-version 1.31 --release-version 1.30.9-20250620", "/eks nodegroup create", []string{"AMI release 1.30.9-20250620 is not a release of Kubernetes 1.31"}},
 	{"capacity type typo", "nodegroup create c n --capacity-type SPOTT", "/eks nodegroup create", []string{"did you mean SPOT?"}},
 	{"AMI type typo", "nodegroup create c n --ami-type AL2023_ARM64_STANDARD", "/eks nodegroup create", []string{"did you mean AL2023_ARM_64_STANDARD?"}},
 	{"unknown AMI type", "nodegroup create c n --ami-type UBUNTU", "/eks nodegroup create", []string{`invalid --ami-type "UBUNTU"`, "AL2023_x86_64_STANDARD"}},
@@ -535,6 +538,9 @@ func checkEKSCommand(t *testing.T, text string, c Command) {
 		if given != 0 || (ng.ReleaseVersion != "" && op.KubernetesVersion != "") {
 			t.Fatalf("ParseEKS(%q): upgrade %+v", text, describeEKS(c))
 		}
+	}
+	if ng.ReleaseVersion != "" && op.KubernetesVersion != "" && !strings.HasPrefix(ng.ReleaseVersion, op.KubernetesVersion+".") {
+		t.Fatalf("ParseEKS(%q): AMI release %s of another version than %s", text, ng.ReleaseVersion, op.KubernetesVersion)
 	}
 	for _, s := range ng.Subnets {
 		if !fuzzSubnetRe.MatchString(s) {

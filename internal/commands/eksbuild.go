@@ -158,15 +158,27 @@ func buildNodegroupUpgrade(in *input) (Command, string) {
 	if op.KubernetesVersion, msg = eksVersion(in); msg != "" {
 		return c, msg
 	}
-	if in.has(fReleaseVersion) {
-		v := in.value(fReleaseVersion)
-		if !releaseRe.MatchString(v) {
-			return c, fmt.Sprintf("invalid AMI release version %q: use one such as 1.31.7-20250620", clip(v))
-		}
-		op.Nodegroup.ReleaseVersion = v
+	if op.Nodegroup.ReleaseVersion, msg = releaseVersion(in, ""); msg != "" {
+		return c, msg
 	}
 	c.Op = op
 	return c, ""
+}
+
+// releaseVersion reads --release-version, an AMI release; with version, it must be one of
+// that Kubernetes version's releases.
+func releaseVersion(in *input, version string) (string, string) {
+	if !in.has(fReleaseVersion) {
+		return "", ""
+	}
+	v := in.value(fReleaseVersion)
+	if !releaseRe.MatchString(v) {
+		return "", fmt.Sprintf("invalid AMI release version %q: use one such as 1.31.7-20250620", clip(v))
+	}
+	if version != "" && !strings.HasPrefix(v, version+".") {
+		return "", fmt.Sprintf("AMI release %s is not a release of Kubernetes %s: give the release alone, or one that starts with the version", v, version)
+	}
+	return v, ""
 }
 
 func buildNodegroupCreate(in *input) (Command, string) {
@@ -191,6 +203,9 @@ func buildNodegroupCreate(in *input) (Command, string) {
 	if ng.InstanceTypes, msg = listOf(in, fInstanceTypes, "instance type", "use EC2 instance types such as m6i.large", instanceTypeRe, true); msg != "" {
 		return c, msg
 	}
+	if strings.EqualFold(strings.ReplaceAll(in.value(fCapacityType), "-", "_"), "CAPACITY_BLOCK") {
+		return c, "capacity type CAPACITY_BLOCK needs a launch template with a capacity reservation, which aksbot does not make: use ON_DEMAND or SPOT"
+	}
 	if ng.CapacityType, msg = enum(in, fCapacityType, capacityTypes); msg != "" {
 		return c, msg
 	}
@@ -199,6 +214,9 @@ func buildNodegroupCreate(in *input) (Command, string) {
 	}
 	op := &aks.Operation{Kind: aks.OpNodegroupCreate, Nodegroup: ng}
 	if op.KubernetesVersion, msg = eksVersion(in); msg != "" {
+		return c, msg
+	}
+	if ng.ReleaseVersion, msg = releaseVersion(in, op.KubernetesVersion); msg != "" {
 		return c, msg
 	}
 	// The AWS CLI writes labels and taints comma-separated; neither may hold a comma itself.
