@@ -36,7 +36,7 @@ func (s *Service) eksCommand(ctx context.Context, req Request) Reply {
 	}
 	text, jobID, err := s.runEKS(ctx, req, cmd)
 	if err != nil {
-		s.log().Info("command refused", "user", req.User.ID, "channel", req.Channel, "command", "/eks "+string(cmd.Kind), "err", err)
+		s.log().Info("command refused", "user", req.User.ID, "channel", req.Channel, "slash", CommandEKS, "command", cmd.Kind, "err", err)
 		return cloudErrorReply("EKS", err)
 	}
 	return Reply{Text: text, JobID: jobID}

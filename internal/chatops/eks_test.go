@@ -64,7 +64,7 @@ func eksService(e *stubEngine, r *stubEKS, st *stubJobs) *Service {
 	return s
 }
 
-func eks(text string) Request {
+func eksReq(text string) Request {
 	return Request{User: aks.User{ID: "U1"}, Channel: "C1", Command: "/eks", Text: text}
 }
 
@@ -83,7 +83,7 @@ func TestEKSReadCommandsUseTheRegions(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := &stubEKS{}
-		reply := eksService(&stubEngine{}, r, &stubJobs{}).Command(context.Background(), eks(c.text))
+		reply := eksService(&stubEngine{}, r, &stubJobs{}).Command(context.Background(), eksReq(c.text))
 		if reply.Error || reply.Text != "answer to "+c.call || len(r.calls) != 1 || r.calls[0] != c.call {
 			t.Errorf("/eks %s: reply %+v, reader calls %v, want %q", c.text, reply, r.calls, c.call)
 		}
@@ -94,7 +94,7 @@ func TestEKSRefusesARegionItIsNotConfiguredFor(t *testing.T) {
 	r, e := &stubEKS{}, &stubEngine{}
 	s := eksService(e, r, &stubJobs{})
 	for _, text := range []string{"describe web-prod --region ap-south-1", "list --region ap-south-1", "nodegroup scale web-prod ng-web --nodes 3 --region ap-south-1"} {
-		reply := s.Command(context.Background(), eks(text))
+		reply := s.Command(context.Background(), eksReq(text))
 		if !reply.Error || !strings.Contains(reply.Text, "does not work in region ap-south-1") || !strings.Contains(reply.Text, "eu-west-1, us-east-1") {
 			t.Errorf("/eks %s: %+v", text, reply)
 		}
@@ -103,7 +103,7 @@ func TestEKSRefusesARegionItIsNotConfiguredFor(t *testing.T) {
 		t.Errorf("reached EKS or the engine: reader %v, submitted %d", r.calls, len(e.submitted))
 	}
 	s.EKS.Regions = nil
-	if reply := s.Command(context.Background(), eks("list")); !reply.Error || !strings.Contains(reply.Text, "No AWS region is configured") {
+	if reply := s.Command(context.Background(), eksReq("list")); !reply.Error || !strings.Contains(reply.Text, "No AWS region is configured") {
 		t.Errorf("without regions: %+v", reply)
 	}
 }
@@ -111,20 +111,20 @@ func TestEKSRefusesARegionItIsNotConfiguredFor(t *testing.T) {
 func TestEKSNotConfigured(t *testing.T) {
 	s := policyService(&stubEngine{}, &stubJobs{})
 	for _, text := range []string{"list", "nodegroup scale web-prod ng-web --nodes 3", "jobs"} {
-		reply := s.Command(context.Background(), eks(text))
+		reply := s.Command(context.Background(), eksReq(text))
 		if !reply.Error || !strings.Contains(reply.Text, "EKS is not configured") || !strings.Contains(reply.Text, "README") {
 			t.Errorf("/eks %s without EKS: %+v", text, reply)
 		}
 	}
 	// Help needs nothing but the grammar.
-	if reply := s.Command(context.Background(), eks("help")); reply.Error || !strings.Contains(reply.Text, "`/eks nodegroup scale") {
+	if reply := s.Command(context.Background(), eksReq("help")); reply.Error || !strings.Contains(reply.Text, "`/eks nodegroup scale") {
 		t.Errorf("/eks help without EKS: %+v", reply)
 	}
 }
 
 func TestEKSScaleMakesAJobOnTheEKSTarget(t *testing.T) {
 	e := &stubEngine{}
-	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eks("nodegroup scale web-prod ng-web --desired-size 5 --max-size 10"))
+	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eksReq("nodegroup scale web-prod ng-web --desired-size 5 --max-size 10"))
 	if reply.Error || reply.JobID != "7" || !strings.Contains(reply.Text, "waiting for approval") {
 		t.Fatalf("reply %+v", reply)
 	}
@@ -144,7 +144,7 @@ func TestEKSScaleMakesAJobOnTheEKSTarget(t *testing.T) {
 func TestEKSCreateTakesTheClusterDefaults(t *testing.T) {
 	e := &stubEngine{}
 	s := eksService(e, &stubEKS{}, &stubJobs{})
-	if reply := s.Command(context.Background(), eks("nodegroup create web-prod ng-batch")); reply.Error {
+	if reply := s.Command(context.Background(), eksReq("nodegroup create web-prod ng-batch")); reply.Error {
 		t.Fatalf("reply %+v", reply)
 	}
 	want := aks.NodegroupSpec{NodeRole: testRole, Subnets: []string{"subnet-0a1b2c3d", "subnet-1a1b2c3d"}, InstanceTypes: []string{"m6i.large"}}
@@ -152,7 +152,7 @@ func TestEKSCreateTakesTheClusterDefaults(t *testing.T) {
 		t.Errorf("defaults not applied: %+v, want %+v", got, want)
 	}
 	// What the command gives wins over the defaults.
-	if reply := s.Command(context.Background(), eks("nodegroup create web-prod ng-arm --instance-types m7g.large --subnets subnet-2a1b2c3d")); reply.Error {
+	if reply := s.Command(context.Background(), eksReq("nodegroup create web-prod ng-arm --instance-types m7g.large --subnets subnet-2a1b2c3d")); reply.Error {
 		t.Fatalf("reply %+v", reply)
 	}
 	want = aks.NodegroupSpec{NodeRole: testRole, Subnets: []string{"subnet-2a1b2c3d"}, InstanceTypes: []string{"m7g.large"}}
@@ -171,7 +171,7 @@ func TestEKSCreateNeedsARoleAndSubnets(t *testing.T) {
 	}
 	for _, c := range cases {
 		e := &stubEngine{}
-		reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eks(c.text))
+		reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eksReq(c.text))
 		if !reply.Error || !strings.Contains(reply.Text, c.want) || !strings.Contains(reply.Text, "aws.clusters") {
 			t.Errorf("/eks %s: %+v, want %q naming aws.clusters", c.text, reply, c.want)
 		}
@@ -183,14 +183,14 @@ func TestEKSCreateNeedsARoleAndSubnets(t *testing.T) {
 	e := &stubEngine{}
 	s := eksService(e, &stubEKS{}, &stubJobs{})
 	s.EKS.NodegroupDefaults = nil
-	if reply := s.Command(context.Background(), eks("nodegroup create api ng-1 --node-role "+testRole+" --subnets subnet-0a1b2c3d")); reply.Error || len(e.submitted) != 1 {
+	if reply := s.Command(context.Background(), eksReq("nodegroup create api ng-1 --node-role "+testRole+" --subnets subnet-0a1b2c3d")); reply.Error || len(e.submitted) != 1 {
 		t.Errorf("create with role and subnets: %+v", reply)
 	}
 }
 
 func TestEKSDryRunSubmitsNothing(t *testing.T) {
 	e := &stubEngine{}
-	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eks("nodegroup delete web-prod ng-batch --dry-run"))
+	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eksReq("nodegroup delete web-prod ng-batch --dry-run"))
 	if reply.Error || reply.JobID != "" || len(e.submitted) != 0 || len(e.dryRuns) != 1 {
 		t.Fatalf("reply %+v, submitted %d, dry runs %d", reply, len(e.submitted), len(e.dryRuns))
 	}
@@ -205,19 +205,19 @@ func TestEKSDryRunSubmitsNothing(t *testing.T) {
 func TestEKSErrorsNameEKS(t *testing.T) {
 	cloudErr := fmt.Errorf("plan: %w", &aks.AzureError{StatusCode: 409, Code: "ResourceInUseException", Message: "update in progress"})
 	e := &stubEngine{err: cloudErr}
-	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eks("nodegroup upgrade web-prod ng-web"))
+	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eksReq("nodegroup upgrade web-prod ng-web"))
 	if !reply.Error || !strings.Contains(reply.Text, "EKS said ResourceInUseException: update in progress") || strings.Contains(reply.Text, "Azure") {
 		t.Errorf("engine error: %+v", reply)
 	}
-	reply = eksService(&stubEngine{}, &stubEKS{err: cloudErr}, &stubJobs{}).Command(context.Background(), eks("describe web-prod"))
+	reply = eksService(&stubEngine{}, &stubEKS{err: cloudErr}, &stubJobs{}).Command(context.Background(), eksReq("describe web-prod"))
 	if !reply.Error || !strings.Contains(reply.Text, "EKS said ResourceInUseException") {
 		t.Errorf("reader error: %+v", reply)
 	}
-	reply = eksService(&stubEngine{}, &stubEKS{err: errors.New("dial tcp 10.0.0.1: refused")}, &stubJobs{}).Command(context.Background(), eks("describe web-prod"))
+	reply = eksService(&stubEngine{}, &stubEKS{err: errors.New("dial tcp 10.0.0.1: refused")}, &stubJobs{}).Command(context.Background(), eksReq("describe web-prod"))
 	if !reply.Error || !strings.Contains(reply.Text, "Something went wrong") || strings.Contains(reply.Text, "10.0.0.1") {
 		t.Errorf("internal error: %+v", reply)
 	}
-	reply = eksService(&stubEngine{}, &stubEKS{panics: true}, &stubJobs{}).Command(context.Background(), eks("describe web-prod"))
+	reply = eksService(&stubEngine{}, &stubEKS{panics: true}, &stubJobs{}).Command(context.Background(), eksReq("describe web-prod"))
 	if !reply.Error || !strings.Contains(reply.Text, "Something went wrong inside the bot") {
 		t.Errorf("panic: %+v", reply)
 	}
@@ -230,7 +230,7 @@ func TestEKSErrorsNameEKS(t *testing.T) {
 
 func TestEKSUsageErrorsSpeakOfEKS(t *testing.T) {
 	e := &stubEngine{}
-	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eks("nodegroup scale web-prod ng-web --nodes 3 --nodes-max 2"))
+	reply := eksService(e, &stubEKS{}, &stubJobs{}).Command(context.Background(), eksReq("nodegroup scale web-prod ng-web --nodes 3 --nodes-max 2"))
 	if !reply.Error || !strings.Contains(reply.Text, "node group ng-web: 3 nodes is above the max size 2") || !strings.Contains(reply.Text, "Usage: /eks nodegroup scale") {
 		t.Errorf("reply %+v", reply)
 	}
@@ -242,15 +242,15 @@ func TestEKSUsageErrorsSpeakOfEKS(t *testing.T) {
 func TestEKSJobCommandsAreShared(t *testing.T) {
 	e := &stubEngine{}
 	s := eksService(e, &stubEKS{}, &stubJobs{})
-	reply := s.Command(context.Background(), eks("jobs"))
+	reply := s.Command(context.Background(), eksReq("jobs"))
 	if reply.Error || !strings.Contains(reply.Text, "`/eks jobs --all`") || strings.Contains(reply.Text, "/aks") {
 		t.Errorf("/eks jobs: %+v", reply)
 	}
-	reply = s.Command(context.Background(), eks("jobs --all"))
+	reply = s.Command(context.Background(), eksReq("jobs --all"))
 	if !strings.Contains(reply.Text, "`/eks nodegroup scale`") || strings.Contains(reply.Text, "/aks") {
 		t.Errorf("/eks jobs --all: %+v", reply)
 	}
-	reply = s.Command(context.Background(), eks("job 12"))
+	reply = s.Command(context.Background(), eksReq("job 12"))
 	if !reply.Error || !strings.Contains(reply.Text, "There is no job 12") || !strings.Contains(reply.Text, "/eks jobs --all") {
 		t.Errorf("/eks job 12: %+v", reply)
 	}
@@ -258,7 +258,7 @@ func TestEKSJobCommandsAreShared(t *testing.T) {
 	if reply.Error || !strings.Contains(reply.Text, "denied") || len(e.decided) != 1 || e.decided[0] != `7 deny "not now" by U2` {
 		t.Errorf("/eks deny: %+v, engine %v", reply, e.decided)
 	}
-	if reply := s.Command(context.Background(), eks("whoami")); reply.Text != "you are U1" {
+	if reply := s.Command(context.Background(), eksReq("whoami")); reply.Text != "you are U1" {
 		t.Errorf("/eks whoami: %+v", reply)
 	}
 	// The same commands under /aks keep their /aks hints.
@@ -279,7 +279,7 @@ func TestEKSPendingHints(t *testing.T) {
 func TestEKSPolicyAndAuditUseTheEKSTarget(t *testing.T) {
 	st := &stubJobs{}
 	s := eksService(&stubEngine{}, &stubEKS{}, st)
-	if reply := s.Command(context.Background(), eks("policy web-prod")); reply.Text != "policy of eks · eu-west-1 · web-prod" {
+	if reply := s.Command(context.Background(), eksReq("policy web-prod")); reply.Text != "policy of eks · eu-west-1 · web-prod" {
 		t.Errorf("/eks policy: %+v", reply)
 	}
 	reply := s.Command(context.Background(), Request{User: aks.User{ID: "U2"}, Command: "/eks", Text: "audit web-prod --region us-east-1 --since 7d"})
@@ -289,7 +289,7 @@ func TestEKSPolicyAndAuditUseTheEKSTarget(t *testing.T) {
 	if want := `2026-11-20T12:00:00Z "eks/us-east-1/web-prod" 200`; len(st.asked) != 1 || st.asked[0] != want {
 		t.Errorf("audit log asked for %v, want %s", st.asked, want)
 	}
-	reply = s.Command(context.Background(), eks("audit"))
+	reply = s.Command(context.Background(), eksReq("audit"))
 	if !reply.Error || !strings.Contains(reply.Text, "see /eks policy") {
 		t.Errorf("/eks audit by a non-approver: %+v", reply)
 	}
