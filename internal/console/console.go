@@ -190,7 +190,7 @@ func (c *Console) Report(_ context.Context, job aks.Job, ev aks.Event) error {
 func status(job aks.Job) string {
 	s := job.State.Words()
 	if job.State == aks.StateRunning && job.ProvisioningState != "" {
-		s += " (Azure: " + job.ProvisioningState + ")"
+		s += " (" + job.Op.Target.CloudName() + ": " + job.ProvisioningState + ")"
 	}
 	if job.State == aks.StateAwaitingApproval && job.ApprovalsNeeded > 1 {
 		s += fmt.Sprintf(" (%d of %d approvals)", len(job.Approvals()), job.ApprovalsNeeded)

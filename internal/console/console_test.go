@@ -59,3 +59,16 @@ func TestSlashCommandsReachTheHandlerWithTheirName(t *testing.T) {
 		}
 	}
 }
+
+// A running job's status line names the cloud it runs in.
+func TestStatusNamesTheCloud(t *testing.T) {
+	job := aks.Job{State: aks.StateRunning, ProvisioningState: "Updating",
+		Op: aks.Operation{Target: aks.Target{Provider: aks.ProviderEKS, Region: "eu-west-1", Cluster: "web-prod"}}}
+	if got := status(job); got != "running (EKS: Updating)" {
+		t.Errorf("EKS job: %q", got)
+	}
+	job.Op.Target = aks.Target{ResourceGroup: "rg", Cluster: "demo"}
+	if got := status(job); got != "running (Azure: Updating)" {
+		t.Errorf("AKS job: %q", got)
+	}
+}
