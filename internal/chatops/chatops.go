@@ -4,15 +4,58 @@ package chatops
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// Request is one `/aks ...` command as typed by a user in a channel.
+// The slash commands aksbot answers.
+const (
+	CommandAKS = "/aks"
+	CommandEKS = "/eks"
+)
+
+// Request is one slash command (`/aks ...`, `/eks ...`) as typed by a user in a channel.
 type Request struct {
 	User    aks.User
 	Channel string // Slack channel ID, or the console's channel name
-	Text    string // what follows "/aks", e.g. "nodepool scale demo np2 --node-count 3"
+	Text    string // what follows the slash command, e.g. "nodepool scale demo np2 --node-count 3"
+	// Command is the slash command typed: CommandEKS, or CommandAKS; "" is CommandAKS, the
+	// first one, so that transports that know only it need not say so.
+	Command string
+}
+
+// SlashCommand returns the canonical name of a slash command ("" is /aks) and whether aksbot
+// answers it.
+func SlashCommand(name string) (string, bool) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	switch name {
+	case "", CommandAKS:
+		return CommandAKS, true
+	case CommandEKS:
+		return CommandEKS, true
+	}
+	return name, false
+}
+
+// UnknownCommand is the answer to a slash command aksbot does not know, such as one a Slack
+// admin added to the app by mistake.
+func UnknownCommand(name string) Reply {
+	// The name is shown inert: Slack reads < and & in a reply as the start of a mention or link.
+	shown := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(fmt.Sprintf("%q", clip(name)))
+	return Reply{Error: true, Text: fmt.Sprintf("Sorry, aksbot answers `%s` and `%s` only; %s is not one of its commands. Try `%s help` or `%s help`.",
+		CommandAKS, CommandEKS, shown, CommandAKS, CommandEKS)}
+}
+
+// clip shortens what a user or transport sent to a length that fits a one-line message or log.
+func clip(s string) string {
+	const max = 40
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-3]) + "..."
 }
 
 // Reply is the answer for the person who typed the command (Slack: ephemeral). Text uses Slack

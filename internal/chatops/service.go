@@ -69,7 +69,8 @@ type Defaults struct {
 	Location      string
 }
 
-// Service implements Handler on the job engine, the job store and Azure's read side.
+// Service implements Handler on the job engine, the job store, and the read sides of Azure
+// (/aks) and EKS (/eks).
 type Service struct {
 	Engine Engine
 	Jobs   JobReader
@@ -85,8 +86,10 @@ type Service struct {
 	Subscriptions aks.Subscriptions
 	// AzureIn returns the read side of a subscription by ID; nil = Azure serves them all.
 	AzureIn func(subscriptionID string) (Reader, error)
-	Logger  *slog.Logger
-	Now     func() time.Time // nil = time.Now
+	// EKS serves /eks; nil answers that EKS is not configured.
+	EKS    *EKS
+	Logger *slog.Logger
+	Now    func() time.Time // nil = time.Now
 }
 
 var _ Handler = (*Service)(nil)
@@ -102,6 +105,13 @@ func (s *Service) Command(ctx context.Context, req Request) (reply Reply) {
 			reply = Reply{Error: true, Text: "Something went wrong inside the bot while handling that command; it has been logged."}
 		}
 	}()
+	switch name, known := SlashCommand(req.Command); {
+	case !known:
+		s.log().Info("unknown slash command", "user", req.User.ID, "channel", req.Channel, "command", clip(req.Command))
+		return UnknownCommand(req.Command)
+	case name == CommandEKS:
+		return s.eksCommand(ctx, req)
+	}
 	cmd, err := commands.Parse(req.Text)
 	if err != nil {
 		return errorReply(err)
@@ -137,6 +147,9 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, su
 	}
 	// target is the cluster the command names, in its subscription.
 	target := s.target(sub, aks.Target{ResourceGroup: cmd.ResourceGroup, Cluster: cmd.Cluster})
+	if text, jobID, ok, err := s.jobCommand(ctx, req, cmd, CommandAKS, now); ok {
+		return text, jobID, err
+	}
 	switch cmd.Kind {
 	case "list":
 		if cmd.AllSubscriptions {
@@ -175,34 +188,6 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, su
 			return "", "", s.beingCreated(ctx, target, err)
 		}
 		return views.Upgrades(cmd.Cluster, u), "", nil
-	case "jobs":
-		f := jobs.Filter{States: unfinished}
-		if cmd.All {
-			f = jobs.Filter{Limit: 25}
-		}
-		list, err := s.Jobs.Jobs(ctx, f)
-		if err != nil {
-			return "", "", fmt.Errorf("read jobs: %w", err)
-		}
-		return views.JobList(list, now, cmd.All), "", nil
-	case "job":
-		job, err := s.Jobs.Job(ctx, cmd.JobID)
-		if err != nil {
-			return "", "", notFoundJob(cmd.JobID, err)
-		}
-		evs, err := s.Jobs.Events(ctx, job.ID)
-		if err != nil {
-			return "", "", fmt.Errorf("read events of job %s: %w", job.ID, err)
-		}
-		return views.JobDetail(job, evs, now), "", nil
-	case "cancel":
-		job, err := s.Engine.Cancel(ctx, cmd.JobID, req.User)
-		if err != nil {
-			return "", "", err
-		}
-		return fmt.Sprintf("Job %s cancelled.", job.ID), job.ID, nil
-	case "approve", "deny":
-		return s.decide(ctx, req.User, cmd.JobID, cmd.Kind == "approve", cmd.Reason)
 	case "abort":
 		t := target
 		t.Pool = cmd.Pool
@@ -211,17 +196,12 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, su
 			return "", "", err
 		}
 		return fmt.Sprintf("Asked Azure to abort job %s on %s. Its thread says when Azure confirms.", job.ID, cmd.Cluster), job.ID, nil
-	case "whoami":
-		text, err := s.Policy.WhoAmI(ctx, req.User)
-		return text, "", err
 	case "policy":
 		return s.Policy.Describe(ctx, target), "", nil
-	case "pending":
-		return s.pending(ctx, req.User, now)
 	case "cost":
 		return s.cost(ctx, cmd, az, target)
 	case "audit":
-		return s.audit(ctx, req.User, cmd, target, now)
+		return s.audit(ctx, req.User, cmd, target, CommandAKS, now)
 	case commands.KindSchedule:
 		return s.schedule(ctx, req, cmd)
 	}
@@ -236,8 +216,56 @@ func (s *Service) run(ctx context.Context, req Request, cmd commands.Command, su
 	if op.Kind == aks.OpClusterCreate && op.Location == "" {
 		op.Location = s.Defaults.Location
 	}
+	return s.submit(ctx, req, op, cmd.DryRun)
+}
+
+// jobCommand answers the commands on jobs, which /aks and /eks share: ok is false for any
+// other command. slash is the command they were typed with, for the hints.
+func (s *Service) jobCommand(ctx context.Context, req Request, cmd commands.Command, slash string, now time.Time) (text, jobID string, ok bool, err error) {
+	switch cmd.Kind {
+	case commands.KindJobs:
+		f := jobs.Filter{States: unfinished}
+		if cmd.All {
+			f = jobs.Filter{Limit: 25}
+		}
+		list, err := s.Jobs.Jobs(ctx, f)
+		if err != nil {
+			return "", "", true, fmt.Errorf("read jobs: %w", err)
+		}
+		return hints(views.JobList(list, now, cmd.All), slash), "", true, nil
+	case commands.KindJob:
+		job, err := s.Jobs.Job(ctx, cmd.JobID)
+		if err != nil {
+			return "", "", true, notFoundJob(cmd.JobID, slash, err)
+		}
+		evs, err := s.Jobs.Events(ctx, job.ID)
+		if err != nil {
+			return "", "", true, fmt.Errorf("read events of job %s: %w", job.ID, err)
+		}
+		return views.JobDetail(job, evs, now), "", true, nil
+	case commands.KindCancel:
+		job, err := s.Engine.Cancel(ctx, cmd.JobID, req.User)
+		if err != nil {
+			return "", "", true, err
+		}
+		return fmt.Sprintf("Job %s cancelled.", job.ID), job.ID, true, nil
+	case commands.KindApprove, commands.KindDeny:
+		text, jobID, err := s.decide(ctx, req.User, cmd.JobID, cmd.Kind == commands.KindApprove, cmd.Reason)
+		return text, jobID, true, err
+	case commands.KindWhoami:
+		text, err := s.Policy.WhoAmI(ctx, req.User)
+		return text, "", true, err
+	case commands.KindPending:
+		text, jobID, err := s.pending(ctx, req.User, now)
+		return hints(text, slash), jobID, true, err
+	}
+	return "", "", false, nil
+}
+
+// submit makes the job for op, or answers what it would be (dryRun).
+func (s *Service) submit(ctx context.Context, req Request, op aks.Operation, dryRun bool) (string, string, error) {
 	submit := jobs.SubmitRequest{Op: op, Requester: req.User, Channel: req.Channel}
-	if cmd.DryRun {
+	if dryRun {
 		job, ev, err := s.Engine.DryRun(ctx, submit)
 		if err != nil {
 			return "", "", dryRunRefused(s.creating(ctx, op, err))
@@ -331,13 +359,13 @@ func dryRunRefused(err error) error {
 const auditLimit = 200
 
 // audit shows the recent audit trail to approvers.
-func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command, target aks.Target, now time.Time) (string, string, error) {
+func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command, target aks.Target, slash string, now time.Time) (string, string, error) {
 	ok, err := s.Policy.IsApprover(ctx, user)
 	if err != nil {
 		return "", "", err
 	}
 	if !ok {
-		return "", "", &aks.Error{Code: aks.EUnauthorized, Message: "only approvers can read the audit trail", Hint: "ask an approver, or see /aks policy for who they are"}
+		return "", "", &aks.Error{Code: aks.EUnauthorized, Message: "only approvers can read the audit trail", Hint: "ask an approver, or see " + slash + " policy for who they are"}
 	}
 	key, scope := "", "all clusters"
 	if cmd.Cluster != "" {
@@ -354,7 +382,7 @@ func (s *Service) audit(ctx context.Context, user aks.User, cmd commands.Command
 func (s *Service) CanDecide(ctx context.Context, jobID string, user aks.User) Reply {
 	job, err := s.Jobs.Job(ctx, jobID)
 	if err != nil {
-		return errorReply(notFoundJob(jobID, err))
+		return errorReply(notFoundJob(jobID, CommandAKS, err))
 	}
 	if job.State != aks.StateAwaitingApproval {
 		return errorReply(aks.Errorf(aks.EConflict, "job %s is already %s; nothing to decide", job.ID, job.State.Words()))
@@ -380,9 +408,9 @@ func (s *Service) Decide(ctx context.Context, jobID string, user aks.User, appro
 	return Reply{}
 }
 
-func notFoundJob(id string, err error) error {
+func notFoundJob(id, slash string, err error) error {
 	if errors.Is(err, jobs.ErrNotFound) {
-		return &aks.Error{Code: aks.ENotFound, Message: fmt.Sprintf("there is no job %s", id), Hint: "see /aks jobs --all", Err: err}
+		return &aks.Error{Code: aks.ENotFound, Message: fmt.Sprintf("there is no job %s", id), Hint: "see " + slash + " jobs --all", Err: err}
 	}
 	return fmt.Errorf("read job %s: %w", id, err)
 }
@@ -390,6 +418,11 @@ func notFoundJob(id string, err error) error {
 // errorReply says what went wrong in words for the person who asked. Internal details stay in
 // the logs.
 func errorReply(err error) Reply {
+	return cloudErrorReply("Azure", err)
+}
+
+// cloudErrorReply is errorReply for a command whose cloud errors come from cloud ("EKS").
+func cloudErrorReply(cloud string, err error) Reply {
 	var usage *commands.UsageError
 	var ae *aks.Error
 	var az *aks.AzureError
@@ -403,7 +436,7 @@ func errorReply(err error) Reply {
 			b.WriteString(" " + capitalise(ae.Hint) + ".")
 		}
 	case errors.As(err, &az):
-		fmt.Fprintf(&b, ":x: Azure said %s: %s", az.Code, az.Message)
+		fmt.Fprintf(&b, ":x: %s said %s: %s", cloud, az.Code, az.Message)
 	default:
 		b.WriteString(":x: Something went wrong while handling that (it has been logged). Try again in a moment.")
 	}

@@ -285,13 +285,16 @@ func buildOptionalCluster(in *input) (Command, string) {
 	return Command{ResourceGroup: rg}, msg
 }
 
-func buildAudit(in *input) (Command, string) {
-	c, msg := buildOptionalCluster(in)
-	if msg != "" {
+// withSince builds audit: what build makes of the cluster part, and --since.
+func withSince(build func(*input) (Command, string)) func(*input) (Command, string) {
+	return func(in *input) (Command, string) {
+		c, msg := build(in)
+		if msg != "" {
+			return c, msg
+		}
+		c.Since, msg = since(in)
 		return c, msg
 	}
-	c.Since, msg = since(in)
-	return c, msg
 }
 
 func buildAbort(in *input) (Command, string) {

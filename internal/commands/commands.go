@@ -1,5 +1,5 @@
-// Package commands is the `/aks` grammar: it parses and validates what a user typed after the
-// slash command into a Command, and writes the help texts. It is pure: no I/O and no clock, so
+// Package commands is the `/aks` and `/eks` grammar: it parses and validates what a user typed
+// after the slash command into a Command, and writes the help texts. It is pure: no I/O and no clock, so
 // every rule here can be tested exhaustively and fuzzed.
 package commands
 
@@ -47,7 +47,7 @@ const (
 	KindSchedule        Kind = "schedule"
 )
 
-// Command is one parsed and validated `/aks` command. Defaults that come from configuration
+// Command is one parsed and validated `/aks` or `/eks` command. Defaults that come from configuration
 // (resource group, location) are not filled in: empty means "use the configured default".
 // Defaults that AKS itself applies are not filled in either: an empty Op.Mode means User and an
 // empty Op.OSType means Linux, and the values were validated on that assumption.
@@ -80,15 +80,23 @@ type Command struct {
 	Subscription string
 	// AllSubscriptions (list only): the clusters of every configured subscription.
 	AllSubscriptions bool
+
+	// Region is /eks --region, lower case ("eu-west-1"); "" = the configured default (for
+	// `/eks list`: every configured region). The bot refuses regions it is not configured for.
+	Region string
+	// Nodegroup is the EKS node group an /eks nodegroup command names; Op.Target.Pool is the
+	// same for the mutating ones.
+	Nodegroup string
 }
 
-// Mutating reports whether the command asks for a change in Azure (and so becomes a job).
+// Mutating reports whether the command asks for a change in Azure or EKS (and so becomes a job).
 // abort changes Azure too, but it stops an operation rather than starting one, so it is not a
 // job and is not Mutating.
 func (c Command) Mutating() bool {
 	switch c.Kind {
 	case KindCreate, KindDelete, KindScale, KindUpgrade, KindStart, KindStop,
-		KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate, KindNodepoolDelete, KindNodepoolUpgrade:
+		KindNodepoolAdd, KindNodepoolScale, KindNodepoolUpdate, KindNodepoolDelete, KindNodepoolUpgrade,
+		KindEKSNodegroupCreate, KindEKSNodegroupScale, KindEKSNodegroupUpgrade, KindEKSNodegroupDelete:
 		return true
 	}
 	return false
@@ -107,58 +115,18 @@ func (e *UsageError) Error() string {
 // Parse parses the text after "/aks". Bad input returns *UsageError; it never panics. Empty
 // text asks for the help overview.
 func Parse(text string) (Command, error) {
-	if len(text) > maxInput {
-		return Command{}, &UsageError{
-			Message: "the command is too long",
-			Usage:   overviewUsage,
-		}
-	}
-	norm := normalise(text)
-	toks, lexErr := tokenize(norm)
-	if len(toks) > 0 && !toks[0].quoted && strings.EqualFold(toks[0].text, "/aks") {
-		toks = toks[1:]
-	}
-	sp, rest, err := lookupCommand(toks)
-	// A free-text reason may hold an unclosed quote ("deny 7 don't "fix it"): the words before
-	// it were read whole, and the reason is taken as typed.
-	if lexErr != nil && (err != nil || sp.reason == "" || len(rest) == 0 || rest[0].isFlag()) {
-		return Command{}, &UsageError{Message: lexErr.Error(), Usage: overviewUsage}
-	}
-	if err != nil {
-		return Command{}, err
-	}
-	if sp.reason != "" {
-		return parseWithReason(sp, norm, rest, lexErr != nil)
+	sp, rest, c, err := aksGrammar.start(text)
+	if sp == nil {
+		return c, err
 	}
 	if sp.kind == KindSchedule {
 		return parseSchedule(sp, rest)
 	}
-	if sp.kind == KindHelp {
-		words := make([]string, len(rest))
-		for i, t := range rest {
-			words[i] = t.text
-		}
-		topic, err := canonicalTopic(strings.Join(words, " "))
-		if err != nil {
-			return Command{}, err
-		}
-		return Command{Kind: KindHelp, Topic: topic}, nil
+	c, in, err := sp.parseArgs(rest)
+	if err != nil || in == nil {
+		return c, err
 	}
-	for _, t := range rest {
-		if t.isHelpFlag() {
-			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
-		}
-	}
-	in, err := scan(sp, rest)
-	if err != nil {
-		return Command{}, err
-	}
-	c, msg := sp.build(in)
-	if msg != "" {
-		return Command{}, sp.usageError("%s", msg)
-	}
-	c.Kind = sp.kind
-	c.DryRun = in.has(fDryRun)
+	var msg string
 	if in.has(fSubscription) {
 		if c.Subscription, msg = subscription(in); msg != "" {
 			return Command{}, sp.usageError("%s", msg)
@@ -188,7 +156,7 @@ func parseWithReason(sp *spec, norm string, rest []token, unclosed bool) (Comman
 	first := rest[0]
 	if first.isFlag() {
 		if first.isHelpFlag() {
-			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
+			return Command{Kind: KindHelp, Topic: sp.name()}, nil
 		}
 		spelling, _, _ := strings.Cut(first.text, "=")
 		if _, err := sp.lookupFlag(spelling); err != nil {
@@ -203,7 +171,7 @@ func parseWithReason(sp *spec, norm string, rest []token, unclosed bool) (Comman
 	reason := strings.TrimSpace(norm[first.end:])
 	if !unclosed && len(rest) == 2 {
 		if rest[1].isHelpFlag() {
-			return Command{Kind: KindHelp, Topic: string(sp.kind)}, nil
+			return Command{Kind: KindHelp, Topic: sp.name()}, nil
 		}
 		if rest[1].quoted {
 			reason = strings.TrimSpace(rest[1].text)
@@ -213,55 +181,6 @@ func parseWithReason(sp *spec, norm string, rest []token, unclosed bool) (Comman
 		return Command{}, sp.usageError("%s", msg)
 	}
 	return Command{Kind: sp.kind, JobID: id, Reason: reason}, nil
-}
-
-// lookupCommand finds the command the tokens start with and returns the tokens after its words.
-func lookupCommand(toks []token) (*spec, []token, error) {
-	if len(toks) == 0 {
-		return specs[KindHelp], nil, nil
-	}
-	first := toks[0]
-	if first.isFlag() {
-		if first.isHelpFlag() {
-			return specs[KindHelp], toks[1:], nil
-		}
-		return nil, nil, &UsageError{
-			Message: "missing command before " + first.text,
-			Usage:   overviewUsage,
-		}
-	}
-	word := strings.ToLower(first.text)
-	if word != "nodepool" {
-		if sp, ok := specs[Kind(word)]; ok && !strings.Contains(word, " ") {
-			return sp, toks[1:], nil
-		}
-		msg := "unknown command " + quoteWord(first.text)
-		if _, ok := specs[Kind("nodepool "+word)]; ok {
-			msg += "; did you mean nodepool " + word + "?"
-		} else if s := suggest(word, topLevelWords()); s != "" {
-			msg += "; did you mean " + s + "?"
-		}
-		return nil, nil, &UsageError{Message: msg, Usage: overviewUsage}
-	}
-	if len(toks) == 1 {
-		return nil, nil, &UsageError{Message: "missing nodepool subcommand", Usage: nodepoolUsage()}
-	}
-	second := toks[1]
-	if second.isFlag() {
-		if second.isHelpFlag() {
-			return specs[KindHelp], []token{{text: "nodepool"}}, nil
-		}
-		return nil, nil, &UsageError{Message: "missing nodepool subcommand before " + second.text, Usage: nodepoolUsage()}
-	}
-	sub := strings.ToLower(second.text)
-	if sp, ok := specs[Kind("nodepool "+sub)]; ok && !strings.Contains(sub, " ") {
-		return sp, toks[2:], nil
-	}
-	msg := "unknown nodepool subcommand " + quoteWord(second.text)
-	if s := suggest(sub, nodepoolWords()); s != "" {
-		msg += "; did you mean nodepool " + s + "?"
-	}
-	return nil, nil, &UsageError{Message: msg, Usage: nodepoolUsage()}
 }
 
 // quoteWord shows a word the user typed inside a message, quoted only when it would otherwise

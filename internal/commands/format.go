@@ -8,18 +8,18 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// String writes the command in canonical form, without "/aks": positional arguments first,
-// then flags by their long names (-g and -l short). Parse reads it back to the same Command, so
-// it is what the bot can echo as "you asked for".
+// String writes the command in canonical form, without "/aks" or "/eks": positional arguments
+// first, then flags by their long names (-g and -l short). Parse (ParseEKS for an /eks command)
+// reads it back to the same Command, so it is what the bot can echo as "you asked for".
 func (c Command) String() string {
-	sp, ok := specs[c.Kind]
+	sp, ok := specByKind(c.Kind)
 	if !ok {
 		return string(c.Kind)
 	}
 	if c.Kind == KindSchedule && c.Schedule != nil {
 		return c.scheduleString()
 	}
-	w := []string{string(c.Kind)}
+	w := []string{sp.name()}
 	if c.Kind == KindHelp {
 		if c.Topic != "" {
 			w = append(w, c.Topic)
@@ -39,6 +39,8 @@ func (c Command) String() string {
 			w = append(w, quote(c.Cluster))
 		case slotPool:
 			w = append(w, quote(op.Target.Pool))
+		case slotNodegroup:
+			w = append(w, quote(c.Nodegroup))
 		case slotID:
 			w = append(w, quote(c.JobID))
 		}
@@ -48,6 +50,9 @@ func (c Command) String() string {
 	}
 	if c.Location != "" {
 		w = append(w, "-l", quote(c.Location))
+	}
+	if c.Region != "" {
+		w = append(w, fRegion, quote(c.Region))
 	}
 	if c.All {
 		w = append(w, fAll)
@@ -100,21 +105,55 @@ func (c Command) String() string {
 	if op.DisableAutoscaler {
 		w = append(w, fDisableAS)
 	}
-	if len(op.Zones) > 0 {
-		w = append(w, fZones)
-		for _, z := range op.Zones {
-			w = append(w, quote(z))
-		}
-	}
+	w = appendList(w, fZones, op.Zones)
 	w = appendPairs(w, fTags, op.Tags)
 	w = appendPairs(w, fLabels, op.Labels)
-	if len(op.Taints) > 0 {
-		w = append(w, fTaints)
-		for _, t := range op.Taints {
-			w = append(w, quote(t))
+	taintFlag := fTaints
+	if op.Kind.Provider() == aks.ProviderEKS {
+		taintFlag = fEKSTaints
+	}
+	w = appendList(w, taintFlag, op.Taints)
+	if ng := op.Nodegroup; ng != nil {
+		w = appendSize(w, fDesiredSize, ng.DesiredSize)
+		w = appendSize(w, fMinSize, ng.MinSize)
+		w = appendSize(w, fMaxSize, ng.MaxSize)
+		if ng.ReleaseVersion != "" {
+			w = append(w, fReleaseVersion, quote(ng.ReleaseVersion))
+		}
+		if ng.Force {
+			w = append(w, fForce)
+		}
+		if ng.NodeRole != "" {
+			w = append(w, fNodeRole, quote(ng.NodeRole))
+		}
+		w = appendList(w, fSubnets, ng.Subnets)
+		w = appendList(w, fInstanceTypes, ng.InstanceTypes)
+		if ng.CapacityType != "" {
+			w = append(w, fCapacityType, quote(ng.CapacityType))
+		}
+		if ng.AMIType != "" {
+			w = append(w, fAMIType, quote(ng.AMIType))
 		}
 	}
 	return strings.Join(w, " ")
+}
+
+func appendList(w []string, flag string, vals []string) []string {
+	if len(vals) == 0 {
+		return w
+	}
+	w = append(w, flag)
+	for _, v := range vals {
+		w = append(w, quote(v))
+	}
+	return w
+}
+
+func appendSize(w []string, flag string, n *int) []string {
+	if n == nil {
+		return w
+	}
+	return append(w, flag, strconv.Itoa(*n))
 }
 
 func appendPairs(w []string, flag string, m map[string]string) []string {

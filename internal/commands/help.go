@@ -5,55 +5,63 @@ import (
 	"strings"
 )
 
-// Help returns the overview (topic "") or one command's help: usage, what it does, its flags
-// and examples. Topic "nodepool" lists the nodepool subcommands. The text is Slack mrkdwn and
-// stays under Slack's 3,000-character limit for a text object. An unknown topic returns a
+// Help returns the /aks overview (topic "") or one command's help: usage, what it does, its
+// flags and examples. Topic "nodepool" lists the nodepool subcommands. The text is Slack mrkdwn
+// and stays under Slack's 3,000-character limit for a text object. An unknown topic returns a
 // *UsageError suggesting the closest command.
 func Help(topic string) (string, error) {
-	topic, err := canonicalTopic(topic)
+	return aksGrammar.help(topic)
+}
+
+func (g *grammar) help(topic string) (string, error) {
+	topic, err := g.canonicalTopic(topic)
 	if err != nil {
 		return "", err
 	}
 	switch topic {
 	case "":
-		return overviewHelp(), nil
-	case "nodepool":
-		return nodepoolHelp(), nil
+		return g.overviewHelp(), nil
+	case g.group:
+		return g.groupHelp(), nil
 	}
-	return commandHelp(specs[Kind(topic)]), nil
+	return commandHelp(g.byWords[topic].sp), nil
 }
 
 // canonicalTopic turns what was typed after "help" into a known topic: lower case, single
-// spaces, without a leading "/aks".
-func canonicalTopic(topic string) (string, error) {
+// spaces, without a leading slash command, a command's alias read as the command.
+func (g *grammar) canonicalTopic(topic string) (string, error) {
 	words := strings.Fields(strings.ToLower(normalise(topic)))
-	if len(words) > 0 && words[0] == "/aks" {
+	if len(words) > 0 && words[0] == g.slash {
 		words = words[1:]
 	}
+	for i, w := range words {
+		words[i] = g.word(w)
+	}
 	t := strings.Join(words, " ")
-	if _, ok := specs[Kind(t)]; ok || t == "" || t == "nodepool" {
+	if t == "" || t == g.group {
 		return t, nil
 	}
-	topics := []string{"nodepool"}
-	for _, s := range specList {
-		topics = append(topics, string(s.kind))
+	if e, ok := g.byWords[t]; ok {
+		return e.sp.name(), nil
+	}
+	topics := []string{g.group}
+	for _, s := range g.list {
+		topics = append(topics, s.name())
 	}
 	msg := "no help for " + quoteWord(t)
 	if s := suggest(t, topics); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
-	return "", &UsageError{Message: msg, Usage: specs[KindHelp].usageText()}
+	return "", &UsageError{Message: msg, Usage: g.byKind[KindHelp].usageText()}
 }
 
-func overviewHelp() string {
+func (g *grammar) overviewHelp() string {
 	var b strings.Builder
-	b.WriteString("*aksbot* runs Azure Kubernetes Service operations. Changes become jobs: some wait for an approver, and each reports progress in a thread.\n")
-	for _, s := range specList {
-		fmt.Fprintf(&b, "• `/aks %s` – %s\n", shortUsage(s), s.summary)
+	b.WriteString(g.intro + "\n")
+	for _, s := range g.list {
+		fmt.Fprintf(&b, "• `%s %s` – %s\n", g.slash, shortUsage(s), s.summary)
 	}
-	b.WriteString("Commands that name a cluster take `-g RG`; without it the configured resource group is used. ")
-	b.WriteString("Commands that change something take `--dry-run`: you alone see what the approval request would say (cost, quota, ETA), and nothing is stored or sent to Azure. ")
-	b.WriteString("`/aks help COMMAND` or `/aks COMMAND --help` shows a command's flags and examples.")
+	b.WriteString(g.outro)
 	return b.String()
 }
 
@@ -61,7 +69,7 @@ func overviewHelp() string {
 func shortUsage(s *spec) string {
 	u := s.usage[0]
 	switch s.kind {
-	case KindHelp, KindList, KindGetVersions, KindJobs:
+	case KindHelp, KindList, KindGetVersions, KindJobs, KindEKSList:
 		return u
 	case KindNodepoolUpdate:
 		return "nodepool update CLUSTER POOL --enable-cluster-autoscaler|--update-cluster-autoscaler|--disable-cluster-autoscaler ..."
@@ -76,27 +84,34 @@ func shortUsage(s *spec) string {
 	return strings.Join(kept, " ")
 }
 
-func nodepoolHelp() string {
+func (g *grammar) groupHelp() string {
 	var b strings.Builder
-	b.WriteString("*Node pool commands*: manage the node pools (agent pools) of a cluster. POOL names are 1-12 lowercase letters and digits.\n")
-	for _, s := range specList {
-		if strings.HasPrefix(string(s.kind), "nodepool ") {
-			fmt.Fprintf(&b, "• `/aks %s` – %s\n", shortUsage(s), s.summary)
+	b.WriteString(g.groupIntro + "\n")
+	for _, s := range g.list {
+		if strings.HasPrefix(s.name(), g.group+" ") {
+			fmt.Fprintf(&b, "• `%s %s` – %s\n", g.slash, shortUsage(s), s.summary)
 		}
 	}
-	b.WriteString("`/aks help nodepool SUBCOMMAND` shows a subcommand's flags and examples.")
+	fmt.Fprintf(&b, "`%s help %s SUBCOMMAND` shows a subcommand's flags and examples.", g.slash, g.group)
 	return b.String()
 }
 
 func commandHelp(s *spec) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*/aks %s* – %s\n", s.kind, s.summary)
+	fmt.Fprintf(&b, "*%s %s* – %s\n", s.g.slash, s.name(), s.summary)
 	b.WriteString("```\n" + s.usageText() + "\n```\n")
 	b.WriteString(s.about + "\n")
+	if len(s.aliases) > 0 {
+		also := make([]string, len(s.aliases))
+		for i, a := range s.aliases {
+			also[i] = "`" + a.words + "`"
+		}
+		b.WriteString("Also typed as " + strings.Join(also, ", ") + ".\n")
+	}
 	if len(s.flags) > 0 {
 		b.WriteString("*Flags*\n")
 		for _, long := range s.flags {
-			f := flagsBySpelling[long]
+			f := s.g.flags[long]
 			names := long
 			if f.short != "" {
 				names = f.short + ", " + long
@@ -104,12 +119,16 @@ func commandHelp(s *spec) string {
 			if meta := s.metaOf(f); meta != "" {
 				names += " " + meta
 			}
-			fmt.Fprintf(&b, "• `%s` – %s\n", names, s.flagHelp(f))
+			help := s.flagHelp(f)
+			if len(f.aliases) > 0 {
+				help += " (also " + strings.Join(f.aliases, ", ") + ")"
+			}
+			fmt.Fprintf(&b, "• `%s` – %s\n", names, help)
 		}
 	}
 	b.WriteString("*Examples*\n")
 	for _, e := range s.examples {
-		fmt.Fprintf(&b, "`/aks %s`\n", e)
+		fmt.Fprintf(&b, "`%s %s`\n", s.g.slash, e)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -117,9 +136,14 @@ func commandHelp(s *spec) string {
 // flagHelp describes a flag for this command: the name flags mean different things in cluster
 // and nodepool commands, as in az.
 func (s *spec) flagHelp(f *flagDef) string {
+	if note, ok := s.notes[f.long]; ok {
+		return note
+	}
 	switch s.slotOf(f.long) {
 	case slotCluster:
 		return "the cluster, instead of the positional CLUSTER"
+	case slotNodegroup:
+		return "the node group, instead of the positional NODEGROUP"
 	case slotPool:
 		switch {
 		case len(s.args) > 1:

@@ -15,21 +15,36 @@ const (
 	listFlag           // values until the next flag: "--zones 1 2 3"
 )
 
-// flagDef is one flag, known by its long name; short is its one-letter alias, if any.
+// flagDef is one flag, known by its long name; short is its one-letter alias, if any, and
+// aliases are other spellings (those of another CLI: eksctl's --nodes for --desired-size).
 type flagDef struct {
-	long  string
-	short string
-	kind  flagKind
-	meta  string // the value's placeholder in usage lines
-	help  string // one line for the flags list of a command's help
+	long    string
+	short   string
+	aliases []string
+	kind    flagKind
+	meta    string // the value's placeholder in usage lines
+	help    string // one line for the flags list of a command's help
+	// slot is the positional argument the flag names instead ("" for ordinary flags); --name
+	// fills the command's nameSlot instead.
+	slot string
+}
+
+// spellings lists every way of writing the flag.
+func (f *flagDef) spellings() []string {
+	out := []string{f.long}
+	if f.short != "" {
+		out = append(out, f.short)
+	}
+	return append(out, f.aliases...)
 }
 
 // Slots that positional arguments and the name flags fill.
 const (
-	slotCluster = "CLUSTER"
-	slotPool    = "POOL"
-	slotID      = "ID"
-	slotReason  = "REASON"
+	slotCluster   = "CLUSTER"
+	slotPool      = "POOL"
+	slotNodegroup = "NODEGROUP"
+	slotID        = "ID"
+	slotReason    = "REASON"
 )
 
 // Flag long names, used as keys everywhere.
@@ -68,8 +83,8 @@ var flagDefs = []*flagDef{
 	{long: fResourceGroup, short: "-g", kind: valueFlag, meta: "RG", help: "resource group (default: the configured one)"},
 	{long: fLocation, short: "-l", kind: valueFlag, meta: "LOC", help: "Azure region, e.g. westeurope (default: the configured one)"},
 	{long: fName, short: "-n", kind: valueFlag}, // meaning and help depend on the command
-	{long: fClusterName, kind: valueFlag},
-	{long: fPoolName, kind: valueFlag},
+	{long: fClusterName, kind: valueFlag, slot: slotCluster},
+	{long: fPoolName, kind: valueFlag, slot: slotPool},
 	{long: fNodeCount, short: "-c", kind: valueFlag, meta: "N", help: "number of nodes"},
 	{long: fVMSize, short: "-s", kind: valueFlag, meta: "SIZE", help: "VM size, e.g. Standard_D4s_v5"},
 	{long: fK8sVersion, short: "-k", kind: valueFlag, meta: "V", help: "Kubernetes version, e.g. 1.30 or 1.30.4"},
@@ -95,21 +110,18 @@ var flagDefs = []*flagDef{
 	{long: fSince, kind: valueFlag, meta: "DURATION", help: "how far back to look, e.g. 2h, 90m or 7d (default 24h, at most 90d)"},
 }
 
-// flagsBySpelling finds a flag by its long name or short alias.
-var flagsBySpelling = func() map[string]*flagDef {
-	m := make(map[string]*flagDef)
-	for _, f := range flagDefs {
-		m[f.long] = f
-		if f.short != "" {
-			m[f.short] = f
-		}
-	}
-	return m
-}()
+// flagsBySpelling finds an /aks flag by its long name or short alias.
+var flagsBySpelling = aksGrammar.flags
 
 // spec describes one command: its words, arguments, flags and help.
 type spec struct {
-	kind     Kind
+	g     *grammar // the slash command it belongs to, set by newGrammar
+	kind  Kind
+	words string // what is typed: "nodegroup scale"; "" = the kind's words
+	// aliases are other ways of typing the command, such as the AWS CLI's "describe-cluster".
+	aliases []alias
+	// notes say what a flag means in this command when it differs from the flag's own help.
+	notes    map[string]string
 	args     []string // positional slots, all required
 	optional []string // positional slots after args that may be left out
 	reason   string   // slot that takes the rest of the line after args as free text ("" = none)
@@ -435,7 +447,7 @@ var specList = []*spec{
 			"newest first, for one cluster or all. Only approvers may read it. --since takes Go durations " +
 			"(90m, 12h) and days (7d); the default is 24h and the limit 90d.",
 		examples: []string{"audit", "audit demo --since 7d", "audit -g rg-prod --since 2h"},
-		build:    buildAudit,
+		build:    withSince(buildOptionalCluster),
 	},
 	{
 		kind:     KindCost,
@@ -487,70 +499,55 @@ var specList = []*spec{
 	},
 }
 
-var specs = func() map[Kind]*spec {
-	m := make(map[Kind]*spec, len(specList))
-	for _, s := range specList {
-		// Every mutating command takes --dry-run.
-		if (Command{Kind: s.kind}).Mutating() {
-			s.flags = append(s.flags, fDryRun)
-		}
-		// Every command that reaches into Azure (by resource group or location) takes
-		// --subscription, as az does.
-		for _, f := range s.flags {
-			if f == fResourceGroup || f == fLocation {
-				s.flags = append(s.flags, fSubscription)
-				break
+// alias is another way of typing a command; all, when set, is the command meant when the
+// last positional argument is left out (eksctl: `get nodegroup --cluster C` lists them).
+type alias struct {
+	words string
+	all   Kind
+}
+
+// name is what is typed for the command, without the slash command: "nodepool scale".
+func (s *spec) name() string {
+	if s.words != "" {
+		return s.words
+	}
+	return string(s.kind)
+}
+
+// specs finds an /aks command by its kind.
+var specs = aksGrammar.byKind
+
+// aksGrammar is /aks. Every mutating command takes --dry-run, and every command that reaches
+// into Azure (by resource group or location) takes --subscription, as az does.
+var aksGrammar = newGrammar(&grammar{
+	slash: "/aks",
+	group: "nodepool",
+	list: func() []*spec {
+		for _, s := range specList {
+			if (Command{Kind: s.kind}).Mutating() {
+				s.flags = append(s.flags, fDryRun)
+			}
+			for _, f := range s.flags {
+				if f == fResourceGroup || f == fLocation {
+					s.flags = append(s.flags, fSubscription)
+					break
+				}
 			}
 		}
-		m[s.kind] = s
-	}
-	return m
-}()
-
-// overviewUsage is the usage shown for input that names no known command.
-var overviewUsage = "/aks COMMAND [ARGS] [FLAGS] (commands: " + strings.Join(topLevelWords(), ", ") +
-	"; nodepool: " + strings.Join(nodepoolWords(), ", ") + "; /aks help COMMAND for details)"
-
-// topLevelWords lists the first words of all commands, in help order.
-func topLevelWords() []string {
-	var words []string
-	seen := map[string]bool{}
-	for _, s := range specList {
-		w, _, _ := strings.Cut(string(s.kind), " ")
-		if !seen[w] {
-			seen[w] = true
-			words = append(words, w)
-		}
-	}
-	return words
-}
-
-// nodepoolWords lists the nodepool subcommands, in help order.
-func nodepoolWords() []string {
-	var words []string
-	for _, s := range specList {
-		if sub, ok := strings.CutPrefix(string(s.kind), "nodepool "); ok {
-			words = append(words, sub)
-		}
-	}
-	return words
-}
-
-func nodepoolUsage() string {
-	var lines []string
-	for _, s := range specList {
-		if strings.HasPrefix(string(s.kind), "nodepool ") {
-			lines = append(lines, s.usageText())
-		}
-	}
-	return strings.Join(lines, "\n")
-}
+		return specList
+	}(),
+	intro: "*aksbot* runs Azure Kubernetes Service operations. Changes become jobs: some wait for an approver, and each reports progress in a thread.",
+	outro: "Commands that name a cluster take `-g RG`; without it the configured resource group is used. " +
+		"Commands that change something take `--dry-run`: you alone see what the approval request would say (cost, quota, ETA), and nothing is stored or sent to Azure. " +
+		"`/aks help COMMAND` or `/aks COMMAND --help` shows a command's flags and examples.",
+	groupIntro: "*Node pool commands*: manage the node pools (agent pools) of a cluster. POOL names are 1-12 lowercase letters and digits.",
+}, flagDefs)
 
 // usageText is the command's usage, one "/aks ..." line per form.
 func (s *spec) usageText() string {
 	lines := make([]string, len(s.usage))
 	for i, u := range s.usage {
-		lines[i] = "/aks " + u
+		lines[i] = s.g.slash + " " + u
 	}
 	return strings.Join(lines, "\n")
 }
@@ -578,13 +575,11 @@ func (s *spec) takes(long string) bool {
 
 // slotOf says which slot a name flag fills in this command ("" for ordinary flags).
 func (s *spec) slotOf(long string) string {
-	switch long {
-	case fName:
+	if long == fName {
 		return s.nameSlot
-	case fClusterName:
-		return slotCluster
-	case fPoolName:
-		return slotPool
+	}
+	if f := s.g.flags[long]; f != nil {
+		return f.slot
 	}
 	return ""
 }
@@ -601,10 +596,7 @@ func (s *spec) metaOf(f *flagDef) string {
 func (s *spec) spellings() []string {
 	var out []string
 	for _, long := range s.flags {
-		out = append(out, long)
-		if f := flagsBySpelling[long]; f.short != "" {
-			out = append(out, f.short)
-		}
+		out = append(out, s.g.flags[long].spellings()...)
 	}
 	return out
 }
@@ -732,20 +724,22 @@ func scan(sp *spec, toks []token) (*input, error) {
 // lookupFlag finds a flag the command takes, or explains why the spelling is wrong.
 func (sp *spec) lookupFlag(spelling string) (*flagDef, error) {
 	key := strings.ToLower(spelling)
-	f, ok := flagsBySpelling[key]
+	f, ok := sp.g.flags[key]
 	if !ok && len(key) == 3 && strings.HasPrefix(key, "--") {
 		// A chat client turned "-g" into "–g", which reads back as "--g".
-		f, ok = flagsBySpelling[key[1:]]
+		f, ok = sp.g.flags[key[1:]]
 	}
 	if !ok {
 		msg := "unknown flag " + clip(spelling)
-		if s := suggestFlag(key, sp.spellings()); s != "" {
+		if hint, ok := sp.g.foreignFlags[key]; ok {
+			msg += "; " + hint
+		} else if s := suggestFlag(key, sp.spellings()); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
 		return nil, sp.usageError("%s", msg)
 	}
 	if !sp.takes(f.long) {
-		msg := fmt.Sprintf("%s is not a flag of /aks %s", spelling, sp.kind)
+		msg := fmt.Sprintf("%s is not a flag of %s %s", spelling, sp.g.slash, sp.name())
 		if hint := sp.misplaced[f.long]; hint != "" {
 			msg += "; " + hint
 		}
@@ -760,6 +754,8 @@ func slotWords(slot string) string {
 		return "the cluster name (CLUSTER)"
 	case slotPool:
 		return "the node pool name (POOL)"
+	case slotNodegroup:
+		return "the node group name (NODEGROUP)"
 	case slotID:
 		return "the job ID (ID)"
 	}

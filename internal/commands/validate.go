@@ -251,22 +251,36 @@ func validLabelValue(v string) bool {
 
 // taints reads --node-taints as key=value:Effect, with the effect spelled canonically.
 func taints(in *input) ([]string, string) {
-	if !in.has(fTaints) {
+	return readTaints(in, fTaints, false)
+}
+
+// readTaints reads a taint list flag. With eks, as EKS takes them, the value may be left out
+// ("key:Effect") and the effect may be spelled as EKS does (NO_SCHEDULE); the effect comes
+// back in the Kubernetes spelling either way.
+func readTaints(in *input, flag string, eks bool) ([]string, string) {
+	if !in.has(flag) {
 		return nil, ""
+	}
+	form := "key=value:Effect"
+	if eks {
+		form += " or key:Effect"
 	}
 	var out []string
 	seen := map[string]bool{}
-	for _, t := range in.vals[fTaints] {
+	for _, t := range in.vals[flag] {
 		kv, effect, ok := cutLast(t, ":")
 		k, v, hasValue := strings.Cut(kv, "=")
-		if !ok || !hasValue {
-			return nil, fmt.Sprintf("invalid taint %q: use key=value:Effect", clip(t))
+		if !ok || (!hasValue && !eks) {
+			return nil, fmt.Sprintf("invalid taint %q: use %s", clip(t), form)
 		}
 		if msg := checkLabelKey("taint", k); msg != "" {
 			return nil, msg
 		}
 		if !validLabelValue(v) {
 			return nil, fmt.Sprintf("invalid value for taint %q: use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", k)
+		}
+		if eks {
+			effect = strings.ReplaceAll(effect, "_", "")
 		}
 		canonical := ""
 		for _, e := range taintEffects {
@@ -275,13 +289,18 @@ func taints(in *input) ([]string, string) {
 			}
 		}
 		if canonical == "" {
-			return nil, fmt.Sprintf("invalid taint effect %q in %q: use %s", clip(effect), clip(t), strings.Join(taintEffects, ", "))
+			_, typed, _ := cutLast(t, ":")
+			return nil, fmt.Sprintf("invalid taint effect %q in %q: use %s", clip(typed), clip(t), strings.Join(taintEffects, ", "))
 		}
 		if seen[k+":"+canonical] {
 			return nil, fmt.Sprintf("taint %s:%s is given twice", k, canonical)
 		}
 		seen[k+":"+canonical] = true
-		out = append(out, k+"="+v+":"+canonical)
+		if hasValue {
+			out = append(out, k+"="+v+":"+canonical)
+		} else {
+			out = append(out, k+":"+canonical)
+		}
 	}
 	return out, ""
 }

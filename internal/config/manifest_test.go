@@ -83,15 +83,17 @@ func TestManifestSettings(t *testing.T) {
 		}
 	}
 	cmds, _ := get("features.slash_commands").([]any)
-	if len(cmds) != 1 {
-		t.Fatalf("want exactly one slash command, got %v", cmds)
+	if len(cmds) != 2 {
+		t.Fatalf("want exactly two slash commands (/aks and /eks), got %v", cmds)
 	}
-	cmd, _ := cmds[0].(map[string]any)
-	if cmd["command"] != "/aks" || cmd["should_escape"] != false || cmd["description"] == nil || cmd["usage_hint"] == nil {
-		t.Errorf("slash command = %v, want /aks with description, usage hint and should_escape false", cmd)
-	}
-	if _, ok := cmd["url"]; ok {
-		t.Error("a socket mode slash command must not have a request url")
+	for i, name := range []string{"/aks", "/eks"} {
+		cmd, _ := cmds[i].(map[string]any)
+		if cmd["command"] != name || cmd["should_escape"] != false || cmd["description"] == nil || cmd["usage_hint"] == nil {
+			t.Errorf("slash command %d = %v, want %s with description, usage hint and should_escape false", i, cmd, name)
+		}
+		if _, ok := cmd["url"]; ok {
+			t.Errorf("%s: a socket mode slash command must not have a request url", name)
+		}
 	}
 	var scopes []string
 	for _, s := range get("oauth_config.scopes.bot").([]any) {

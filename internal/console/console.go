@@ -1,6 +1,6 @@
 // Package console is the terminal chat: the same bot as in Slack, with people taking turns at
-// one keyboard. Lines starting with /aks are slash commands by the current user; /as switches
-// user; approve/deny stand in for the buttons. Job messages print as a status line per job and
+// one keyboard. Lines starting with /aks or /eks are slash commands by the current user; /as
+// switches user; approve/deny stand in for the buttons. Job messages print as a status line per job and
 // its thread indented under it. It reads commands from any io.Reader, so it can be scripted.
 package console
 
@@ -51,7 +51,7 @@ func (c *Console) SetHandler(h chatops.Handler) { c.handler = h }
 
 // Run reads lines from in until it ends or ctx is done. It returns nil at the end of input.
 func (c *Console) Run(ctx context.Context, in io.Reader) error {
-	c.printf("aksbot console: you are %s. Type /aks help; /as NAME switches user (%s); approve ID, deny ID [reason]; /wait; /quit.\n",
+	c.printf("aksbot console: you are %s. Type /aks help (AKS) or /eks help (EKS); /as NAME switches user (%s); approve ID, deny ID [reason]; /wait; /quit.\n",
 		c.opts.User, strings.Join(c.opts.KnownUsers, ", "))
 	lines := make(chan string)
 	readErr := make(chan error, 1)
@@ -101,7 +101,7 @@ func (c *Console) handle(ctx context.Context, line string) bool {
 	case "/quit", "/exit", "quit", "exit":
 		return true
 	case "/help", "help":
-		c.printf("Type /aks help for the bot's commands. Console only: /as NAME (act as another user), approve ID, deny ID [reason], /wait (until no job is queued or running), /sleep DURATION, /quit.\n")
+		c.printf("Type /aks help or /eks help for the bot's commands. Console only: /as NAME (act as another user), approve ID, deny ID [reason], /wait (until no job is queued or running), /sleep DURATION, /quit.\n")
 	case "/wait":
 		if c.opts.Wait == nil {
 			c.printf("/wait is not available here\n")
@@ -143,12 +143,14 @@ func (c *Console) handle(ctx context.Context, line string) bool {
 		reason := strings.TrimSpace(strings.Join(fields[2:], " "))
 		reply := c.handler.Decide(ctx, strings.TrimPrefix(fields[1], "#"), c.currentUser(), approve, reason)
 		c.reply(reply)
-	case "/aks", "aks":
+	case "/aks", "aks", "/eks", "eks":
+		// The slash may be left out at a terminal: "eks list" is "/eks list".
+		command := "/" + strings.TrimPrefix(strings.ToLower(fields[0]), "/")
 		text := strings.TrimSpace(line[len(fields[0]):])
-		reply := c.handler.Command(ctx, chatops.Request{User: c.currentUser(), Channel: Channel, Text: text})
+		reply := c.handler.Command(ctx, chatops.Request{User: c.currentUser(), Channel: Channel, Text: text, Command: command})
 		c.reply(reply)
 	default:
-		c.printf("Not a command. Type /aks help, or /help for the console's own commands.\n")
+		c.printf("Not a command. Type /aks help or /eks help, or /help for the console's own commands.\n")
 	}
 	return false
 }
@@ -188,7 +190,7 @@ func (c *Console) Report(_ context.Context, job aks.Job, ev aks.Event) error {
 func status(job aks.Job) string {
 	s := job.State.Words()
 	if job.State == aks.StateRunning && job.ProvisioningState != "" {
-		s += " (Azure: " + job.ProvisioningState + ")"
+		s += " (" + job.Op.Target.CloudName() + ": " + job.ProvisioningState + ")"
 	}
 	if job.State == aks.StateAwaitingApproval && job.ApprovalsNeeded > 1 {
 		s += fmt.Sprintf(" (%d of %d approvals)", len(job.Approvals()), job.ApprovalsNeeded)

@@ -441,7 +441,18 @@ func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand) {
 		Channel: cmd.ChannelID,
 		Text:    cmd.Text,
 	}
-	reply := b.h.Command(ctx, req)
+	var reply chatops.Reply
+	switch name, known := chatops.SlashCommand(cmd.Command); {
+	case !known:
+		// The app's manifest may list a command this bot does not serve (an admin added one).
+		b.log.Info("slack command aksbot does not answer", "user", cmd.UserID, "channel", cmd.ChannelID, "command", truncate(cmd.Command, 40))
+		reply = chatops.UnknownCommand(cmd.Command)
+	default:
+		if name != chatops.CommandAKS {
+			req.Command = name // empty is /aks
+		}
+		reply = b.h.Command(ctx, req)
+	}
 	b.log.Debug("slack command handled", "user", cmd.UserID, "channel", cmd.ChannelID, "job", reply.JobID, "refused", reply.Error)
 	if reply.Text == "" {
 		return

@@ -572,3 +572,59 @@ func TestLogsCarryNoToken(t *testing.T) {
 		}
 	}
 }
+
+// /eks reaches the handler as /eks; /aks stays the default; another command of the app is
+// answered politely, to its typer only, and reaches nothing.
+func TestSlashCommandsByName(t *testing.T) {
+	ctx := testCtx(t)
+	h := &handler{command: func(_ context.Context, req chatops.Request) chatops.Reply {
+		return chatops.Reply{Text: "answer to " + req.Command + " " + req.Text}
+	}}
+	x := start(t, h)
+
+	for _, s := range []slacktest.Slash{
+		{User: "U1", Channel: "C1", Command: "/eks", Text: "nodegroup scale web-prod ng-web --nodes 3"},
+		{User: "U1", Channel: "C1", Command: "/aks", Text: "list"},
+		{User: "U2", Channel: "C1", Command: "/k8s", Text: "get pods"},
+	} {
+		if _, err := x.srv.SendSlash(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.srv.WaitFor(ctx, func() bool {
+		return len(x.srv.Ephemerals("C1", "U1")) == 2 && len(x.srv.Ephemerals("C1", "U2")) == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cmds, _ := h.calls()
+	want := []chatops.Request{
+		{User: aks.User{ID: "U1"}, Channel: "C1", Command: "/eks", Text: "nodegroup scale web-prod ng-web --nodes 3"},
+		{User: aks.User{ID: "U1"}, Channel: "C1", Text: "list"},
+	}
+	if len(cmds) != len(want) {
+		t.Fatalf("handler got %+v, want %+v", cmds, want)
+	}
+	for _, w := range want {
+		found := false
+		for _, c := range cmds {
+			found = found || c == w
+		}
+		if !found {
+			t.Errorf("handler did not get %+v; got %+v", w, cmds)
+		}
+	}
+	var texts []string
+	for _, m := range x.srv.Ephemerals("C1", "U1") {
+		texts = append(texts, m.Text)
+	}
+	if got := strings.Join(texts, "\n"); !strings.Contains(got, "answer to /eks nodegroup scale") || !strings.Contains(got, "answer to  list") {
+		t.Errorf("replies to U1:\n%s", got)
+	}
+	polite := x.srv.Ephemerals("C1", "U2")[0].Text
+	if !strings.Contains(polite, "`/aks` and `/eks` only") || !strings.Contains(polite, `"/k8s"`) {
+		t.Errorf("reply to an unknown command: %q", polite)
+	}
+	if m := x.srv.Messages("C1"); len(m) != 0 {
+		t.Errorf("something was posted to the channel: %+v", m)
+	}
+}

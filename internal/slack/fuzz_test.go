@@ -116,6 +116,8 @@ func FuzzSlashPayload(f *testing.F) {
 		`{"user_id":"","channel_id":"","text":""}`,
 		`{"user_id":"U1","text":"\u0000\ud800","is_enterprise_install":5}`,
 		`{"USER_ID":"U2","user_id":"U3","text":"list"}`,
+		`{"user_id":"U1","channel_id":"C1","command":"/eks","text":"nodegroup scale web-prod ng-web --nodes 3"}`,
+		`{"user_id":"U1","channel_id":"C1","command":"/k8s<@U2>","text":"get pods"}`,
 		`[]`, `null`, `{}`,
 	} {
 		f.Add([]byte(seed))
@@ -143,10 +145,20 @@ func FuzzSlashPayload(f *testing.F) {
 			}
 			return
 		}
+		name, known := chatops.SlashCommand(cmd.Command)
+		if !known {
+			if len(cmds) != 0 {
+				t.Errorf("a command aksbot does not answer (%q) reached the handler: %+v", cmd.Command, cmds)
+			}
+			return
+		}
 		if len(cmds) != 1 {
 			t.Fatalf("commands = %+v, want the one typed", cmds)
 		}
 		want := chatops.Request{User: aks.User{ID: cmd.UserID, Name: cmd.UserName}, Channel: cmd.ChannelID, Text: cmd.Text}
+		if name != chatops.CommandAKS {
+			want.Command = name
+		}
 		if cmds[0] != want {
 			t.Errorf("command = %+v, want %+v", cmds[0], want)
 		}

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func card(job aks.Job, now time.Time) []slack.Block {
 	}
 	state := fmt.Sprintf("%s *%s*", stateEmoji(job.State), capitalize(job.State.Words()))
 	if job.ProvisioningState != "" && (job.State == aks.StateRunning || job.State.Final()) {
-		state += " · Azure: " + esc(truncate(job.ProvisioningState, 100))
+		state += " · " + job.Op.Target.CloudName() + ": " + esc(truncate(job.ProvisioningState, 100))
 	}
 	// A running job shows when it started, not a ticking "elapsed": the card then changes only
 	// when the job does, and a refresh that would change nothing costs no Slack call.
@@ -214,6 +215,9 @@ func approvalText(job aks.Job, ev aks.Event) string {
 // target names exactly what the job acts on and how, so an approver knows what they approve.
 func target(job aks.Job) string {
 	t := job.Op.Target
+	if t.IsEKS() {
+		return eksTarget(job)
+	}
 	sub := job.Plan.Subscription
 	if sub == "" {
 		sub = "(the bot's default)"
@@ -232,6 +236,24 @@ func target(job aks.Job) string {
 	s += "\n*Operation:* " + esc(job.Op.Describe())
 	if job.Plan.VMSize != "" {
 		s += " · *VM size:* " + esc(job.Plan.VMSize)
+	}
+	return s
+}
+
+// eksTarget is target for an EKS node group: its account, region and cluster.
+func eksTarget(job aks.Job) string {
+	t := job.Op.Target
+	var parts []string
+	if t.Account != "" {
+		parts = append(parts, "*Account:* "+esc(t.Account))
+	}
+	parts = append(parts, "*Region:* "+esc(t.Region), "*Cluster:* "+esc(t.Cluster))
+	if ng := cmp.Or(t.Pool, job.Plan.Pool); ng != "" {
+		parts = append(parts, "*Node group:* "+esc(ng))
+	}
+	s := strings.Join(parts, " · ") + "\n*Operation:* " + esc(job.Op.Describe())
+	if job.Plan.VMSize != "" {
+		s += " · *Instance types:* " + esc(job.Plan.VMSize)
 	}
 	return s
 }

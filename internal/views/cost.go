@@ -63,22 +63,26 @@ func CostReport(scope string, rates []aks.RunRate) string {
 // first event for the job, which says who must approve and by when.
 func DryRun(j aks.Job, message string) string {
 	var b strings.Builder
-	b.WriteString("*Dry run:* nothing was stored or sent to Azure. The request would show:\n")
 	t := j.Op.Target
+	fmt.Fprintf(&b, "*Dry run:* nothing was stored or sent to %s. The request would show:\n", t.CloudName())
 	fmt.Fprintf(&b, "*%s*\n", escape(j.Op.Describe()))
-	sub := j.Plan.Subscription
-	if sub == "" {
-		sub = "(the bot's default)"
-	}
-	if t.SubscriptionName != "" {
-		sub = t.SubscriptionName + " (" + sub + ")"
-	}
-	fmt.Fprintf(&b, "Subscription %s · resource group %s · cluster %s", escape(sub), escape(t.ResourceGroup), escape(t.Cluster))
-	if pool := cmpOr(t.Pool, j.Plan.Pool); pool != "" {
-		b.WriteString(" · pool " + escape(pool))
-	}
-	if j.Plan.VMSize != "" {
-		b.WriteString(" · VM size " + escape(j.Plan.VMSize))
+	if t.IsEKS() {
+		b.WriteString(eksWhere(t, j.Plan))
+	} else {
+		sub := j.Plan.Subscription
+		if sub == "" {
+			sub = "(the bot's default)"
+		}
+		if t.SubscriptionName != "" {
+			sub = t.SubscriptionName + " (" + sub + ")"
+		}
+		fmt.Fprintf(&b, "Subscription %s · resource group %s · cluster %s", escape(sub), escape(t.ResourceGroup), escape(t.Cluster))
+		if pool := cmpOr(t.Pool, j.Plan.Pool); pool != "" {
+			b.WriteString(" · pool " + escape(pool))
+		}
+		if j.Plan.VMSize != "" {
+			b.WriteString(" · VM size " + escape(j.Plan.VMSize))
+		}
 	}
 	b.WriteString("\n*Plan:* " + escape(j.Plan.Summary))
 	for _, c := range j.Plan.Changes {
@@ -105,6 +109,24 @@ func DryRun(j aks.Job, message string) string {
 	}
 	b.WriteString("\nRun the same command without `--dry-run` to ask for it.")
 	return clip(b.String())
+}
+
+// eksWhere says where an EKS job acts, as DryRun's line for AKS does: "account 111122223333 ·
+// region eu-west-1 · cluster web-prod · node group ng-web · instance types m6i.large".
+func eksWhere(t aks.Target, p aks.Plan) string {
+	var parts []string
+	if t.Account != "" {
+		parts = append(parts, "account "+escape(t.Account))
+	}
+	parts = append(parts, "region "+escape(t.Region), "cluster "+escape(t.Cluster))
+	if ng := cmpOr(t.Pool, p.Pool); ng != "" {
+		parts = append(parts, "node group "+escape(ng))
+	}
+	if p.VMSize != "" {
+		parts = append(parts, "instance types "+escape(p.VMSize))
+	}
+	s := strings.Join(parts, " · ")
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // lastSentence is what the engine's message says after the plan: the auto-approval note.

@@ -4,6 +4,7 @@
 package slacktest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,7 +58,10 @@ type Message struct {
 }
 
 // Slash is a slash command typed by a user.
-type Slash struct{ User, UserName, Channel, Text string }
+type Slash struct {
+	User, UserName, Channel, Text string
+	Command                       string // "" = /aks
+}
 
 // Click is a click on a Block Kit button.
 type Click struct{ User, Channel, MessageTS, ThreadTS, ActionID, BlockID, Value string }
@@ -341,7 +345,7 @@ func (s *Server) SendSlash(ctx context.Context, c Slash) (Ack, error) {
 		"channel_name": "chan-" + c.Channel,
 		"user_id":      c.User,
 		"user_name":    c.UserName,
-		"command":      "/aks",
+		"command":      cmp.Or(c.Command, "/aks"),
 		"text":         c.Text,
 		"api_app_id":   "A0TEST",
 		"response_url": s.http.URL + "/response/" + id,
