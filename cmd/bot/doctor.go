@@ -127,6 +127,12 @@ func (d *doctor) run(ctx context.Context) {
 		d.report(statusOK, "azure", "simulated cloud (AZURE_SUBSCRIPTION_ID is not set): no Azure checks", "")
 	}
 	switch {
+	case cfg.File.AWS.Enabled():
+		d.checkEKS(ctx, cfg)
+	case ok && cfg.Simulated() && !cfg.File.AWS.SwitchedOff():
+		d.report(statusOK, "aws", "simulated EKS (no aws section and no Azure subscription): no AWS checks", "")
+	}
+	switch {
 	case cfg.Etcd():
 		d.checkEtcd(ctx, cfg)
 	case !ok && strings.TrimSpace(d.getenv(config.EnvEtcdEndpoints)) != "":

@@ -99,6 +99,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	if err != nil {
 		return err
 	}
+	eksSide, err := newEKS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	probe := telemetry.WriteProbe(func() error { return st.Probe(context.Background()) })
 	ready := map[string]telemetry.Check{"datafile": probe}
 	if cfg.Etcd() {
@@ -115,6 +119,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 		Audit:         auditTrail{st},
 		Costs:         assessor,
 		Defaults:      chatops.Defaults{ResourceGroup: cfg.File.Azure.ResourceGroup, Location: cfg.File.Azure.Location},
+		EKS:           eksSide.chat(),
 		Logger:        log,
 		Now:           ov.clock,
 	}
@@ -178,7 +183,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdin io.Re
 	svc.Policy = pol
 
 	engine, err := jobs.New(jobs.Config{
-		Store: st, Cloud: cloud, DefaultSubscription: cfg.Subscriptions.Default, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
+		Store: st, Cloud: byProvider{azure: cloud, eks: eksSide.cloud()}, DefaultSubscription: cfg.Subscriptions.Default, Reporter: reporter, Policy: pol, Assessor: assessor, Audit: st, Observer: metrics, Logger: log,
 		Coordinator: be.coord, Watcher: st, LeaderTasks: leaderTasks,
 		PollInterval:     pollInterval(cfg),
 		ProgressInterval: progressInterval(cfg),

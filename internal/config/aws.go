@@ -183,3 +183,6 @@ func (a AWS) problems() []error {
 	}
 	return errs
 }
+
+// SwitchedOff reports whether AKSBOT_EKS=0 turned /eks off, also the console's simulated EKS.
+func (a AWS) SwitchedOff() bool { return a.switched < 0 }
