@@ -118,11 +118,12 @@ func TestDoctorConsoleMode(t *testing.T) {
 	wantLine(t, lines, "configuration", "ok", env["AKSBOT_CONFIG"])
 	wantLine(t, lines, "slack", "ok", "console mode")
 	wantLine(t, lines, "azure", "ok", "simulated cloud")
+	wantLine(t, lines, "aws", "ok", "simulated EKS")
 	wantLine(t, lines, "data file "+env["AKSBOT_DB"], "ok", "does not exist yet")
 	if _, err := os.Stat(env["AKSBOT_DB"]); err == nil {
 		t.Error("doctor created the data file")
 	}
-	if last := lines[len(lines)-1]; last != "doctor: 4 ok, 0 warn, 0 FAIL" {
+	if last := lines[len(lines)-1]; last != "doctor: 5 ok, 0 warn, 0 FAIL" {
 		t.Errorf("summary = %q", last)
 	}
 
