@@ -152,3 +152,55 @@ func TestConsoleSubscriptions(t *testing.T) {
 		t.Errorf("list --all-subscriptions does not show prod's demo with 2 nodes:\n%s", out)
 	}
 }
+
+// `go run ./cmd/bot` offers /eks on a simulated EKS too: the same jobs and approvals as /aks,
+// with cards that name the cloud, and AKSBOT_EKS=0 takes it away.
+func TestConsoleEKSScaleWithApproval(t *testing.T) {
+	getenv := consoleEnv(t, t.TempDir())
+	script := strings.Join([]string{
+		"/eks list",
+		"/eks nodegroup scale web-prod ng-web --nodes 5 --nodes-max 10",
+		"approve 1",
+		"/as bob",
+		"approve 1",
+		"/wait",
+		"/eks nodegroup describe web-prod ng-web",
+		"/eks nodegroup scale web-prod ng-web --desired-size 12",
+		"/aks jobs --all",
+	}, "\n") + "\n"
+	out, code := runConsole(t, context.Background(), getenv, strings.NewReader(script))
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"web-prod  eu-west-1",
+		"job 1 · scale node group ng-web of eks · eu-west-1 · web-prod to 5 nodes, max 10",
+		"Plan: ng-web: 2 -> 5 nodes, min 1, max 10",
+		"Needs approval from @bob",
+		"You cannot approve your own request",
+		"Started in EKS",
+		"Job 1 succeeded",
+		"12 nodes is above the max size 10. Raise --max-size as well",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "Job 1 succeeded") != 1 {
+		t.Errorf("job 1's end printed %d times", strings.Count(out, "Job 1 succeeded"))
+	}
+	if strings.Contains(out, "job 2 ·") {
+		t.Errorf("a scale beyond the max size made a job:\n%s", out)
+	}
+
+	off := func(k string) string {
+		if k == "AKSBOT_EKS" {
+			return "0"
+		}
+		return getenv(k)
+	}
+	out, code = runConsole(t, context.Background(), off, strings.NewReader("/eks list\n"))
+	if code != 0 || !strings.Contains(out, "EKS is not configured") {
+		t.Errorf("with AKSBOT_EKS=0, /eks list answered (exit %d):\n%s", code, out)
+	}
+}
