@@ -294,13 +294,21 @@ func parseFormat(s string) (string, error) {
 // clusterKey reads "[SUBSCRIPTION_ID/]RG/NAME" into the key the store filters audit records by.
 // Without a subscription the key is the old layout "rg/name", which matchCluster compares with
 // every subscription's cluster of that name.
+//
+// EKS clusters are "eks/REGION/NAME", their key as it is (EKS names are case-sensitive).
 func clusterKey(s string) (string, error) {
 	parts := strings.Split(s, "/")
+	if len(parts) == 3 && parts[0] == aks.ProviderEKS {
+		if parts[1] == "" || parts[2] == "" {
+			return "", fmt.Errorf("cluster %q: write an EKS cluster as eks/REGION/CLUSTER, like eks/eu-west-1/web-prod", s)
+		}
+		return aks.Target{Provider: aks.ProviderEKS, Region: parts[1], Cluster: parts[2]}.ClusterKey(), nil
+	}
 	if len(parts) == 2 {
 		parts = append([]string{""}, parts...)
 	}
 	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
-		return "", fmt.Errorf("cluster %q: write it as RESOURCE_GROUP/CLUSTER (or SUBSCRIPTION_ID/RESOURCE_GROUP/CLUSTER), like rg-prod/prod-1", s)
+		return "", fmt.Errorf("cluster %q: write it as RESOURCE_GROUP/CLUSTER (or SUBSCRIPTION_ID/RESOURCE_GROUP/CLUSTER), like rg-prod/prod-1, or an EKS cluster as eks/REGION/CLUSTER", s)
 	}
 	return aks.Target{Subscription: parts[0], ResourceGroup: parts[1], Cluster: parts[2]}.ClusterKey(), nil
 }

@@ -46,7 +46,7 @@ Example:
 func auditExportSetup(fs *flag.FlagSet) runFunc {
 	since := fs.String("since", "24h", "export records at or after this: a duration back from now (24h, 90m, 7d), an RFC 3339 time, or all")
 	format := fs.String("format", formatJSONL, "jsonl or csv")
-	cluster := fs.String("cluster", "", "only the records of this cluster, as `RG/NAME` (in every subscription) or SUBSCRIPTION_ID/RG/NAME (default every cluster)")
+	cluster := fs.String("cluster", "", "only the records of this cluster, as `RG/NAME` (in every subscription) or SUBSCRIPTION_ID/RG/NAME, or eks/REGION/NAME (default every cluster)")
 	return func(ctx context.Context, inv *invocation, _ []string) int {
 		q := auditQuery{Cluster: *cluster}
 		var err error

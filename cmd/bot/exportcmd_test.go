@@ -293,3 +293,44 @@ func TestOpenOfHeldFileIsErrInUse(t *testing.T) {
 		t.Fatalf("second open: %v; want store.ErrInUse", err)
 	}
 }
+
+// An EKS cluster is named as eks/REGION/NAME: it selects that cluster's records, not an AKS
+// cluster of the same name, nor the same name in another region.
+func TestAuditExportOfAnEKSCluster(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aksbot.db")
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	webProd := aks.Target{Provider: aks.ProviderEKS, Region: "eu-west-1", Account: "111122223333", Cluster: "web-prod", Pool: "ng-web"}
+	var want []aks.AuditRecord
+	for i, target := range []aks.Target{
+		webProd,
+		{Provider: aks.ProviderEKS, Region: "us-east-1", Account: "111122223333", Cluster: "web-prod", Pool: "ng-web"},
+		{ResourceGroup: "eu-west-1", Cluster: "web-prod", Pool: "np1"},
+	} {
+		rec := aks.AuditRecord{At: now.Add(time.Duration(i) * time.Second), Action: aks.AuditRefused, User: aks.User{ID: "U0ALICE"},
+			Channel: "C0OPS", Op: aks.OpNodegroupScale, Target: target, Detail: "over the guardrail"}
+		if err := st.AppendAudit(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if target == webProd {
+			rec.Seq = uint64(i + 1) // the store numbers records from 1
+			want = append(want, rec)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{formatJSONL, formatCSV} {
+		got := readAudit(t, format, exportOK(t, dataEnv(path), "audit", "export", "--format", format, "--cluster", "eks/eu-west-1/web-prod"))
+		if !reflect.DeepEqual(utc(got), utc(want)) {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", format, got, want)
+		}
+	}
+	if _, errOut, code := runCLI(t, dataEnv(path), "audit", "export", "--cluster", "eks//web-prod"); code == exitOK || !strings.Contains(errOut, "eks/REGION/CLUSTER") {
+		t.Errorf("eks//web-prod: exit %d, %q", code, errOut)
+	}
+}
