@@ -40,13 +40,13 @@ func noFlags(run runFunc) func(*flag.FlagSet) runFunc {
 func commands() []command {
 	return []command{
 		{Name: "run", Summary: "run the bot (what aksbot does without a command)", Help: runHelp, Setup: noFlags(runBot)},
-		{Name: "doctor", Summary: "check the configuration, Slack, Azure and the data file", Help: doctorHelp, Setup: doctorSetup},
+		{Name: "doctor", Summary: "check the configuration, Slack, Azure, AWS and the data file", Help: doctorHelp, Setup: doctorSetup},
 		{Name: "policy check", Args: "[FILE]", Summary: "validate a configuration file and list its policy rules", Help: policyCheckHelp, Setup: policyCheckSetup},
 		{Name: "policy explain", Args: "FILE", Summary: "say what the policy decides for one request, and by which rule", Help: policyExplainHelp, Setup: policyExplainSetup},
 		{Name: "audit export", Summary: "write the audit log to stdout (JSON lines or CSV)", Help: auditExportHelp, Setup: auditExportSetup},
 		{Name: "jobs export", Summary: "write every job with its events to stdout (JSON lines)", Help: jobsExportHelp, Setup: noFlags(runJobsExport)},
 		{Name: "store migrate", Summary: "copy the bbolt data file into etcd (for several replicas)", Help: storeMigrateHelp, Setup: storeMigrateSetup},
-		{Name: "sim", Summary: "serve the simulated Azure cloud over HTTPS, for several replicas to share", Help: simHelp, Setup: simSetup},
+		{Name: "sim", Summary: "serve the simulated Azure cloud (and with --with-eks EKS) over HTTPS, for several replicas to share", Help: simHelp, Setup: simSetup},
 		{Name: "version", Summary: "print the version, the VCS revision and the Go version", Help: versionHelp, Setup: noFlags(runVersion)},
 		{Name: "help", Args: "[COMMAND]", Summary: "show how to use aksbot or one of its commands",
 			Help: "Prints the usage of COMMAND, or the list of commands without one.", Setup: noFlags(runHelpCommand)},

@@ -41,6 +41,8 @@ the bot and prints no secrets.
                  asks for; the app token can open a socket mode connection (none is kept open)
   Azure          (with AZURE_SUBSCRIPTION_ID) the credential gets a token for Azure Resource
                  Manager, and each configured resource group's clusters can be listed
+  AWS            (with an aws section or AKSBOT_EKS=1) STS says who the credentials are, of the
+                 account aws.account names if set, and each region's EKS clusters can be listed
   data file      it opens and takes a write, or can be created; in use by a running bot is a warning
   etcd           (with AKSBOT_ETCD_ENDPOINTS, instead of the data file) etcd answers within
                  store.etcd.dialTimeout, accepts the credentials, completes the TLS handshake, lets

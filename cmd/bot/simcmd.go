@@ -29,6 +29,7 @@ import (
 	"github.com/aksbot/aksbot/internal/azure/aadtest"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/config"
+	ekssim "github.com/aksbot/aksbot/internal/eks/sim"
 )
 
 // `aksbot sim` runs the simulated Azure cloud as a process of its own, over HTTPS, so that
@@ -61,7 +62,7 @@ type simFlags struct {
 	addr, db, cert, key, requestLog string
 	speed                           float64
 	opDuration, retryAfter          time.Duration
-	withLogin                       bool
+	withLogin, withEKS              bool
 	seeds                           seedList
 }
 
@@ -89,6 +90,7 @@ func simSetup(fs *flag.FlagSet) runFunc {
 	fs.DurationVar(&f.opDuration, "op-duration", 0, "make every operation take this long (overrides --speed)")
 	fs.DurationVar(&f.retryAfter, "retry-after", time.Second, "Retry-After of the status answers of running operations")
 	fs.BoolVar(&f.withLogin, "with-login", false, "also serve a fake Microsoft Entra ID token endpoint on the same address")
+	fs.BoolVar(&f.withEKS, "with-eks", false, "also serve a simulated EKS (and STS) on the same address, for /eks (its state is in memory only)")
 	fs.Var(&f.seeds, "seed", "make an existing cluster `RG/NAME` (a system pool of 3 nodes and a user pool np1 of 1) if it is missing; repeatable")
 	fs.StringVar(&f.requestLog, "request-log", "", "append every ARM request as a JSON line to `file` (method, path, replica, times, status)")
 	return func(ctx context.Context, inv *invocation, _ []string) int { return runSim(ctx, inv, f) }
@@ -190,13 +192,16 @@ func serveSim(ctx context.Context, f *simFlags, log *slog.Logger, stdout io.Writ
 			arm.ServeHTTP(w, r)
 		})
 	}
+	if f.withEKS {
+		handler = withSimulatedEKS(handler, f, log)
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
 
-	writeSimEnv(stdout, base, dbPath, certFile, f.withLogin)
+	writeSimEnv(stdout, base, dbPath, certFile, f.withLogin, f.withEKS)
 	log.Info("simulated Azure serving", "url", base, "db", dbPath, "ca", certFile, "login", f.withLogin)
 
 	select {
@@ -215,16 +220,53 @@ func serveSim(ctx context.Context, f *simFlags, log *slog.Logger, stdout io.Writ
 	return nil
 }
 
+// Keys printed for replicas with --with-eks: the simulated EKS reads only the region from a
+// request's signature, so any key works; these are not credentials.
+const (
+	simAWSAccessKeyID = "AKIASIMULATEDEXAMPLE"
+	simAWSSecretKey   = "aksbot-sim-secret-not-a-credential"
+)
+
+// withSimulatedEKS serves the simulated EKS beside the simulated Azure: EKS's REST paths start
+// with /clusters, and STS's query protocol posts to /; ARM and the fake login use neither.
+func withSimulatedEKS(azure http.Handler, f *simFlags, log *slog.Logger) http.Handler {
+	durations := consoleEKSDurations(f.speed)
+	if f.opDuration > 0 {
+		d := f.opDuration
+		durations = ekssim.Durations{Config: d, Version: d, Create: d, Delete: d}
+	}
+	eks := ekssim.New(ekssim.Options{Durations: durations, Speed: 1, Logger: log}).Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/clusters") || r.URL.Path == "/" {
+			eks.ServeHTTP(w, r)
+			return
+		}
+		azure.ServeHTTP(w, r)
+	})
+}
+
 // writeSimEnv prints where the simulator serves and the environment of a replica that uses it.
-func writeSimEnv(w io.Writer, base, dbPath, certFile string, withLogin bool) {
+func writeSimEnv(w io.Writer, base, dbPath, certFile string, withLogin, withEKS bool) {
 	fmt.Fprintf(w, "# aksbot sim: simulated Azure on %s (state in %s)\n", base, dbPath)
 	fmt.Fprintf(w, "# CA certificate: %s\n", certFile)
 	fmt.Fprintf(w, "# Environment of a replica that uses it:\n")
-	env := [][2]string{
+	var env [][2]string
+	if withEKS {
+		// The AWS SDK trusts the certificate through SSL_CERT_FILE too; the sim takes any key.
+		env = append(env, [][2]string{
+			{config.EnvEKS, "1"},
+			{"AWS_REGION", "eu-west-1"}, // where the simulated web-prod is
+			{"AWS_ENDPOINT_URL_EKS", base},
+			{"AWS_ENDPOINT_URL_STS", base},
+			{"AWS_ACCESS_KEY_ID", simAWSAccessKeyID},
+			{"AWS_SECRET_ACCESS_KEY", simAWSSecretKey},
+		}...)
+	}
+	env = append(env, [][2]string{
 		{config.EnvSubscriptionID, sim.SubscriptionID},
 		{config.EnvARMEndpoint, base},
 		{"SSL_CERT_FILE", certFile},
-	}
+	}...)
 	if withLogin {
 		env = append(env, [][2]string{
 			{config.EnvAuthorityHost, base},

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aksbot/aksbot/internal/azure"
 	"github.com/aksbot/aksbot/internal/azure/sim"
+	"github.com/aksbot/aksbot/internal/slack/slacktest"
 )
 
 // simProcess is `aksbot sim` running as its own process.
@@ -109,8 +111,9 @@ func (s *simProcess) requests(t *testing.T) []loggedRequest {
 // token from the simulator's fake Entra ID through azidentity.
 func TestSimProcessServesABotProcess(t *testing.T) {
 	dir := t.TempDir()
-	s := startSim(t, dir, "--with-login", "--seed", "rg-aks/demo", "--op-duration", "2s")
-	for _, k := range []string{"AZURE_SUBSCRIPTION_ID", "AKSBOT_ARM_ENDPOINT", "SSL_CERT_FILE", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
+	s := startSim(t, dir, "--with-login", "--with-eks", "--seed", "rg-aks/demo", "--op-duration", "2s")
+	for _, k := range []string{"AZURE_SUBSCRIPTION_ID", "AKSBOT_ARM_ENDPOINT", "SSL_CERT_FILE", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+		"AKSBOT_EKS", "AWS_ENDPOINT_URL_EKS", "AWS_ENDPOINT_URL_STS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 		if s.env[k] == "" {
 			t.Fatalf("aksbot sim did not print %s: %v", k, s.env)
 		}
@@ -159,6 +162,18 @@ func TestSimProcessServesABotProcess(t *testing.T) {
 	if tokens != 0 {
 		t.Errorf("the fake login's requests are in the ARM request log (%d)", tokens)
 	}
+
+	// With --with-eks the same address is the replica's EKS (over the same certificate).
+	n := len(w.ephemeralsTo(requester))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := w.slack.SendSlash(ctx, slacktest.Slash{User: requester, UserName: "requester", Channel: channel, Command: "/eks", Text: "nodegroup list web-prod"})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := w.nextEphemeral(requester, n); !strings.Contains(reply.Text, "ng-web") {
+		t.Errorf("/eks nodegroup list web-prod answered %q, want the simulated EKS's node groups", reply.Text)
+	}
 	// The sim stops on SIGTERM, and a new one on the same file knows the scale.
 	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -171,8 +186,10 @@ func TestSimProcessServesABotProcess(t *testing.T) {
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("aksbot sim exited %d after SIGINT:\n%s", code, s.logs.String())
 	}
-	if strings.Contains(bot.logs.String(), simClientSecret) {
-		t.Error("the client secret appears in the bot's logs")
+	for _, secret := range []string{simClientSecret, simAWSSecretKey} {
+		if strings.Contains(bot.logs.String(), secret) {
+			t.Errorf("the secret %q appears in the bot's logs", secret)
+		}
 	}
 }
 
