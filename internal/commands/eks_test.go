@@ -305,24 +305,7 @@ func TestParseEKSRefuses(t *testing.T) {
 	for _, tc := range eksRefuseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseEKS(tc.in)
-			if err == nil {
-				t.Fatalf("ParseEKS(%q) = %#v, want an error", tc.in, describeEKS(got))
-			}
-			var ue *UsageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("ParseEKS(%q) error %T %v, want *UsageError", tc.in, err, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(ue.Message, w) {
-					t.Errorf("message %q does not mention %q", ue.Message, w)
-				}
-			}
-			if !strings.Contains(ue.Usage, tc.usage) {
-				t.Errorf("usage %q does not contain %q", ue.Usage, tc.usage)
-			}
-			if strings.Contains(ue.Message, "\n") || len(ue.Message) > 300 {
-				t.Errorf("message is not short: %q", ue.Message)
-			}
+			ue := checkRefusal(t, tc.in, err, tc.want, tc.usage)
 			if strings.Contains(ue.Usage, "/aks") {
 				t.Errorf("an /eks usage speaks of /aks: %q", ue.Usage)
 			}

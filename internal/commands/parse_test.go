@@ -567,29 +567,34 @@ func TestParseRefuses(t *testing.T) {
 	for _, tc := range refuseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Parse(tc.in)
-			if err == nil {
-				t.Fatalf("Parse(%q) = %#v, want an error", tc.in, describe(got))
-			}
-			var ue *UsageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("Parse(%q) error %T %v, want *UsageError", tc.in, err, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(ue.Message, w) {
-					t.Errorf("message %q does not mention %q", ue.Message, w)
-				}
-			}
-			if !strings.Contains(ue.Usage, tc.usage) {
-				t.Errorf("usage %q does not contain %q", ue.Usage, tc.usage)
-			}
-			if strings.Contains(ue.Message, "\n") || len(ue.Message) > 300 {
-				t.Errorf("message is not short: %q", ue.Message)
-			}
+			checkRefusal(t, tc.in, err, tc.want, tc.usage)
 			if !reflect.DeepEqual(got, Command{}) {
 				t.Errorf("refused parse returned %#v, want the zero Command", describe(got))
 			}
 		})
 	}
+}
+
+// checkRefusal checks that a refused command got a short *UsageError that mentions every word
+// of want and shows usage, and returns it.
+func checkRefusal(t *testing.T, in string, err error, want []string, usage string) *UsageError {
+	t.Helper()
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("parse %q: error %T %v, want *UsageError", in, err, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(ue.Message, w) {
+			t.Errorf("message %q does not mention %q", ue.Message, w)
+		}
+	}
+	if !strings.Contains(ue.Usage, usage) {
+		t.Errorf("usage %q does not contain %q", ue.Usage, usage)
+	}
+	if strings.Contains(ue.Message, "\n") || len(ue.Message) > 300 {
+		t.Errorf("message is not short: %q", ue.Message)
+	}
+	return ue
 }
 
 func TestUsageErrorText(t *testing.T) {
