@@ -86,8 +86,15 @@ func (w *world) clickReply(user string, parent, msg slacktest.Message, action, j
 // slashReply types a command and waits for its private answer.
 func (w *world) slashReply(user, text string) slacktest.Message {
 	w.t.Helper()
+	return w.commandReply("/aks", user, text)
+}
+
+// commandReply types text after the slash command command ("/aks", "/eks") and waits for its
+// private answer.
+func (w *world) commandReply(command, user, text string) slacktest.Message {
+	w.t.Helper()
 	n := len(w.ephemeralsTo(user))
-	w.slash(user, text)
+	w.slashCommand(command, user, text)
 	return w.nextEphemeral(user, n)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -47,8 +48,10 @@ type world struct {
 	httpAddr string
 	// config is the bot's YAML file; "" writes the default one (approver decides everything).
 	config string
-	cancel context.CancelFunc
-	done   chan error
+	// extraEnv is added to the bot's environment (a spawned bot's process environment).
+	extraEnv map[string]string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // offsetClock is the real clock plus an offset a test can move forward.
@@ -130,7 +133,7 @@ func (w *world) env() map[string]string {
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
-	return map[string]string{
+	env := map[string]string{
 		"SLACK_APP_TOKEN":       appToken,
 		"SLACK_BOT_TOKEN":       botToken,
 		"SLACK_API_URL":         w.slack.APIURL(),
@@ -140,6 +143,8 @@ func (w *world) env() map[string]string {
 		"AKSBOT_DB":             w.dbPath,
 		"AKSBOT_HTTP_ADDR":      "off",
 	}
+	maps.Copy(env, w.extraEnv)
+	return env
 }
 
 // start runs the bot in this process, as main does, with the ARM server's TLS trust and
@@ -191,11 +196,17 @@ func (w *world) stop() {
 
 func (w *world) slash(user, text string) slacktest.Ack {
 	w.t.Helper()
+	return w.slashCommand("/aks", user, text)
+}
+
+// slashCommand types text as user after the slash command command ("/aks" or "/eks").
+func (w *world) slashCommand(command, user, text string) slacktest.Ack {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ack, err := w.slack.SendSlash(ctx, slacktest.Slash{User: user, UserName: strings.ToLower(user), Channel: channel, Text: text})
+	ack, err := w.slack.SendSlash(ctx, slacktest.Slash{User: user, UserName: strings.ToLower(user), Channel: channel, Text: text, Command: command})
 	if err != nil {
-		w.t.Fatalf("/aks %s: %v", text, err)
+		w.t.Fatalf("%s %s: %v", command, text, err)
 	}
 	return ack
 }

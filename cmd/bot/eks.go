@@ -193,7 +193,11 @@ func (d *doctor) checkEKS(ctx context.Context, cfg config.Config) {
 	tctx, cancel := context.WithTimeout(ctx, d.timeout)
 	account, arn, err := client.Identity(tctx)
 	cancel()
-	if err != nil {
+	switch {
+	case eks.Unreachable(err):
+		d.report(statusFail, "aws credentials", userText(err), eks.UnreachableHint)
+		return
+	case err != nil:
 		d.report(statusFail, "aws credentials", userText(err),
 			"give the bot AWS credentials: IRSA or EKS Pod Identity in Kubernetes, a profile or AWS_ACCESS_KEY_ID elsewhere (see the README)")
 		return

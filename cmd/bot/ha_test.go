@@ -18,7 +18,6 @@ import (
 
 	"github.com/aksbot/aksbot/internal/aks"
 	"github.com/aksbot/aksbot/internal/azure"
-	"github.com/aksbot/aksbot/internal/azure/aadtest"
 	"github.com/aksbot/aksbot/internal/azure/sim"
 	"github.com/aksbot/aksbot/internal/etcdstore/etcdtest"
 	"github.com/aksbot/aksbot/internal/slack/slacktest"
@@ -507,20 +506,8 @@ func unfinishedIn(ctx context.Context, st replicaStore) (open, outboxLeft int, e
 // Slack and the simulated cloud with cluster rg-aks/demo, for the tests that script a scene.
 func newHAWorld(t *testing.T, durations sim.Durations, prefix string) (*haRun, *world, *sim.Cloud) {
 	t.Helper()
-	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, sim: cloud, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}}
-	w.arm = newTLS(t, cloud)
-	w.slack = newSlack(t)
-	if err := cloud.Seed(context.Background(), "rg-aks", "demo", "westeurope",
-		sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2},
-		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
-		t.Fatal(err)
-	}
-	aad := aadtest.NewServer()
-	t.Cleanup(aad.Close)
+	w, aad := newProcessWorld(t, durations)
+	cloud := w.sim
 	h := &haRun{faultRun: &faultRun{t: t, w: w, aad: aad, clicked: map[string]time.Time{}}, prefix: prefix}
 	h.etcd = etcdtest.Start(t)
 	dir := filepath.Dir(w.dbPath)

@@ -76,19 +76,29 @@ func (w *world) spawn(t *testing.T, aad *aadtest.Server) *process {
 	env["SSL_CERT_FILE"] = certFile
 	env["AKSBOT_LOG_LEVEL"] = "debug"
 	env["AKSBOT_HTTP_ADDR"] = w.httpAddr
-	cmd := exec.Command(botBinary(t))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &process{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
+	return spawnEnv(t, t.TempDir(), env)
+}
+
+// newProcessWorld is a world for bots run as their own processes (spawn), none started yet:
+// the simulated cloud with cluster rg-aks/demo (pools sys and np2) behind HTTPS, the fake Slack,
+// and the fake Entra ID the bots get their tokens from.
+func newProcessWorld(t *testing.T, durations sim.Durations) (*world, *aadtest.Server) {
+	t.Helper()
+	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill() })
-	return p
+	w := &world{t: t, sim: cloud, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}, httpAddr: "off"}
+	w.arm = newTLS(t, cloud)
+	w.slack = newSlack(t)
+	if err := cloud.Seed(context.Background(), "rg-aks", "demo", "westeurope",
+		sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2},
+		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	aad := aadtest.NewServer()
+	t.Cleanup(aad.Close)
+	return w, aad
 }
 
 // kill ends the process with SIGKILL: no graceful shutdown, nothing flushed.
@@ -105,21 +115,8 @@ func (p *process) kill() {
 func TestKilledMidOperationResumesWithOneFinalMessageAndNoSecondPUT(t *testing.T) {
 	durations := fastAzure()
 	durations.Scale = 6 * time.Second
-	cloud, err := sim.New(sim.Options{DB: simDB(t), Durations: durations, RetryAfter: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, sim: cloud, dbPath: filepath.Join(t.TempDir(), "aksbot.db"), logs: &syncBuffer{}}
-	w.arm = newTLS(t, cloud)
-	w.slack = newSlack(t)
-	if err := cloud.Seed(context.Background(), "rg-aks", "demo", "westeurope",
-		sim.SeedPool{Name: "sys", Mode: "System", VMSize: "Standard_DS2_v2", Count: 2},
-		sim.SeedPool{Name: "np2", Mode: "User", VMSize: "Standard_DS2_v2", Count: 1}); err != nil {
-		t.Fatal(err)
-	}
-	aad := aadtest.NewServer()
-	t.Cleanup(aad.Close)
-
+	w, aad := newProcessWorld(t, durations)
+	cloud := w.sim
 	w.httpAddr = freeAddr(t)
 	first := w.spawn(t, aad)
 	waitConnected(t, w, first, 1)

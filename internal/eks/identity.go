@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aksbot/aksbot/internal/aks"
 )
@@ -32,8 +33,21 @@ func (c *Client) Identity(ctx context.Context) (account, arn string, err error) 
 
 const credentialsHint = "check the bot's AWS credentials (AWS_PROFILE, the shared files, IRSA or EKS Pod Identity) and that they have not expired"
 
+// UnreachableHint is what to do when a request could not be sent to AWS at all.
+const UnreachableHint = "check the network path from the bot to AWS (proxy, firewall, VPC endpoints) and AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL_EKS when they are set"
+
+// Unreachable reports whether err is a request that could not be sent (no connection, no
+// answer): the credentials were not even tried.
+func Unreachable(err error) bool {
+	var send *smithyhttp.RequestSendError
+	return errors.As(err, &send)
+}
+
 func identityErr(err error) error {
-	var api smithy.APIError
+	var (
+		api  smithy.APIError
+		send *smithyhttp.RequestSendError
+	)
 	switch {
 	case errors.As(err, &api):
 		return &aks.Error{Code: aks.EUnavailable,
@@ -41,6 +55,10 @@ func identityErr(err error) error {
 			Hint:    credentialsHint, Err: err}
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("ask AWS STS who the bot is: %w", err)
+	case errors.As(err, &send):
+		// The cause names the address tried (AWS_ENDPOINT_URL_STS or the regional endpoint).
+		return &aks.Error{Code: aks.EUnavailable, Message: "cannot reach AWS STS to ask who the bot is: " + send.Err.Error(),
+			Hint: UnreachableHint, Err: err}
 	}
 	return &aks.Error{Code: aks.EUnavailable, Message: "cannot ask AWS STS who the bot is", Hint: credentialsHint, Err: err}
 }

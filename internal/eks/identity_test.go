@@ -52,8 +52,9 @@ func TestIdentityErrors(t *testing.T) {
 	if ae, ok := err.(*aks.Error); ok {
 		hint = ae.Hint
 	}
-	if aks.ErrorCode(err) != aks.EUnavailable || !strings.Contains(err.Error(), "cannot ask AWS STS") || !strings.Contains(hint, "credentials") {
-		t.Fatalf("identity without STS: %v, want unavailable with a hint about credentials", err)
+	if aks.ErrorCode(err) != aks.EUnavailable || !Unreachable(err) || !strings.Contains(err.Error(), "cannot reach AWS STS") ||
+		!strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(hint, "AWS_ENDPOINT_URL_STS") {
+		t.Fatalf("identity without STS: %v (hint %q), want unavailable naming the address, with a hint about the network path", err, hint)
 	}
 }
 
