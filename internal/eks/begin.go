@@ -2,6 +2,7 @@ package eks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (c *Client) Begin(ctx context.Context, op NodegroupOp, plan aks.Plan, reque
 			ScalingConfig: &types.NodegroupScalingConfig{MinSize: op.MinSize, DesiredSize: op.DesiredSize, MaxSize: op.MaxSize},
 		})
 		if err != nil {
-			return nil, c.mapErr(err, what, "")
+			return nil, c.sendErr(err, what, "")
 		}
 		o.follow(out.Update)
 
@@ -64,7 +65,7 @@ func (c *Client) Begin(ctx context.Context, op NodegroupOp, plan aks.Plan, reque
 		}
 		out, err := api.UpdateNodegroupVersion(ctx, in)
 		if err != nil {
-			return nil, c.mapErr(err, what, "")
+			return nil, c.sendErr(err, what, "")
 		}
 		o.follow(out.Update)
 
@@ -91,18 +92,35 @@ func (c *Client) Begin(ctx context.Context, op NodegroupOp, plan aks.Plan, reque
 			in.Taints = append(in.Taints, types.Taint{Key: aws.String(t.Key), Value: optional(t.Value), Effect: types.TaintEffect(t.Effect)})
 		}
 		if _, err := api.CreateNodegroup(ctx, in); err != nil {
-			return nil, exists(c.mapErr(err, what, ""))
+			return nil, exists(c.sendErr(err, what, ""))
 		}
 		o.status = OpCreate
 
 	case OpDelete:
 		if _, err := api.DeleteNodegroup(ctx, &awseks.DeleteNodegroupInput{ClusterName: cluster, NodegroupName: name}); err != nil {
-			return nil, c.mapErr(err, what, fmt.Sprintf("there is no node group %s in cluster %s (%s)", op.Nodegroup, op.Cluster, region))
+			return nil, c.sendErr(err, what, fmt.Sprintf("there is no node group %s in cluster %s (%s)", op.Nodegroup, op.Cluster, region))
 		}
 		o.status = OpDelete
 	}
 	c.log.Info("EKS operation started", "what", what, "updateId", o.updateID)
 	return o, nil
+}
+
+// ErrOutcomeUnknown means a mutation got no answer: the connection failed while the request was
+// on its way or the answer was lost, and the SDK's retries (with the same request token) ended
+// the same way, so EKS may or may not have acted. Begin returns it with no *aks.Error and no
+// *aks.AzureError in the chain, so that the engine looks at the node group and sends the request
+// again with the same token instead of failing a job whose change may be running.
+var ErrOutcomeUnknown = errors.New("it is not known whether EKS got the request")
+
+// sendErr is mapErr for a mutation: no answer at all is ErrOutcomeUnknown rather than
+// EUnavailable, because the request may have arrived.
+func (c *Client) sendErr(err error, doing, notFound string) error {
+	if Unreachable(err) {
+		c.log.Warn("EKS request outcome unknown", "doing", doing, "err", err)
+		return fmt.Errorf("%s: %w: %v", doing, ErrOutcomeUnknown, err)
+	}
+	return c.mapErr(err, doing, notFound)
 }
 
 // Resume rebuilds the operation of op from a token ResumeToken returned; it sends nothing.

@@ -405,3 +405,51 @@ func TestEKSCrashThenFailedUpdateKeepsEKSCode(t *testing.T) {
 		t.Errorf("failure reported %d times, %d changes in EKS: want 1 and 1", n, cloud.sim.Mutations())
 	}
 }
+
+// EKS applies the scale, but every answer to it is lost (the connection drops after the request
+// arrived, also on the SDK's retries with the same token): the job must not fail while the change
+// runs. It looks at the node group, sends the request again with its token, gets the update EKS
+// started for it, and succeeds, with one change in EKS.
+func TestEKSLostAnswersAreReconciled(t *testing.T) {
+	var dropping atomic.Bool
+	dropping.Store(true)
+	cloud := newEKS(t, func(_ *ekssim.Sim, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/update-config") && dropping.Load() {
+				h.ServeHTTP(httptest.NewRecorder(), r) // EKS acts on it ...
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close() // ... and its answer never arrives
+				}
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	h := startEKS(t, filepath.Join(t.TempDir(), "aksbot.db"), &recorder{}, cloud)
+	job := h.submit(scaleNodegroup("ng-web", 6), alice)
+	h.waitJob(job.ID, "the request to be sent", func(aks.Job) bool { return len(cloud.mutations()) > 0 })
+	// The SDK's tries are over within milliseconds; after that the answers come through again.
+	h.waitJob(job.ID, "the SDK's tries to end", func(aks.Job) bool {
+		return len(cloud.mutations()) >= 3 || !dropping.Load()
+	})
+	dropping.Store(false)
+	done := h.waitState(job.ID, aks.StateSucceeded)
+	if done.Error != nil {
+		t.Errorf("job ended with %+v", done.Error)
+	}
+	if n := cloud.sim.Mutations(); n != 1 {
+		t.Errorf("EKS made %d changes, want 1", n)
+	}
+	for _, r := range cloud.mutations() {
+		if r.Token != aks.RequestToken(job) {
+			t.Errorf("a request carried token %q, want the job's %q", r.Token, aks.RequestToken(job))
+		}
+	}
+	if ng, _ := cloud.sim.Nodegroup("eu-west-1", "web-prod", "ng-web"); ng.Desired != 6 {
+		t.Errorf("ng-web has %d nodes, want 6", ng.Desired)
+	}
+	if n := h.rec.count(job.ID, aks.EventSucceeded); n != 1 {
+		t.Errorf("the end was reported %d times", n)
+	}
+}
