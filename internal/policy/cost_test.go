@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -63,6 +64,14 @@ func TestCostLimits(t *testing.T) {
 	unknown := &aks.Cost{Unknown: "the Azure price list could not be read (HTTP 503)"}
 	if _, err := p.Evaluate(ctx, user, "", op, plan(unknown)); err == nil || !strings.Contains(err.Error(), "and the cost is unknown (the Azure price list could not be read (HTTP 503)), so it is refused") {
 		t.Fatalf("unknown cost under a guardrail: %v", err)
+	}
+	// EKS has no price list in aksbot: a cost limit refuses its growth and says how to scope it.
+	ng := aks.Operation{Kind: aks.OpNodegroupScale, Target: aks.Target{Provider: aks.ProviderEKS, Region: "eu-west-1", Cluster: "c", Pool: "ng"},
+		Nodegroup: &aks.NodegroupSpec{DesiredSize: &n}}
+	var refused *aks.Error
+	if _, err := p.Evaluate(ctx, user, "", ng, plan(nil)); !errors.As(err, &refused) || !strings.Contains(refused.Message, "aksbot does not price EKS node groups") ||
+		!strings.Contains(refused.Hint, "match.providers: [aks]") {
+		t.Fatalf("EKS scale-up under a cost limit: %v", err)
 	}
 	down := 0
 	shrink := aks.Operation{Kind: aks.OpPoolScale, Target: op.Target, NodeCount: &down}

@@ -582,6 +582,13 @@ func (r *rule) checkCost(op aks.Operation, plan aks.Plan) error {
 		return nil
 	}
 	cur := r.currency
+	if op.Target.IsEKS() {
+		// aksbot has no EKS price list: no EKS plan ever has a known cost, so the limit can only
+		// refuse. Fail closed, and say how to scope the limit to AKS.
+		return r.refuse(
+			fmt.Sprintf("rule %s allows at most %s/month more, and aksbot does not price EKS node groups, so it is refused", r.name, aks.SignedMoney(limit, cur)),
+			"an admin can scope the cost limit to AKS (match.providers: [aks]) and give EKS a rule of its own")
+	}
 	if !plan.Cost.Known() {
 		return r.refuse(
 			fmt.Sprintf("rule %s allows at most %s/month more, and the %s, so it is refused", r.name, aks.SignedMoney(limit, cur), unknownCost(plan)),
