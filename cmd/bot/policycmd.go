@@ -163,10 +163,10 @@ func writePolicySummary(w io.Writer, name string, f config.File) {
 			match = []string{"every cluster"}
 		}
 		providers := r.Match.MatchedProviders()
-		if len(r.RequireApprovalFor) > 0 && slices.Contains(providers, aks.ProviderEKS) &&
-			len(p.RequireApprovalFor(i, aks.ProviderEKS)) == 0 {
+		if len(r.RequireApprovalFor) > 0 && slices.Contains(providers, aks.ProviderEKS) && len(r.ListedKinds(aks.ProviderEKS)) == 0 {
 			notes = append(notes, fmt.Sprintf("rule %s matches EKS clusters and its requireApprovalFor lists no eks.nodegroup.* kind, "+
-				"so EKS operations need no approval under it; list them, or add providers: [aks] to its match", r.Name))
+				"so EKS operations under it need approval as by default (%s); list the EKS kinds that should, or add providers: [aks] to its match",
+				r.Name, kindList(p.RequireApprovalFor(i, aks.ProviderEKS))))
 		}
 		approvers := r.Approvers
 		if approvers == nil {
@@ -456,4 +456,13 @@ func fileSubscriptions(f config.File) aks.Subscriptions {
 		}
 	}
 	return aks.NewSubscriptions(f.Azure.Subscriptions, def)
+}
+
+// kindList says operation kinds for people: "eks.nodegroup.create, eks.nodegroup.scale".
+func kindList(kinds []aks.OpKind) string {
+	words := make([]string, len(kinds))
+	for i, k := range kinds {
+		words[i] = string(k)
+	}
+	return strings.Join(words, ", ")
 }

@@ -282,8 +282,8 @@ func TestPolicyCheckEKSExample(t *testing.T) {
 	}
 }
 
-// A rule that lists only AKS kinds but matches EKS clusters needs no approval on EKS: the check
-// says so, since a file written before EKS existed may mean otherwise.
+// A rule that lists only AKS kinds but matches EKS clusters takes EKS's default approvals: the
+// check says so, since a file written before EKS existed may mean otherwise.
 func TestPolicyCheckNotesRulesWithoutEKSKinds(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "old.yaml")
 	writeConfig(t, file, "policy:\n  approvers: [U0LEAD]\n  rules:\n"+
@@ -294,7 +294,8 @@ func TestPolicyCheckNotesRulesWithoutEKSKinds(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	want := "Note: rule prod matches EKS clusters and its requireApprovalFor lists no eks.nodegroup.* kind, so EKS operations need no approval under it; list them, or add providers: [aks] to its match\n"
+	want := "Note: rule prod matches EKS clusters and its requireApprovalFor lists no eks.nodegroup.* kind, so EKS operations under it need approval as by default " +
+		"(eks.nodegroup.create, eks.nodegroup.scale, eks.nodegroup.upgrade, eks.nodegroup.delete); list the EKS kinds that should, or add providers: [aks] to its match\n"
 	if !strings.Contains(out, want) || strings.Count(out, "Note:") != 1 {
 		t.Errorf("want exactly the note on rule prod:\n%s", out)
 	}

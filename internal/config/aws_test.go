@@ -210,7 +210,7 @@ func TestEKSRuleApprovalKinds(t *testing.T) {
 		{-1, aks.ProviderEKS, eksAll},                           // the default rule: EKS defaults
 		{-1, aks.ProviderAKS, kinds(DefaultRequireApprovalFor)}, // and AKS ones
 		{1, aks.ProviderEKS, eksAll},                            // eks-prod lists them
-		{1, aks.ProviderAKS, ""},                                // and no AKS kind: none on AKS
+		{1, aks.ProviderAKS, kinds(DefaultRequireApprovalFor)},  // and no AKS kind: AKS's defaults (moot: it matches EKS only)
 		{3, aks.ProviderEKS, eksAll},                            // eks-dev: no list, the defaults
 	} {
 		if got := kinds(f.RequireApprovalFor(c.rule, c.provider)); got != c.want {

@@ -769,18 +769,18 @@ func (p PolicyFile) RuleRequireApprovalFor(i int) []aks.OpKind {
 
 // RequireApprovalFor returns the operation kinds of provider ("aks" or "eks") that need approval
 // under the rule at index i (-1: the default rule): the kinds of that provider its
-// requireApprovalFor lists, when written (a kind left out needs none, so a list without
-// eks.nodegroup.* kinds asks no approval on EKS); else the provider's defaults, or nothing when
-// policy.requireApproval is false.
+// requireApprovalFor lists, when written (a kind left out needs none; an empty list, none at
+// all); else the provider's defaults, or nothing when policy.requireApproval is false.
+//
+// A written list that names only the other provider's kinds says nothing about this one, and
+// the provider's defaults apply: a rule written for AKS before EKS existed, matching clusters by
+// name, must not let EKS changes through without approval.
 func (p PolicyFile) RequireApprovalFor(i int, provider string) []aks.OpKind {
 	if i >= 0 && p.Rules[i].RequireApprovalFor != nil {
-		kinds := make([]aks.OpKind, 0, len(p.Rules[i].RequireApprovalFor))
-		for _, k := range p.Rules[i].RequireApprovalFor {
-			if aks.OpKind(k).Provider() == provider {
-				kinds = append(kinds, aks.OpKind(k))
-			}
+		kinds := p.Rules[i].ListedKinds(provider)
+		if len(kinds) > 0 || len(p.Rules[i].RequireApprovalFor) == 0 {
+			return kinds
 		}
-		return kinds
 	}
 	if !p.ApprovalsRequired() {
 		return nil
@@ -789,6 +789,17 @@ func (p PolicyFile) RequireApprovalFor(i int, provider string) []aks.OpKind {
 		return slices.Clone(DefaultEKSRequireApprovalFor)
 	}
 	return slices.Clone(DefaultRequireApprovalFor)
+}
+
+// ListedKinds returns the kinds of provider that the rule's requireApprovalFor names.
+func (r RuleFile) ListedKinds(provider string) []aks.OpKind {
+	kinds := make([]aks.OpKind, 0, len(r.RequireApprovalFor))
+	for _, k := range r.RequireApprovalFor {
+		if aks.OpKind(k).Provider() == provider {
+			kinds = append(kinds, aks.OpKind(k))
+		}
+	}
+	return kinds
 }
 
 // ApprovalKinds returns every operation kind that needs approval under the rule at index i (-1:

@@ -188,8 +188,9 @@ func TestEKSProdNeedsTwoApprovals(t *testing.T) {
 	wantUnauthorized(t, p.CanApprove(context.Background(), lead, job), "only <!subteam^S0SRE> can approve this request (rule eks-prod)")
 }
 
-// A written requireApprovalFor is taken as it is: a rule that matches EKS clusters and lists
-// only AKS kinds needs no approval on EKS; a rule without the key asks for the EKS defaults.
+// A rule written for AKS (requireApprovalFor lists only AKS kinds) that matches EKS clusters by
+// name says nothing about EKS: EKS's defaults apply under it, failing closed. A rule without the
+// key asks for the EKS defaults too.
 func TestEKSApprovalKindsOfOlderRules(t *testing.T) {
 	p := mustNew(t, config.PolicyFile{Approvers: []string{"U0LEAD", "U0SRE1"}, Rules: []config.RuleFile{
 		{Name: "prod", Match: config.MatchFile{Clusters: []string{"*-prod"}}, RequireApprovalFor: []string{"cluster.delete"}},
@@ -199,7 +200,7 @@ func TestEKSApprovalKindsOfOlderRules(t *testing.T) {
 		req  request
 		want string
 	}{
-		{kindReq(webProd, aks.OpNodegroupDelete), "free (rule prod"},
+		{kindReq(webProd, aks.OpNodegroupDelete), "needs 1 from <@U0LEAD> <@U0SRE1> (rule prod"},
 		{kindReq(aks.Target{ResourceGroup: "rg", Cluster: "web-prod"}, aks.OpClusterDelete), "needs 1 from <@U0LEAD> <@U0SRE1> (rule prod"},
 		{kindReq(apiDev, aks.OpNodegroupDelete), "needs 1 from <@U0LEAD> <@U0SRE1> (rule dev"},
 		{ngScale(apiDev, 2, 1, 5, 5, 0), "free (rule dev"},
