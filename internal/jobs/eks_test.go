@@ -430,8 +430,8 @@ func TestEKSLostAnswersAreReconciled(t *testing.T) {
 	job := h.submit(scaleNodegroup("ng-web", 6), alice)
 	h.waitJob(job.ID, "the request to be sent", func(aks.Job) bool { return len(cloud.mutations()) > 0 })
 	// The SDK's tries are over within milliseconds; after that the answers come through again.
-	h.waitJob(job.ID, "the SDK's tries to end", func(aks.Job) bool {
-		return len(cloud.mutations()) >= 3 || !dropping.Load()
+	h.waitJob(job.ID, "the SDK's tries to end", func(j aks.Job) bool {
+		return len(cloud.mutations()) >= 3 || j.State.Final()
 	})
 	dropping.Store(false)
 	done := h.waitState(job.ID, aks.StateSucceeded)
