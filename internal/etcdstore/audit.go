@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/aksbot/aksbot/internal/aks"
@@ -93,41 +94,23 @@ func (s *Store) Audit(ctx context.Context, f aks.AuditFilter) ([]aks.AuditRecord
 func (s *Store) audit(ctx context.Context, f aks.AuditFilter) ([]aks.AuditRecord, error) {
 	var out []aks.AuditRecord
 	stop := f.Since.Add(-auditClockSlack)
-	start, end := s.auditPrefix(), clientv3.GetPrefixRangeEnd(s.auditPrefix())
-	var rev int64
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(pageSize)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
+	err := s.scanNewestFirst(ctx, s.auditPrefix(), func(kv *mvccpb.KeyValue) (bool, error) {
+		var rec aks.AuditRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			return false, fmt.Errorf("audit record %s: %w", kv.Key, err)
 		}
-		resp, err := s.cli.Get(ctx, start, opts...)
-		if err != nil {
-			return nil, err
+		rec.Seq = uint64(kv.ModRevision)
+		if !f.Since.IsZero() && rec.At.Before(f.Since) {
+			return !rec.At.Before(stop), nil
 		}
-		rev = resp.Header.Revision
-		for _, kv := range resp.Kvs {
-			var rec aks.AuditRecord
-			if err := json.Unmarshal(kv.Value, &rec); err != nil {
-				return nil, fmt.Errorf("audit record %s: %w", kv.Key, err)
-			}
-			rec.Seq = uint64(kv.ModRevision)
-			if !f.Since.IsZero() && rec.At.Before(f.Since) {
-				if rec.At.Before(stop) {
-					return out, nil
-				}
-				continue
-			}
-			if f.ClusterKey != "" && rec.Target.ClusterKey() != f.ClusterKey {
-				continue
-			}
-			out = append(out, rec)
-			if f.Limit > 0 && len(out) == f.Limit {
-				return out, nil
-			}
+		if f.ClusterKey != "" && rec.Target.ClusterKey() != f.ClusterKey {
+			return true, nil
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
-		}
-		end = string(resp.Kvs[len(resp.Kvs)-1].Key)
+		out = append(out, rec)
+		return f.Limit <= 0 || len(out) < f.Limit, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

@@ -223,19 +223,10 @@ func (s *Store) updateJob(ctx context.Context, job aks.Job, ev *aks.Event) (aks.
 	// stale cache entry only turns into a conflict (another replica wrote meanwhile).
 	c, ok := s.cache.get(job.ID)
 	if !ok || c.version != job.Version {
-		resp, err := s.cli.Get(ctx, key)
-		if err != nil {
+		var err error
+		if _, c, err = s.read(ctx, job.ID, key); err != nil {
 			return aks.Job{}, err
 		}
-		if len(resp.Kvs) == 0 {
-			return aks.Job{}, aks.ErrNotFound
-		}
-		r, err := s.decodeRecord(resp.Kvs[0])
-		if err != nil {
-			return aks.Job{}, err
-		}
-		c = cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events, state: r.Job.State}
-		s.cache.put(job.ID, c)
 		if c.version != job.Version {
 			return aks.Job{}, fmt.Errorf("%w: stored version %d, given %d", aks.ErrConflict, c.version, job.Version)
 		}
@@ -300,19 +291,30 @@ func (s *Store) job(ctx context.Context, id string) (aks.Job, error) {
 	if err != nil {
 		return aks.Job{}, err
 	}
-	resp, err := s.cli.Get(ctx, s.jobKey(n))
+	r, _, err := s.read(ctx, id, s.jobKey(n))
 	if err != nil {
 		return aks.Job{}, err
 	}
+	return r.Job, nil
+}
+
+// read gets the job stored at key and records what the next update compares (its version and
+// revision) in the cache.
+func (s *Store) read(ctx context.Context, id, key string) (record, cached, error) {
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return record{}, cached{}, err
+	}
 	if len(resp.Kvs) == 0 {
-		return aks.Job{}, aks.ErrNotFound
+		return record{}, cached{}, aks.ErrNotFound
 	}
 	r, err := s.decodeRecord(resp.Kvs[0])
 	if err != nil {
-		return aks.Job{}, err
+		return record{}, cached{}, err
 	}
-	s.cache.put(id, cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events, state: r.Job.State})
-	return r.Job, nil
+	c := cached{version: r.Job.Version, rev: resp.Kvs[0].ModRevision, events: r.Events, state: r.Job.State}
+	s.cache.put(id, c)
+	return r, c, nil
 }
 
 // Jobs returns the jobs f selects, oldest first. When f asks only for unfinished states it
@@ -341,33 +343,45 @@ func (s *Store) Jobs(ctx context.Context, f aks.Filter) ([]aks.Job, error) {
 // scanJobs walks all jobs newest first and returns the matches newest first.
 func (s *Store) scanJobs(ctx context.Context, f aks.Filter) ([]aks.Job, error) {
 	var out []aks.Job
-	start, end := s.jobsPrefix(), clientv3.GetPrefixRangeEnd(s.jobsPrefix())
+	err := s.scanNewestFirst(ctx, s.jobsPrefix(), func(kv *mvccpb.KeyValue) (bool, error) {
+		r, err := s.decodeRecord(kv)
+		if err != nil {
+			return false, err
+		}
+		if f.Matches(r.Job) {
+			out = append(out, r.Job)
+		}
+		return f.Limit <= 0 || len(out) < f.Limit, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanNewestFirst calls visit on the keys under prefix from the highest down, a page at a time,
+// all pages at the revision of the first, until visit says to stop or returns an error.
+func (s *Store) scanNewestFirst(ctx context.Context, prefix string, visit func(*mvccpb.KeyValue) (more bool, err error)) error {
+	end := clientv3.GetPrefixRangeEnd(prefix)
 	var rev int64
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(pageSize)}
 		if rev != 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
-		resp, err := s.cli.Get(ctx, start, opts...)
+		resp, err := s.cli.Get(ctx, prefix, opts...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
-			r, err := s.decodeRecord(kv)
-			if err != nil {
-				return nil, err
-			}
-			if !f.Matches(r.Job) {
-				continue
-			}
-			out = append(out, r.Job)
-			if f.Limit > 0 && len(out) == f.Limit {
-				return out, nil
+			more, err := visit(kv)
+			if err != nil || !more {
+				return err
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
+			return nil
 		}
 		end = string(resp.Kvs[len(resp.Kvs)-1].Key) // exclusive: the next page is below it
 	}
