@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -36,13 +35,13 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, resync bool) <-chan ak
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel) // Close ends the watch too
 	out := make(chan aks.JobChange)
-	q := &changeQueue{wake: make(chan struct{}, 1), index: map[string]int{}}
+	q := aks.NewChangeQueue()
 	go func() {
 		defer cancel()
 		defer stop()
 		s.watchJobs(ctx, q, rev, resync)
 	}()
-	go q.deliver(ctx, out)
+	go q.Deliver(ctx, out)
 	return out
 }
 
@@ -55,7 +54,7 @@ func (s *Store) currentRevision(ctx context.Context) (int64, error) {
 }
 
 // watchJobs watches from after rev until ctx ends, and queues the changes for q's receiver.
-func (s *Store) watchJobs(ctx context.Context, q *changeQueue, rev int64, resync bool) {
+func (s *Store) watchJobs(ctx context.Context, q *aks.ChangeQueue, rev int64, resync bool) {
 	for try := 0; ctx.Err() == nil; try++ {
 		if try > 0 {
 			sleep(ctx, min(time.Duration(try)*100*time.Millisecond, 2*time.Second))
@@ -69,7 +68,7 @@ func (s *Store) watchJobs(ctx context.Context, q *changeQueue, rev int64, resync
 				continue
 			}
 			rev, resync = r, false
-			q.push(aks.JobChange{Resync: true})
+			q.Push(aks.JobChange{Resync: true})
 		}
 		// WithRequireLeader: a member cut off from its leader ends the watch at once instead
 		// of going silent; it then resumes from the last revision seen, on any member.
@@ -95,7 +94,7 @@ func (s *Store) watchJobs(ctx context.Context, q *changeQueue, rev int64, resync
 					s.log.Warn("etcdstore: watch jobs: undecodable job record", "key", string(ev.Kv.Key), "err", err)
 					continue
 				}
-				q.push(aks.JobChange{ID: r.Job.ID, ClusterKey: r.Job.Op.Target.ClusterKey(), State: r.Job.State})
+				q.Push(aks.JobChange{ID: r.Job.ID, ClusterKey: r.Job.Op.Target.ClusterKey(), State: r.Job.State})
 			}
 		}
 		wcancel()
@@ -108,63 +107,5 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-	}
-}
-
-// maxPendingChanges is how many changes a slow receiver may fall behind before they are
-// replaced by one Resync.
-const maxPendingChanges = 1024
-
-// changeQueue holds the changes a receiver has not taken yet, so that the watch (and etcd's
-// client buffer behind it) never waits for the receiver.
-type changeQueue struct {
-	mu      sync.Mutex
-	pending []aks.JobChange
-	index   map[string]int // job ID -> its change in pending
-	wake    chan struct{}  // capacity 1: "pending is not empty"
-}
-
-func (q *changeQueue) push(c aks.JobChange) {
-	q.mu.Lock()
-	switch i, ok := q.index[c.ID]; {
-	case ok && !c.Resync:
-		q.pending[i] = c // the receiver needs the job's latest state, not each step
-	case len(q.pending) >= maxPendingChanges:
-		q.pending = []aks.JobChange{{Resync: true}}
-		clear(q.index)
-	default:
-		if !c.Resync {
-			q.index[c.ID] = len(q.pending)
-		}
-		q.pending = append(q.pending, c)
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-// deliver sends the queued changes to out until ctx ends, then closes out.
-func (q *changeQueue) deliver(ctx context.Context, out chan<- aks.JobChange) {
-	defer close(out)
-	for {
-		select {
-		case <-q.wake:
-		case <-ctx.Done():
-			return
-		}
-		q.mu.Lock()
-		batch := q.pending
-		q.pending = nil
-		clear(q.index)
-		q.mu.Unlock()
-		for _, c := range batch {
-			select {
-			case out <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
 	}
 }

@@ -9,10 +9,6 @@ import (
 
 var _ aks.JobWatcher = (*Store)(nil)
 
-// maxPendingChanges is how many changes a slow receiver may fall behind before they are
-// replaced by one Resync (the receiver then looks at all unfinished jobs again).
-const maxPendingChanges = 1024
-
 func changeOf(job aks.Job) aks.JobChange {
 	return aks.JobChange{ID: job.ID, ClusterKey: job.Op.Target.ClusterKey(), State: job.State}
 }
@@ -23,30 +19,21 @@ func changeOf(job aks.Job) aks.JobChange {
 // receiver: a slow one gets a job's changes coalesced into its latest, or a Resync when it
 // falls far behind.
 func (s *Store) WatchJobs(ctx context.Context) <-chan aks.JobChange {
+	ctx, cancel := context.WithCancel(ctx)
 	out := make(chan aks.JobChange)
-	sub := &watchSub{wake: make(chan struct{}, 1), index: map[string]int{}}
-	s.watchers.add(sub)
+	q := aks.NewChangeQueue()
+	s.watchers.add(q)
 	go func() {
-		defer close(out)
-		defer s.watchers.remove(sub)
-		for {
-			select {
-			case <-sub.wake:
-			case <-ctx.Done():
-				return
-			case <-s.closing:
-				return
-			}
-			for _, c := range sub.take() {
-				select {
-				case out <- c:
-				case <-ctx.Done():
-					return
-				case <-s.closing:
-					return
-				}
-			}
+		select {
+		case <-s.closing: // Close ends the watch too
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	go func() {
+		defer cancel()
+		defer s.watchers.remove(q)
+		q.Deliver(ctx, out)
 	}()
 	return out
 }
@@ -54,19 +41,19 @@ func (s *Store) WatchJobs(ctx context.Context) <-chan aks.JobChange {
 // watchHub fans job changes out to the WatchJobs receivers.
 type watchHub struct {
 	mu   sync.Mutex
-	subs map[*watchSub]struct{}
+	subs map[*aks.ChangeQueue]struct{}
 }
 
-func (h *watchHub) add(sub *watchSub) {
+func (h *watchHub) add(sub *aks.ChangeQueue) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.subs == nil {
-		h.subs = map[*watchSub]struct{}{}
+		h.subs = map[*aks.ChangeQueue]struct{}{}
 	}
 	h.subs[sub] = struct{}{}
 }
 
-func (h *watchHub) remove(sub *watchSub) {
+func (h *watchHub) remove(sub *aks.ChangeQueue) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs, sub)
@@ -76,42 +63,6 @@ func (h *watchHub) publish(c aks.JobChange) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
-		sub.push(c)
+		sub.Push(c)
 	}
-}
-
-// watchSub is one receiver's queue of changes not yet sent.
-type watchSub struct {
-	mu      sync.Mutex
-	pending []aks.JobChange
-	index   map[string]int // job ID -> its change in pending
-	wake    chan struct{}  // capacity 1: "pending is not empty"
-}
-
-func (w *watchSub) push(c aks.JobChange) {
-	w.mu.Lock()
-	switch i, ok := w.index[c.ID]; {
-	case ok:
-		w.pending[i] = c // the receiver needs the job's latest state, not each step
-	case len(w.pending) >= maxPendingChanges:
-		w.pending = []aks.JobChange{{Resync: true}}
-		clear(w.index)
-	default:
-		w.index[c.ID] = len(w.pending)
-		w.pending = append(w.pending, c)
-	}
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *watchSub) take() []aks.JobChange {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.pending
-	w.pending = nil
-	clear(w.index)
-	return out
 }

@@ -60,7 +60,7 @@ func TestWatchJobsSlowReceiver(t *testing.T) {
 
 	// Many jobs while nobody reads: a Resync replaces the backlog.
 	var jobs []aks.Job
-	for i := range maxPendingChanges + 10 {
+	for i := range aks.MaxPendingChanges + 10 {
 		nj, err := s.CreateJob(ctx, aks.Job{State: aks.StateQueued, Channel: strconv.Itoa(i)}, aks.Event{Kind: aks.EventCreated})
 		if err != nil {
 			t.Fatal(err)
