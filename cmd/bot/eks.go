@@ -36,7 +36,7 @@ func newEKS(ctx context.Context, cfg config.Config, log *slog.Logger) (*eksSide,
 	aws := cfg.File.AWS
 	switch {
 	case aws.Enabled():
-		client, err := eks.New(ctx, eks.Config{Regions: aws.Regions, Profile: aws.Profile, Logger: log})
+		client, err := realEKS(ctx, aws, log)
 		if err != nil {
 			return nil, fmt.Errorf("set up EKS: %w", err)
 		}
@@ -72,11 +72,13 @@ func newEKS(ctx context.Context, cfg config.Config, log *slog.Logger) (*eksSide,
 // simulated Azure's, not the minutes EKS takes, divided by simulator.speed (at least a second,
 // so that the node group passes through UPDATING where the thread can show it).
 func consoleEKSDurations(speed float64) ekssim.Durations {
-	if speed <= 0 {
-		speed = 1
-	}
-	f := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)/speed), time.Second) }
+	f := func(d time.Duration) time.Duration { return simDuration(d, speed) }
 	return ekssim.Durations{Config: f(15 * time.Second), Version: f(45 * time.Second), Create: f(40 * time.Second), Delete: f(30 * time.Second)}
+}
+
+// realEKS is the client of the AWS EKS the aws section names, as the bot and doctor use it.
+func realEKS(ctx context.Context, aws config.AWS, log *slog.Logger) (*eks.Client, error) {
+	return eks.New(ctx, eks.Config{Regions: aws.Regions, Profile: aws.Profile, Logger: log})
 }
 
 // chat is the /eks part of the chat service (nil: /eks says it is not configured).
@@ -185,7 +187,7 @@ func (b byProvider) Replays(op aks.Operation) bool {
 // region's clusters can be listed.
 func (d *doctor) checkEKS(ctx context.Context, cfg config.Config) {
 	aws := cfg.File.AWS
-	client, err := eks.New(ctx, eks.Config{Regions: aws.Regions, Profile: aws.Profile, Logger: d.log})
+	client, err := realEKS(ctx, aws, d.log)
 	if err != nil {
 		d.report(statusFail, "aws", err.Error(), "set aws.regions (or AWS_REGION) and check the profile; see the README's EKS managed node groups")
 		return

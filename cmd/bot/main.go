@@ -295,11 +295,7 @@ func newCloud(ctx context.Context, cfg config.Config, st *store.Store, log *slog
 		}
 		return clouds, nil, nil
 	}
-	speed := cfg.File.Simulator.Speed
-	if speed <= 0 {
-		speed = 1
-	}
-	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: scaled(sim.DefaultDurations, speed), RetryAfter: time.Second, Logger: log})
+	cloud, err := sim.New(sim.Options{DB: st.DB(), Durations: scaled(sim.DefaultDurations, cfg.File.Simulator.Speed), RetryAfter: time.Second, Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start simulated cloud: %w", err)
 	}
@@ -331,9 +327,18 @@ const simEndpoint = "https://management.sim.aksbot.invalid"
 // scaled divides the simulated durations by speed, keeping at least a second each so that
 // operations still pass through their in-progress states.
 func scaled(d sim.Durations, speed float64) sim.Durations {
-	f := func(x time.Duration) time.Duration { return max(time.Duration(float64(x)/speed), time.Second) }
+	f := func(x time.Duration) time.Duration { return simDuration(x, speed) }
 	return sim.Durations{Create: f(d.Create), Delete: f(d.Delete), Scale: f(d.Scale), Update: f(d.Update),
 		Upgrade: f(d.Upgrade), StartStop: f(d.StartStop), NodeImage: f(d.NodeImage)}
+}
+
+// simDuration is d divided by speed (1 when speed is not above 0), at least a second, so that a
+// simulated operation still passes through its in-progress state where a thread can show it.
+func simDuration(d time.Duration, speed float64) time.Duration {
+	if speed <= 0 {
+		speed = 1
+	}
+	return max(time.Duration(float64(d)/speed), time.Second)
 }
 
 // consolePolicy returns the console's policy and the users to offer. A console with no
