@@ -10,18 +10,10 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// EKS naming rules, as internal/eks checks them again before a request leaves (the EKS API
-// reference: cluster names up to 100 characters, node group names up to 63).
-var (
-	eksClusterRe   = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
-	nodegroupRe    = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	regionRe       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	eksVersionRe   = regexp.MustCompile(`^1\.[0-9]{1,3}$`)
-	releaseRe      = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}[0-9A-Za-z.-]{0,60}$`)
-	roleARNRe      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	subnetRe       = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
-	instanceTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-)
+// releaseRe is the form of an AMI release version ("1.31.7-20250620"); names and IDs are checked
+// with the domain's rules (aks.ValidEKSClusterName, ...), as internal/eks checks them again
+// before a request leaves.
+var releaseRe = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}[0-9A-Za-z.-]{0,60}$`)
 
 // maxNodegroupSize guards against typos and overflow. It is far above EKS's default quota of
 // 450 nodes per managed node group, which accounts can raise: EKS refuses what a quota does not
@@ -44,14 +36,14 @@ var amiTypes = []string{
 var capacityTypes = []string{"ON_DEMAND", "SPOT"}
 
 func checkEKSCluster(name string) string {
-	if !eksClusterRe.MatchString(name) {
+	if !aks.ValidEKSClusterName(name) {
 		return fmt.Sprintf("invalid cluster name %q: EKS cluster names have 1-100 letters, digits, '-' and '_', starting with a letter or digit", clip(name))
 	}
 	return ""
 }
 
 func checkNodegroup(name string) string {
-	if !nodegroupRe.MatchString(name) {
+	if !aks.ValidNodegroupName(name) {
 		return fmt.Sprintf("invalid node group name %q: use 1-63 letters, digits, '-' and '_', starting with a letter or digit", clip(name))
 	}
 	return ""
@@ -65,7 +57,7 @@ func region(in *input) (string, string) {
 	}
 	raw := in.value(fRegion)
 	r := strings.ToLower(raw)
-	if !regionRe.MatchString(r) {
+	if !aks.ValidAWSRegion(r) {
 		return "", fmt.Sprintf("invalid region %q: use an AWS region such as eu-west-1", clip(raw))
 	}
 	return r, ""
@@ -192,15 +184,15 @@ func buildNodegroupCreate(in *input) (Command, string) {
 	}
 	if in.has(fNodeRole) {
 		role := in.value(fNodeRole)
-		if !roleARNRe.MatchString(role) {
+		if !aks.ValidRoleARN(role) {
 			return c, fmt.Sprintf("invalid node role %q: use an IAM role ARN such as arn:aws:iam::111122223333:role/eks-nodes", clip(role))
 		}
 		ng.NodeRole = role
 	}
-	if ng.Subnets, msg = listOf(in, fSubnets, "subnet ID", "subnet IDs look like subnet-0a1b2c3d", subnetRe, false); msg != "" {
+	if ng.Subnets, msg = listOf(in, fSubnets, "subnet ID", "subnet IDs look like subnet-0a1b2c3d", aks.ValidSubnetID, false); msg != "" {
 		return c, msg
 	}
-	if ng.InstanceTypes, msg = listOf(in, fInstanceTypes, "instance type", "use EC2 instance types such as m6i.large", instanceTypeRe, true); msg != "" {
+	if ng.InstanceTypes, msg = listOf(in, fInstanceTypes, "instance type", "use EC2 instance types such as m6i.large", aks.ValidInstanceType, true); msg != "" {
 		return c, msg
 	}
 	if strings.EqualFold(strings.ReplaceAll(in.value(fCapacityType), "-", "_"), "CAPACITY_BLOCK") {
@@ -243,7 +235,7 @@ func eksVersion(in *input) (string, string) {
 		return "", ""
 	}
 	v := in.value(fK8sVersion)
-	if !eksVersionRe.MatchString(v) {
+	if !aks.ValidEKSVersion(v) {
 		return "", fmt.Sprintf("invalid Kubernetes version %q: EKS versions are major.minor, such as 1.31", clip(v))
 	}
 	return v, ""
@@ -344,7 +336,7 @@ func countSet(ps ...*int) int {
 
 // listOf reads a list flag whose items may also be comma-separated, each matching re (after
 // lowering, with lower), none twice.
-func listOf(in *input, flag, what, hint string, re *regexp.Regexp, lower bool) ([]string, string) {
+func listOf(in *input, flag, what, hint string, valid func(string) bool, lower bool) ([]string, string) {
 	if !in.has(flag) {
 		return nil, ""
 	}
@@ -354,7 +346,7 @@ func listOf(in *input, flag, what, hint string, re *regexp.Regexp, lower bool) (
 		if lower {
 			v = strings.ToLower(v)
 		}
-		if !re.MatchString(v) {
+		if !valid(v) {
 			return nil, fmt.Sprintf("invalid %s %q: %s", what, clip(v), hint)
 		}
 		if seen[v] {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -84,33 +83,18 @@ func (a *AWS) setSwitch(value string) error {
 	return nil
 }
 
-var (
-	// AWS regions: "eu-west-1", "us-gov-west-1", "ap-southeast-4".
-	awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
-	// An IAM role ARN in any partition (aws, aws-cn, aws-us-gov, ...), with an optional path.
-	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
-	// Subnet IDs have 8 or 17 hex digits.
-	subnetRE = regexp.MustCompile(`^subnet-([0-9a-f]{8}|[0-9a-f]{17})$`)
-	// Instance types: family (with generation and attributes), a dot, a size: "m6i.large",
-	// "c7gn.16xlarge", "u-6tb1.metal".
-	instanceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
-	// EKS cluster names: 1-100 letters, digits, '-' and '_', starting with a letter or digit.
-	eksClusterRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
-)
-
 // ValidAWSRegion reports whether s looks like an AWS region name ("eu-west-1").
-func ValidAWSRegion(s string) bool { return awsRegionRE.MatchString(s) }
+func ValidAWSRegion(s string) bool { return aks.ValidAWSRegion(s) }
 
 // ValidAWSAccount reports whether s is an AWS account ID (12 digits).
-func ValidAWSAccount(s string) bool { return accountRE.MatchString(s) }
+func ValidAWSAccount(s string) bool { return aks.ValidAWSAccount(s) }
 
 // regionProblem says why s is not a region, with the likely fix.
 func regionProblem(s string) string {
 	if locationRE.MatchString(s) && !strings.Contains(s, "-") {
 		return fmt.Sprintf("%q looks like an Azure location; AWS regions are written like eu-west-1", s)
 	}
-	if lower := strings.ToLower(s); lower != s && awsRegionRE.MatchString(lower) {
+	if lower := strings.ToLower(s); lower != s && aks.ValidAWSRegion(lower) {
 		return fmt.Sprintf("%q is not a region name; write it in lowercase: %s", s, lower)
 	}
 	return fmt.Sprintf("%q is not an AWS region (like eu-west-1 or us-east-1)", s)
@@ -125,7 +109,7 @@ func (a AWS) problems() []error {
 	for i, r := range a.Regions {
 		path := fmt.Sprintf("aws.regions[%d]", i)
 		switch {
-		case !awsRegionRE.MatchString(r):
+		case !aks.ValidAWSRegion(r):
 			bad(path, "%s", regionProblem(r))
 		case slices.Index(a.Regions, r) < i:
 			bad(path, "%s is listed twice", r)
@@ -134,7 +118,7 @@ func (a AWS) problems() []error {
 	if strings.ContainsFunc(a.Profile, func(r rune) bool { return r <= ' ' || r == '[' || r == ']' }) {
 		bad("aws.profile", "%q is not a profile name: no spaces or brackets (write the name as in [profile NAME] of ~/.aws/config)", a.Profile)
 	}
-	if a.Account != "" && !accountRE.MatchString(a.Account) {
+	if a.Account != "" && !aks.ValidAWSAccount(a.Account) {
 		bad("aws.account", "%q is not an AWS account ID (12 digits, like \"123456789012\")", a.Account)
 	}
 
@@ -150,21 +134,21 @@ func (a AWS) problems() []error {
 			cluster, region = region, ""
 		}
 		switch {
-		case scoped && !awsRegionRE.MatchString(region):
+		case scoped && !aks.ValidAWSRegion(region):
 			bad(path, "%s; write NAME or REGION/NAME, like eu-west-1/web-prod", regionProblem(region))
 		case scoped && len(a.Regions) > 0 && !slices.Contains(a.Regions, region):
 			bad(path, "region %s is not among aws.regions (%s), so this entry is never used", region, strings.Join(a.Regions, ", "))
 		}
-		if !eksClusterRE.MatchString(cluster) {
+		if !aks.ValidEKSClusterName(cluster) {
 			bad(path, "%q is not an EKS cluster name (up to 100 letters, digits, '-' and '_', starting with a letter or digit); write NAME or REGION/NAME", cluster)
 		}
 		c := a.Clusters[name]
-		if c.NodeRole != "" && !roleARNRE.MatchString(c.NodeRole) {
+		if c.NodeRole != "" && !aks.ValidRoleARN(c.NodeRole) {
 			bad(path+".nodeRole", "%q is not an IAM role ARN (like arn:aws:iam::123456789012:role/eks-nodes)", c.NodeRole)
 		}
 		for i, s := range c.Subnets {
 			switch {
-			case !subnetRE.MatchString(s):
+			case !aks.ValidSubnetID(s):
 				bad(fmt.Sprintf("%s.subnets[%d]", path, i), "%q is not a subnet ID (subnet- and 8 or 17 hex digits, like subnet-0a1b2c3d)", s)
 			case slices.Index(c.Subnets, s) < i:
 				bad(fmt.Sprintf("%s.subnets[%d]", path, i), "%s is listed twice", s)
@@ -174,7 +158,7 @@ func (a AWS) problems() []error {
 			switch {
 			case strings.HasPrefix(strings.ToLower(t), "standard_"):
 				bad(fmt.Sprintf("%s.instanceTypes[%d]", path, i), "%q is an Azure VM size; EC2 instance types are written like m6i.large", t)
-			case !instanceTypeRE.MatchString(t):
+			case !aks.ValidInstanceType(t):
 				bad(fmt.Sprintf("%s.instanceTypes[%d]", path, i), "%q is not an EC2 instance type (like m6i.large or c7g.2xlarge)", t)
 			case slices.Index(c.InstanceTypes, t) < i:
 				bad(fmt.Sprintf("%s.instanceTypes[%d]", path, i), "%s is listed twice", t)

@@ -1106,7 +1106,7 @@ func globProblems(path string, pats []string) []error {
 // regionGlobProblems reports patterns that are no globs, or that no AWS region could match.
 func regionGlobProblems(path string, pats []string) []error {
 	return literalGlobProblems(path, pats, func(lit string) string {
-		if !awsRegionRE.MatchString(lit) {
+		if !aks.ValidAWSRegion(lit) {
 			return regionProblem(lit)
 		}
 		return ""
@@ -1116,7 +1116,7 @@ func regionGlobProblems(path string, pats []string) []error {
 // accountGlobProblems reports patterns that are no globs, or that no account ID could match.
 func accountGlobProblems(path string, pats []string) []error {
 	return literalGlobProblems(path, pats, func(lit string) string {
-		if !accountRE.MatchString(lit) {
+		if !aks.ValidAWSAccount(lit) {
 			return fmt.Sprintf("%q is not an AWS account ID (12 digits)", lit)
 		}
 		return ""

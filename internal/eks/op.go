@@ -146,20 +146,13 @@ func (op NodegroupOp) Describe() string {
 	return fmt.Sprintf("%s %s/%s", op.Kind, where, op.Nodegroup)
 }
 
+// Kubernetes label keys and values (names and IDs are checked with the domain's rules).
 var (
-	// EKS cluster and node group names: a letter or digit, then letters, digits, - and _.
-	clusterName   = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
-	nodegroupName = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	regionName    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
-	k8sVersion    = regexp.MustCompile(`^1\.\d{1,3}$`)
-	roleARN       = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	subnetID      = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
-	instanceType  = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-	labelKey      = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
-	labelValue    = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+	labelKey   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValue = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
 )
 
-func validRegion(r string) bool { return regionName.MatchString(r) }
+func validRegion(r string) bool { return aks.ValidAWSRegion(r) }
 
 // check validates op on its own, before EKS is read: names, sizes given, fields that belong to
 // the kind. Errors are *aks.Error (EInvalid) for users.
@@ -172,11 +165,11 @@ func (op NodegroupOp) check() error {
 	if op.Region != "" && !validRegion(op.Region) {
 		return invalid(fmt.Sprintf("%q is not an AWS region", op.Region), "regions look like eu-west-1")
 	}
-	if !clusterName.MatchString(op.Cluster) {
+	if !aks.ValidEKSClusterName(op.Cluster) {
 		return invalid(fmt.Sprintf("%q is not a valid EKS cluster name", op.Cluster),
 			"names start with a letter or digit and have up to 100 letters, digits, - and _")
 	}
-	if !nodegroupName.MatchString(op.Nodegroup) {
+	if !aks.ValidNodegroupName(op.Nodegroup) {
 		return invalid(fmt.Sprintf("%q is not a valid node group name", op.Nodegroup),
 			"names start with a letter or digit and have up to 63 letters, digits, - and _")
 	}
@@ -188,7 +181,7 @@ func (op NodegroupOp) check() error {
 			return invalid(fmt.Sprintf("the %s cannot be negative", p.name), "")
 		}
 	}
-	if op.KubernetesVersion != "" && !k8sVersion.MatchString(op.KubernetesVersion) {
+	if op.KubernetesVersion != "" && !aks.ValidEKSVersion(op.KubernetesVersion) {
 		return invalid(fmt.Sprintf("%q is not a Kubernetes version", op.KubernetesVersion), "versions look like 1.31")
 	}
 	if op.ReleaseVersion != "" && op.KubernetesVersion != "" && !strings.HasPrefix(op.ReleaseVersion, op.KubernetesVersion+".") {
@@ -201,19 +194,19 @@ func (op NodegroupOp) check() error {
 			return invalid("say the new size", "give --desired-size, --min-size or --max-size (eksctl: --nodes, --nodes-min, --nodes-max)")
 		}
 	case OpCreate:
-		if !roleARN.MatchString(op.NodeRole) {
+		if !aks.ValidRoleARN(op.NodeRole) {
 			return invalid("a node group needs a node IAM role ARN", "give --node-role arn:aws:iam::ACCOUNT:role/NAME")
 		}
 		if len(op.Subnets) == 0 {
 			return invalid("a node group needs at least one subnet", "give --subnets subnet-...")
 		}
 		for _, s := range op.Subnets {
-			if !subnetID.MatchString(s) {
+			if !aks.ValidSubnetID(s) {
 				return invalid(fmt.Sprintf("%q is not a subnet ID", s), "subnet IDs look like subnet-0a1b2c3d")
 			}
 		}
 		for _, it := range op.InstanceTypes {
-			if !instanceType.MatchString(it) {
+			if !aks.ValidInstanceType(it) {
 				return invalid(fmt.Sprintf("%q is not an EC2 instance type", it), "instance types look like m6i.large")
 			}
 		}
