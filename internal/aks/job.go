@@ -25,6 +25,17 @@ func (s JobState) Final() bool {
 	return false
 }
 
+// Known reports whether s is one of the job states above. Stores refuse others, because what
+// they index (unfinished jobs) is derived from the state.
+func (s JobState) Known() bool {
+	switch s {
+	case StateAwaitingApproval, StateQueued, StateRunning,
+		StateSucceeded, StateFailed, StateDenied, StateCancelled, StateExpired:
+		return true
+	}
+	return false
+}
+
 // Words says the state for people: "awaiting approval", "succeeded".
 func (s JobState) Words() string {
 	switch s {

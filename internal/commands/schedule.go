@@ -191,14 +191,7 @@ func scheduleOp(in *input, words []string) (*aks.Operation, string) {
 		if in.has(fMinCount) || in.has(fMaxCount) {
 			return nil, "nodepool scale takes --node-count, not --min-count or --max-count"
 		}
-		if !in.has(fNodeCount) {
-			return nil, "missing --node-count"
-		}
-		n, msg := count(in, fNodeCount, 0)
-		if msg != "" {
-			return nil, msg
-		}
-		return &aks.Operation{Kind: aks.OpPoolScale, Target: aks.Target{Pool: pool}, NodeCount: n}, ""
+		return scaleOp(in, pool)
 	case "update":
 		if in.has(fNodeCount) {
 			return nil, "nodepool update takes --min-count and --max-count, not --node-count"

@@ -32,15 +32,6 @@ type record struct {
 	Events int64   `json:"events"`
 }
 
-func knownState(s aks.JobState) bool {
-	switch s {
-	case aks.StateAwaitingApproval, aks.StateQueued, aks.StateRunning,
-		aks.StateSucceeded, aks.StateFailed, aks.StateDenied, aks.StateCancelled, aks.StateExpired:
-		return true
-	}
-	return false
-}
-
 func checkJob(job aks.Job) error {
 	if _, err := parseID(job.ID); err != nil {
 		return err
@@ -48,7 +39,7 @@ func checkJob(job aks.Job) error {
 	if job.Version < 1 {
 		return fmt.Errorf("bad job version %d", job.Version)
 	}
-	if !knownState(job.State) {
+	if !job.State.Known() {
 		return fmt.Errorf("unknown job state %q", job.State)
 	}
 	return nil

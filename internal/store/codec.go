@@ -9,17 +9,6 @@ import (
 	"github.com/aksbot/aksbot/internal/aks"
 )
 
-// knownState reports whether s is one of the domain's job states. The store refuses others
-// because the active index is derived from the state.
-func knownState(s aks.JobState) bool {
-	switch s {
-	case aks.StateAwaitingApproval, aks.StateQueued, aks.StateRunning,
-		aks.StateSucceeded, aks.StateFailed, aks.StateDenied, aks.StateCancelled, aks.StateExpired:
-		return true
-	}
-	return false
-}
-
 func checkJob(job aks.Job) error {
 	n, err := strconv.ParseUint(job.ID, 10, 64)
 	if err != nil || n == 0 || strconv.FormatUint(n, 10) != job.ID {
@@ -28,7 +17,7 @@ func checkJob(job aks.Job) error {
 	if job.Version < 1 {
 		return fmt.Errorf("bad job version %d", job.Version)
 	}
-	if !knownState(job.State) {
+	if !job.State.Known() {
 		return fmt.Errorf("unknown job state %q", job.State)
 	}
 	return nil
