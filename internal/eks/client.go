@@ -50,7 +50,8 @@ type Client struct {
 	clients map[string]*awseks.Client // by region
 	sts     *sts.Client
 
-	// idMu guards account, the bot's account as STS said, asked once.
+	// idMu guards account, the bot's account as STS last said: Identity records it, so the
+	// account check of plans does not ask STS again.
 	idMu    sync.Mutex
 	account string
 }

@@ -28,7 +28,11 @@ func (c *Client) Identity(ctx context.Context) (account, arn string, err error) 
 	if err != nil {
 		return "", "", identityErr(err)
 	}
-	return aws.ToString(out.Account), aws.ToString(out.Arn), nil
+	account = aws.ToString(out.Account)
+	c.idMu.Lock()
+	c.account = account // checkAccount needs not ask again
+	c.idMu.Unlock()
+	return account, aws.ToString(out.Arn), nil
 }
 
 const credentialsHint = "check the bot's AWS credentials (AWS_PROFILE, the shared files, IRSA or EKS Pod Identity) and that they have not expired"
@@ -71,17 +75,17 @@ func (c *Client) checkAccount(ctx context.Context, t aks.Target) error {
 		return nil
 	}
 	c.idMu.Lock()
-	defer c.idMu.Unlock()
-	if c.account == "" {
-		account, _, err := c.Identity(ctx)
-		if err != nil {
+	account := c.account
+	c.idMu.Unlock()
+	if account == "" { // not asked yet (the bot's start asks only when aws.account is not set)
+		var err error
+		if account, _, err = c.Identity(ctx); err != nil {
 			return err
 		}
-		c.account = account
 	}
-	if c.account != t.Account {
+	if account != t.Account {
 		return &aks.Error{Code: aks.EInvalid,
-			Message: fmt.Sprintf("%s is in AWS account %s, but the bot's credentials are for account %s", t.ClusterName(), t.Account, c.account),
+			Message: fmt.Sprintf("%s is in AWS account %s, but the bot's credentials are for account %s", t.ClusterName(), t.Account, account),
 			Hint:    "ask again for the cluster of the account the bot works in, or run the bot with that account's credentials"}
 	}
 	return nil
